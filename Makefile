@@ -1,0 +1,40 @@
+# Stead: `make run` starts everything in one process, `make test` runs every test.
+GO       ?= go
+BIN      := bin/stead
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/stead-io/stead/cli.Version=$(VERSION)
+# Packages whose concurrency is ours: run them under the race detector.
+RACE_PKGS := ./internal/transport/... ./internal/detached/... ./workflows/... ./documents/... ./internal/schedule/...
+FUZZTIME ?= 5s
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
+.PHONY: build run test unit race fuzz lint bench clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stead
+
+run: build
+	./$(BIN) dev
+
+test:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
+
+# Each fuzz target runs briefly on top of its committed corpus.
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./documents/
+	$(GO) test -run='^$$' -fuzz='^FuzzRender$$' -fuzztime=$(FUZZTIME) ./documents/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/schedule/
+
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+bench: build
+	./bench/run.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,64 @@
+package activities
+
+import (
+	"context"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/stead-io/stead/internal/transport"
+)
+
+// Error types of non-retryable activity failures. Workflows map them to a
+// target status; a failure of any other type is retried.
+const (
+	ErrHostKeyUnknown  = "HostKeyUnknown"
+	ErrHostKeyMismatch = "HostKeyMismatch"
+	ErrAuthFailed      = "AuthFailed"
+	ErrNoCredential    = "NoCredential"
+	ErrUnreachable     = "Unreachable"
+	ErrNodeNotFound    = "NodeNotFound"
+	ErrInvalidDocument = "InvalidDocument"
+	ErrInvalidStep     = "InvalidStep"
+)
+
+// DeliveryErrors are the failure types that mean the step never reached the
+// node: a target failing with one is Undeliverable, not Failed.
+var DeliveryErrors = []string{ErrHostKeyUnknown, ErrHostKeyMismatch, ErrAuthFailed, ErrNoCredential, ErrUnreachable, ErrNodeNotFound}
+
+// Connector opens a connection to a node; transport.Pool implements it.
+type Connector interface {
+	Get(ctx context.Context, t transport.Target) (transport.Conn, error)
+}
+
+// Activities carries what the activities need. One value is registered
+// with a worker; its methods are the activities.
+type Activities struct {
+	// Client reads node workflows (visibility and describe).
+	Client client.Client
+	// Namespace is the namespace the nodes live in.
+	Namespace string
+	// DataConverter decodes node memos; it must match the client's.
+	DataConverter converter.DataConverter
+	// Nodes connects to nodes.
+	Nodes Connector
+	// Now is the clock, for the times recorded in step results.
+	Now func() time.Time
+	// HeartbeatEvery is how often a running step reports liveness.
+	HeartbeatEvery time.Duration
+}
+
+func (a *Activities) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *Activities) converter() converter.DataConverter {
+	if a.DataConverter != nil {
+		return a.DataConverter
+	}
+	return converter.GetDefaultDataConverter()
+}

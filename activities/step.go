@@ -1,0 +1,136 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/stead-io/stead/documents"
+	"github.com/stead-io/stead/internal/detached"
+	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/transport"
+)
+
+// Output kept in a step result, and so in history: the first 24,000
+// characters of stdout and 8,000 of stderr, as SSM keeps in its console.
+const (
+	StdoutLimit = 24000
+	StderrLimit = 8000
+)
+
+// RunStepInput is one step of a plan on one node.
+type RunStepInput struct {
+	NodeID string             `json:"nodeId"`
+	RunID  string             `json:"runId"`
+	Step   documents.PlanStep `json:"step"`
+}
+
+// StepResult is what a step did on a node. A non-zero exit code is a
+// result, not an activity failure.
+type StepResult struct {
+	Step            string    `json:"step"`
+	ExitCode        int       `json:"exitCode"`
+	TimedOut        bool      `json:"timedOut,omitempty"`
+	Stdout          string    `json:"stdout"`
+	Stderr          string    `json:"stderr"`
+	StdoutTruncated bool      `json:"stdoutTruncated,omitempty"`
+	StderrTruncated bool      `json:"stderrTruncated,omitempty"`
+	StartedAt       time.Time `json:"startedAt"`
+	EndedAt         time.Time `json:"endedAt"`
+	Resumed         bool      `json:"resumed,omitempty"`
+	Attempt         int32     `json:"attempt"`
+}
+
+// RunStep runs one rendered step on a node, detached from the connection:
+// if the worker dies or the connection drops, a retry of this activity
+// collects the result of the run already under way instead of starting the
+// step again.
+func (a *Activities) RunStep(ctx context.Context, in RunStepInput) (StepResult, error) {
+	info := activity.GetInfo(ctx)
+	res := StepResult{Step: in.Step.Name, StartedAt: a.now(), Attempt: info.Attempt}
+	if in.Step.Shell != "" && in.Step.Shell != "sh" {
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: shell %s is not available on node %s", in.Step.Name, in.Step.Shell, in.NodeID), ErrInvalidStep, nil)
+	}
+	n, err := a.loadNode(ctx, in.NodeID)
+	if err != nil {
+		return res, err
+	}
+	conn, err := a.Nodes.Get(ctx, transport.Target{
+		NodeID: n.ID, Address: n.Address, Port: n.Port, User: n.User,
+		Kind: n.Transport, HostKey: n.HostKey, Credential: n.Credential,
+	})
+	if err != nil {
+		return res, deliveryError(err)
+	}
+	defer conn.Close()
+
+	env := make([]detached.EnvVar, len(in.Step.Env))
+	for i, e := range in.Step.Env {
+		env[i] = detached.EnvVar{Name: e.Name, Value: e.Value}
+	}
+	r, err := detached.Run(ctx, conn, detached.Spec{
+		RunID:            in.RunID,
+		Script:           in.Step.Script,
+		Env:              env,
+		WorkingDirectory: in.Step.WorkingDirectory,
+		Timeout:          time.Duration(in.Step.TimeoutSeconds) * time.Second,
+		StdoutLimit:      StdoutLimit,
+		StderrLimit:      StderrLimit,
+	}, func() { activity.RecordHeartbeat(ctx) })
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		return res, deliveryError(err)
+	}
+	res.ExitCode = r.ExitCode
+	res.TimedOut = r.TimedOut
+	res.Stdout, res.Stderr = r.Stdout, r.Stderr
+	res.StdoutTruncated, res.StderrTruncated = r.StdoutTruncated, r.StderrTruncated
+	res.Resumed = r.Resumed
+	res.EndedAt = a.now()
+	activity.GetLogger(ctx).Info("step finished", "node", in.NodeID, "step", in.Step.Name, "exitCode", r.ExitCode, "timedOut", r.TimedOut)
+	return res, nil
+}
+
+// loadNode reads a node's current spec from its workflow's memo.
+func (a *Activities) loadNode(ctx context.Context, id string) (node.Node, error) {
+	desc, err := a.Client.DescribeWorkflowExecution(ctx, node.WorkflowID(id), "")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return node.Node{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("node %s is not registered", id), ErrNodeNotFound, nil)
+	}
+	if err != nil {
+		return node.Node{}, fmt.Errorf("describe node %s: %w", id, err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	p := info.GetMemo().GetFields()[node.MemoKey]
+	if p == nil || info.GetCloseTime() != nil {
+		return node.Node{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("node %s is not registered", id), ErrNodeNotFound, nil)
+	}
+	var n node.Node
+	if err := a.converter().FromPayload(p, &n); err != nil {
+		return node.Node{}, fmt.Errorf("decode node %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// deliveryError maps a transport failure to an activity error: permanent
+// ones (host key, authentication, missing credential) are non-retryable with
+// a typed reason; an unreachable node is retried with backoff.
+func deliveryError(err error) error {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return err
+	}
+	kind := string(te.Kind)
+	if te.Retryable() {
+		return temporal.NewApplicationErrorWithCause(err.Error(), kind, err)
+	}
+	return temporal.NewNonRetryableApplicationError(err.Error(), kind, err)
+}

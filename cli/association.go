@@ -1,0 +1,568 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	ucli "github.com/urfave/cli/v2"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/documents"
+	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/ratecontrol"
+	"github.com/stead-io/stead/internal/schedule"
+	"github.com/stead-io/stead/internal/searchattr"
+	"github.com/stead-io/stead/internal/targets"
+	"github.com/stead-io/stead/workflows"
+)
+
+func associationCommand() *ucli.Command {
+	waitFlag := &ucli.BoolFlag{Name: "wait", Usage: "follow the execution and exit 0 only if every target succeeded"}
+	return &ucli.Command{
+		Name:    "association",
+		Aliases: []string{"assoc"},
+		Usage:   "bind documents to targets on a schedule",
+		Subcommands: []*ucli.Command{
+			{
+				Name:  "create",
+				Usage: "create an association; it runs at once, then on its schedule",
+				Flags: append([]ucli.Flag{
+					&ucli.StringFlag{Name: "name", Usage: "association name", Required: true},
+					&ucli.StringFlag{Name: "document", Usage: "document to run, e.g. Stead-RunShellScript", Required: true},
+					&ucli.StringSliceFlag{Name: "targets", Usage: "Key=tag:NAME,Values=a,b or Key=InstanceIds,Values=id1,id2|* (repeatable; AND'ed)", Required: true},
+					&ucli.StringSliceFlag{Name: "parameters", Usage: `document parameters as JSON ('{"commands":["uname -a"]}') or key=value (repeatable)`},
+					&ucli.StringFlag{Name: "schedule", Usage: "cron(...), rate(...) or at(...); none runs only at create and on demand"},
+					&ucli.StringFlag{Name: "max-concurrency", Usage: "targets running at once: N or N%", Value: "50"},
+					&ucli.StringFlag{Name: "max-errors", Usage: "failed targets tolerated before the run stops dispatching: N or N%", Value: "0"},
+					waitFlag,
+				}, connectFlags()...),
+				Action: associationCreate,
+			},
+			{
+				Name:   "list",
+				Usage:  "list associations",
+				Flags:  append(connectFlags(), outputFlag),
+				Action: associationList,
+			},
+			{
+				Name:      "describe",
+				Usage:     "show an association",
+				ArgsUsage: "NAME",
+				Flags:     append(connectFlags(), outputFlag),
+				Action:    associationDescribe,
+			},
+			{
+				Name:      "delete",
+				Usage:     "delete an association, cancelling a running execution",
+				ArgsUsage: "NAME",
+				Flags:     connectFlags(),
+				Action:    associationDelete,
+			},
+			{
+				Name:      "start",
+				Usage:     "run an association now",
+				ArgsUsage: "NAME",
+				Flags:     append([]ucli.Flag{waitFlag}, connectFlags()...),
+				Action:    associationStart,
+			},
+			{
+				Name:      "executions",
+				Usage:     "list an association's executions",
+				ArgsUsage: "NAME",
+				Flags:     append(connectFlags(), outputFlag),
+				Action:    associationExecutions,
+			},
+			{
+				Name:      "targets",
+				Usage:     "show each target of an execution with its output",
+				ArgsUsage: "NAME",
+				Flags: append([]ucli.Flag{
+					&ucli.StringFlag{Name: "execution", Usage: "execution id (see `association executions`)", Required: true},
+				}, append(connectFlags(), outputFlag)...),
+				Action: associationTargets,
+			},
+		},
+	}
+}
+
+// specFromFlags builds and validates an association spec from create's
+// flags, returning every problem at once. It touches nothing remote.
+func specFromFlags(c *ucli.Context) (workflows.AssociationSpec, error) {
+	var errs []error
+	spec := workflows.AssociationSpec{Name: c.String("name")}
+	if err := workflows.ValidAssociationName(spec.Name); err != nil {
+		errs = append(errs, err)
+	}
+	for _, t := range c.StringSlice("targets") {
+		tg, err := targets.Parse(t)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		spec.Targets = append(spec.Targets, tg)
+	}
+	if len(errs) == 0 {
+		if err := targets.ValidateAll(spec.Targets); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	params, err := documents.ParseParameterFlags(c.StringSlice("parameters"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	spec.Parameters = params
+	canonical, content, ok := documents.Builtin(c.String("document"))
+	if !ok {
+		errs = append(errs, fmt.Errorf("document %s not found (built-in documents: %s)", c.String("document"), strings.Join(documents.BuiltinNames(), ", ")))
+	} else {
+		spec.Document = canonical
+		if err == nil {
+			if _, err := documents.Render(canonical, content, params); err != nil {
+				errs = append(errs, fmt.Errorf("document %s: %w", canonical, err))
+			}
+		}
+	}
+	if spec.Schedule, err = schedule.Parse(c.String("schedule")); err != nil {
+		errs = append(errs, err)
+	}
+	if spec.MaxConcurrency, err = ratecontrol.Parse("max-concurrency", c.String("max-concurrency"), 1); err != nil {
+		errs = append(errs, err)
+	}
+	if spec.MaxErrors, err = ratecontrol.Parse("max-errors", c.String("max-errors"), 0); err != nil {
+		errs = append(errs, err)
+	}
+	return spec, errors.Join(errs...)
+}
+
+func associationCreate(c *ucli.Context) error {
+	spec, err := specFromFlags(c)
+	if err != nil {
+		return err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	if ids := targets.InstanceIDs(spec.Targets); len(ids) > 0 {
+		q, err := targets.NodeQuery([]targets.Target{{Key: targets.KeyInstanceIDs, Values: ids}})
+		if err != nil {
+			return err
+		}
+		found, err := node.List(c.Context, cn.client, cn.namespace, cn.dc, q)
+		if err != nil {
+			return err
+		}
+		var missing []string
+		for _, id := range ids {
+			if !slices.ContainsFunc(found, func(n node.Node) bool { return n.ID == id }) {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("targets name unregistered nodes: %s", strings.Join(missing, ", "))
+		}
+	}
+	execID := uuid.NewString()
+	_, err = cn.client.ExecuteWorkflow(c.Context, client.StartWorkflowOptions{
+		ID:                       workflows.AssociationWorkflowID(spec.Name),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// A name is taken while its association runs.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, workflows.AssociationWorkflow, workflows.CreateAssociationInput{Spec: spec, By: cn.identity, ExecutionID: execID}, (*workflows.AssociationState)(nil))
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return fmt.Errorf("association %s already exists", spec.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("create association %s: %w", spec.Name, err)
+	}
+	fmt.Fprintf(c.App.Writer, "association %s created; execution %s started\n", spec.Name, execID)
+	if c.Bool("wait") {
+		return follow(c, cn, spec.Name, execID)
+	}
+	return nil
+}
+
+func associationStart(c *ucli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	if _, err := describeAssociation(c, cn, name); err != nil {
+		return err
+	}
+	h, err := cn.client.UpdateWorkflow(c.Context, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.AssociationWorkflowID(name),
+		UpdateName:   workflows.AssociationUpdateStart,
+		Args:         []any{workflows.StartRequest{By: cn.identity}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var execID string
+	if err == nil {
+		err = h.Get(c.Context, &execID)
+	}
+	if err != nil {
+		return notFound(err, "association "+name+" not found", "start association "+name)
+	}
+	fmt.Fprintf(c.App.Writer, "association %s: execution %s queued\n", name, execID)
+	if c.Bool("wait") {
+		return follow(c, cn, name, execID)
+	}
+	return nil
+}
+
+func associationDelete(c *ucli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	if _, err := describeAssociation(c, cn, name); err != nil {
+		return err
+	}
+	h, err := cn.client.UpdateWorkflow(c.Context, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.AssociationWorkflowID(name),
+		UpdateName:   workflows.AssociationUpdateDelete,
+		Args:         []any{workflows.DeleteRequest{By: cn.identity}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(c.Context, nil)
+	}
+	if err != nil {
+		return notFound(err, "association "+name+" not found", "delete association "+name)
+	}
+	fmt.Fprintf(c.App.Writer, "association %s deleted\n", name)
+	return nil
+}
+
+// describeAssociation queries a running association for its state.
+func describeAssociation(c *ucli.Context, cn *conn, name string) (workflows.AssociationState, error) {
+	var st workflows.AssociationState
+	if err := workflows.ValidAssociationName(name); err != nil {
+		return st, err
+	}
+	id := workflows.AssociationWorkflowID(name)
+	if isClosed(c, cn, id) {
+		return st, fmt.Errorf("association %s not found", name)
+	}
+	v, err := cn.client.QueryWorkflow(c.Context, id, "", workflows.AssociationQueryDescribe)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	if err != nil {
+		return st, notFound(err, "association "+name+" not found", "describe association "+name)
+	}
+	return st, nil
+}
+
+func associationList(c *ucli.Context) error {
+	p, err := newPrinter(c)
+	if err != nil {
+		return err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	type row struct {
+		Name     string `json:"name"`
+		Document string `json:"document"`
+		Status   string `json:"status"`
+	}
+	rows := []row{}
+	var token []byte
+	for {
+		resp, err := cn.client.ListWorkflow(c.Context, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: cn.namespace, NextPageToken: token,
+			Query: "WorkflowType = 'AssociationWorkflow' AND ExecutionStatus = 'Running'",
+		})
+		if err != nil {
+			return fmt.Errorf("list associations: %w", err)
+		}
+		for _, e := range resp.Executions {
+			sa := e.GetSearchAttributes().GetIndexedFields()
+			r := row{Name: strings.TrimPrefix(e.GetExecution().GetWorkflowId(), "association/")}
+			_ = cn.dc.FromPayload(sa[searchattr.Document.GetName()], &r.Document)
+			_ = cn.dc.FromPayload(sa[searchattr.Status.GetName()], &r.Status)
+			rows = append(rows, r)
+		}
+		if token = resp.NextPageToken; len(token) == 0 {
+			break
+		}
+	}
+	slices.SortFunc(rows, func(a, b row) int { return strings.Compare(a.Name, b.Name) })
+	if p.json {
+		return p.value(rows)
+	}
+	out := make([][]string, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, []string{r.Name, r.Document, r.Status})
+	}
+	return p.table([]string{"NAME", "DOCUMENT", "STATUS"}, out)
+}
+
+func associationDescribe(c *ucli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	p, err := newPrinter(c)
+	if err != nil {
+		return err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	st, err := describeAssociation(c, cn, name)
+	if err != nil {
+		return err
+	}
+	if p.json {
+		return p.value(st)
+	}
+	var tg []string
+	for _, t := range st.Spec.Targets {
+		tg = append(tg, t.String())
+	}
+	last := "-"
+	if n := len(st.Executions); n > 0 {
+		last = st.Executions[n-1].ExecutionID
+	}
+	running := "-"
+	if st.Running != nil {
+		running = st.Running.ExecutionID
+	}
+	sched := st.Spec.Schedule.String()
+	if sched == "" {
+		sched = "none (runs at create and on `association start`)"
+	}
+	return p.fields([][2]string{
+		{"Name", st.Spec.Name}, {"Document", st.Spec.Document}, {"Targets", strings.Join(tg, " AND ")},
+		{"Schedule", sched}, {"Next run", when(st.NextRunAt)},
+		{"Max concurrency", st.Spec.MaxConcurrency.String()}, {"Max errors", st.Spec.MaxErrors.String()},
+		{"Version", fmt.Sprint(st.Version)}, {"Created", when(st.CreatedAt) + " by " + st.CreatedBy},
+		{"Status", st.Status}, {"Detail", st.DetailedStatus},
+		{"Running execution", running}, {"Last execution", last},
+	})
+}
+
+func associationExecutions(c *ucli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	p, err := newPrinter(c)
+	if err != nil {
+		return err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	st, err := describeAssociation(c, cn, name)
+	if err != nil {
+		return err
+	}
+	recs := slices.Clone(st.Executions)
+	if st.Running != nil {
+		recs = append(recs, *st.Running)
+	}
+	slices.Reverse(recs)
+	if p.json {
+		if recs == nil {
+			recs = []workflows.ExecutionRecord{}
+		}
+		return p.value(recs)
+	}
+	rows := make([][]string, 0, len(recs))
+	for _, r := range recs {
+		rows = append(rows, []string{r.ExecutionID, r.Reason, r.Status, fmt.Sprintf("%d/%d", r.Counts.Success, r.Counts.Total), when(r.StartedAt), when(r.EndedAt), r.DetailedStatus})
+	}
+	return p.table([]string{"EXECUTION", "REASON", "STATUS", "SUCCEEDED", "STARTED", "ENDED", "DETAIL"}, rows)
+}
+
+// executionState returns an execution's result if it has ended, else its
+// live progress.
+func executionState(c *ucli.Context, cn *conn, name, execID string) (workflows.ExecutionResult, bool, error) {
+	var res workflows.ExecutionResult
+	id := workflows.ExecutionWorkflowID(name, execID)
+	d, err := cn.client.DescribeWorkflowExecution(c.Context, id, "")
+	if err != nil {
+		return res, false, notFound(err, "execution "+execID+" of association "+name+" not found", "describe execution "+execID)
+	}
+	if d.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		err := cn.client.GetWorkflow(c.Context, id, "").Get(c.Context, &res)
+		return res, true, err
+	}
+	v, err := cn.client.QueryWorkflow(c.Context, id, "", workflows.ExecutionQueryProgress)
+	if err == nil {
+		err = v.Get(&res)
+	}
+	return res, false, err
+}
+
+// followStartWithin bounds how long --wait waits for a queued execution
+// to start.
+const followStartWithin = 60 * time.Second
+
+// follow prints an execution's progress until it ends, then its targets;
+// it fails unless every target succeeded.
+func follow(c *ucli.Context, cn *conn, name, execID string) error {
+	started := time.Now()
+	last := ""
+	for {
+		res, done, err := executionState(c, cn, name, execID)
+		var nf *serviceerror.NotFound
+		if err != nil && (errors.As(err, &nf) || strings.Contains(err.Error(), "not found")) && time.Since(started) < followStartWithin {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		k := res.Counts
+		line := fmt.Sprintf("%s: %d/%d done (%d succeeded, %d failed), %d in progress", res.Status, k.Done(), k.Total, k.Success, k.Errors(), k.InProgress)
+		if line != last {
+			fmt.Fprintln(c.App.ErrWriter, line)
+			last = line
+		}
+		if done {
+			if err := printTargetSummaries(c, res.Targets); err != nil {
+				return err
+			}
+			if res.Status != workflows.StatusSuccess {
+				return fmt.Errorf("execution %s %s: %s", execID, res.Status, res.DetailedStatus)
+			}
+			fmt.Fprintf(c.App.Writer, "execution %s succeeded: %s\n", execID, res.DetailedStatus)
+			return nil
+		}
+		select {
+		case <-c.Context.Done():
+			return c.Context.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func printTargetSummaries(c *ucli.Context, ts []workflows.TargetSummary) error {
+	rows := make([][]string, 0, len(ts))
+	for _, t := range ts {
+		rows = append(rows, []string{t.NodeID, t.Status, fmt.Sprint(t.ExitCode), when(t.StartedAt), when(t.EndedAt), t.DetailedStatus})
+	}
+	return (&printer{w: c.App.Writer}).table([]string{"NODE", "STATUS", "EXIT", "STARTED", "ENDED", "DETAIL"}, rows)
+}
+
+// TargetOutput is a target of an execution with what each step printed.
+type TargetOutput struct {
+	workflows.TargetSummary
+	Output []activities.StepResult `json:"output"`
+}
+
+func associationTargets(c *ucli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	p, err := newPrinter(c)
+	if err != nil {
+		return err
+	}
+	execID := c.String("execution")
+	if _, err := uuid.Parse(execID); err != nil {
+		return fmt.Errorf("execution %q: not an execution id", execID)
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	res, _, err := executionState(c, cn, name, execID)
+	if err != nil {
+		return err
+	}
+	outs := make([]TargetOutput, 0, len(res.Targets))
+	for _, t := range res.Targets {
+		o := TargetOutput{TargetSummary: t, Output: []activities.StepResult{}}
+		if t.WorkflowID != "" {
+			if o.Output, err = stepResults(c, cn, t.WorkflowID); err != nil {
+				return err
+			}
+		}
+		outs = append(outs, o)
+	}
+	if p.json {
+		return p.value(outs)
+	}
+	if err := printTargetSummaries(c, res.Targets); err != nil {
+		return err
+	}
+	for _, o := range outs {
+		for _, s := range o.Output {
+			fmt.Fprintf(c.App.Writer, "\n--- %s / %s (exit %d)\n", o.NodeID, s.Step, s.ExitCode)
+			if s.Stdout != "" {
+				fmt.Fprint(c.App.Writer, ensureNewline(s.Stdout))
+			}
+			if s.Stderr != "" {
+				fmt.Fprintf(c.App.Writer, "--- stderr\n%s", ensureNewline(s.Stderr))
+			}
+		}
+	}
+	return nil
+}
+
+func ensureNewline(s string) string {
+	if strings.HasSuffix(s, "\n") {
+		return s
+	}
+	return s + "\n"
+}
+
+// stepResults reads a target workflow's step results from its history,
+// where they live so that executions stay small.
+func stepResults(c *ucli.Context, cn *conn, workflowID string) ([]activities.StepResult, error) {
+	it := cn.client.GetWorkflowHistory(c.Context, workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	types := map[int64]string{}
+	out := []activities.StepResult{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read history of %s: %w", workflowID, err)
+		}
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			types[ev.GetEventId()] = a.GetActivityType().GetName()
+		}
+		if a := ev.GetActivityTaskCompletedEventAttributes(); a != nil && types[a.GetScheduledEventId()] == "RunStep" {
+			var r activities.StepResult
+			if err := cn.dc.FromPayloads(a.GetResult(), &r); err != nil {
+				return nil, fmt.Errorf("decode step result in %s: %w", workflowID, err)
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/stead-io/stead/internal/devserver"
+	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/searchattr"
+)
+
+// LocalNodeID is the node `stead dev` registers for the machine it runs on.
+const LocalNodeID = "local"
+
+func devCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "dev",
+		Usage: "run Stead in one process: an embedded Temporal server persisted to SQLite, its Web UI, and a worker",
+		Flags: append([]ucli.Flag{
+			&ucli.StringFlag{Name: "data-dir", Usage: "where the SQLite database lives", Value: ".stead"},
+			&ucli.StringFlag{Name: "ip", Usage: "address to listen on", Value: "127.0.0.1"},
+			&ucli.IntFlag{Name: "port", Usage: "Temporal frontend (gRPC) port", Value: 7233},
+			&ucli.IntFlag{Name: "ui-port", Usage: "Temporal Web UI port; -1 disables the UI", Value: 8233},
+			&ucli.StringFlag{Name: "namespace", Usage: "Temporal namespace", Value: "default"},
+			&ucli.BoolFlag{Name: "no-local-node", Usage: "do not register this machine as node \"local\""},
+		}, workerFlags()...),
+		Action: devRun,
+	}
+}
+
+func devRun(c *ucli.Context) error {
+	logger, err := newLogger(c.App.ErrWriter, c.String("log-level"))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c.Context = ctx
+	srv, err := devserver.Start(ctx, devserver.Config{
+		DataDir:          c.String("data-dir"),
+		IP:               c.String("ip"),
+		Port:             c.Int("port"),
+		UIPort:           c.Int("ui-port"),
+		Namespace:        c.String("namespace"),
+		SearchAttributes: searchattr.All(),
+		Logger:           logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	cn, err := dial(ctx, srv.FrontendAddress(), c.String("namespace"))
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+
+	w := c.App.Writer
+	fmt.Fprintf(w, "Stead dev server\n  Temporal: %s (namespace %s)\n", srv.FrontendAddress(), cn.namespace)
+	if u := srv.UIURL(); u != "" {
+		fmt.Fprintf(w, "  Web UI:   %s\n", u)
+	}
+	fmt.Fprintf(w, "  Data:     %s\n", c.String("data-dir"))
+
+	errc := make(chan error, 1)
+	go func() { errc <- runWorker(c, cn, logger, "") }()
+	if !c.Bool("no-local-node") {
+		n := node.Node{ID: LocalNodeID, Transport: node.TransportLocal}.WithDefaults()
+		if _, err := registerNode(c, cn, n); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  Node:     %q (this machine, local transport)\n", LocalNodeID)
+	}
+	fmt.Fprintln(w, "Ready. Press Ctrl-C to stop.")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		<-errc
+		fmt.Fprintln(w, "stopped")
+		return nil
+	}
+}

@@ -1,0 +1,361 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/targets"
+	"github.com/stead-io/stead/workflows"
+)
+
+func nodeCommand() *ucli.Command {
+	specFlags := []ucli.Flag{
+		&ucli.StringFlag{Name: "id", Usage: "node id (letters, digits, . _ -)", Required: true},
+		&ucli.StringFlag{Name: "address", Usage: "host name or IP address to reach the node at"},
+		&ucli.IntFlag{Name: "port", Usage: "SSH port", Value: 22},
+		&ucli.StringFlag{Name: "user", Usage: "user the steps run as (default: the worker's user)"},
+		&ucli.StringSliceFlag{Name: "tag", Usage: "tag key=value (repeatable)"},
+		&ucli.StringFlag{Name: "platform", Usage: "linux or windows", Value: node.PlatformLinux},
+		&ucli.StringFlag{Name: "transport", Usage: "ssh, or local for the worker's own host", Value: node.TransportSSH},
+		&ucli.StringFlag{Name: "region", Usage: "region whose workers reach this node"},
+		&ucli.StringFlag{Name: "host-key", Usage: `pinned SSH host key, e.g. "ssh-ed25519 AAAA..."`},
+		&ucli.StringFlag{Name: "credential", Usage: "name of the worker-held credential to log in with"},
+	}
+	return &ucli.Command{
+		Name:  "node",
+		Usage: "register and inspect managed nodes",
+		Subcommands: []*ucli.Command{
+			{
+				Name:   "register",
+				Usage:  "register a node, or replace the spec of a registered one",
+				Flags:  append(specFlags, nodeConnectFlags()...),
+				Action: nodeRegister,
+			},
+			{
+				Name:      "import",
+				Usage:     "register every node listed in a YAML file",
+				ArgsUsage: "FILE",
+				Flags:     connectFlags(),
+				Action:    nodeImport,
+			},
+			{
+				Name:   "list",
+				Usage:  "list registered nodes",
+				Flags:  append(connectFlags(), outputFlag),
+				Action: nodeList,
+			},
+			{
+				Name:      "describe",
+				Usage:     "show a node and its change history",
+				ArgsUsage: "ID",
+				Flags:     append(connectFlags(), outputFlag),
+				Action:    nodeDescribe,
+			},
+			{
+				Name:      "deregister",
+				Usage:     "stop managing a node",
+				ArgsUsage: "ID",
+				Flags:     connectFlags(),
+				Action:    nodeDeregister,
+			},
+		},
+	}
+}
+
+func nodeRegister(c *ucli.Context) error {
+	n := node.Node{
+		ID: c.String("id"), Address: c.String("address"), Port: c.Int("port"), User: c.String("user"),
+		Platform: c.String("platform"), Transport: c.String("transport"), Region: c.String("region"),
+		HostKey: c.String("host-key"), Credential: c.String("credential"),
+	}
+	for _, t := range c.StringSlice("tag") {
+		k, v, err := node.ParseTag(t)
+		if err != nil {
+			return err
+		}
+		if n.Tags == nil {
+			n.Tags = map[string]string{}
+		}
+		n.Tags[k] = v
+	}
+	n = n.WithDefaults()
+	if c.IsSet("port") {
+		// An explicit --port 0 is a mistake, not "the default".
+		n.Port = c.Int("port")
+	}
+	if err := n.Validate(); err != nil {
+		return fmt.Errorf("node %s: %w", n.ID, err)
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	st, err := registerNode(c, cn, n)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "node %s registered (revision %d)\n", n.ID, st.Revision)
+	return nil
+}
+
+func nodeImport(c *ucli.Context) error {
+	if c.NArg() != 1 {
+		return errors.New("node import: want exactly one FILE")
+	}
+	data, err := os.ReadFile(c.Args().First())
+	if err != nil {
+		return fmt.Errorf("read node file: %w", err)
+	}
+	nodes, err := node.ParseImport(data)
+	if err != nil {
+		return err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	for _, n := range nodes {
+		if _, err := registerNode(c, cn, n); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(c.App.Writer, "%d nodes registered\n", len(nodes))
+	return nil
+}
+
+// visibleWithin bounds how long register waits for a node to become
+// targetable (visibility is updated asynchronously by the server).
+const visibleWithin = 10 * time.Second
+
+// registerNode starts the node's workflow if needed and sends it the spec,
+// then waits until a targeting query sees the new spec, so an association
+// created right after registration finds the node.
+func registerNode(c *ucli.Context, cn *conn, n node.Node) (workflows.NodeState, error) {
+	start := cn.client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       node.WorkflowID(n.ID),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, node.WorkflowType, workflows.NodeState{})
+	h, err := cn.client.UpdateWithStartWorkflow(c.Context, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			WorkflowID:   node.WorkflowID(n.ID),
+			UpdateName:   workflows.NodeUpdateRegister,
+			Args:         []any{workflows.RegisterNodeRequest{Node: n, By: cn.identity}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		return workflows.NodeState{}, fmt.Errorf("register node %s: %w", n.ID, err)
+	}
+	var st workflows.NodeState
+	if err := h.Get(c.Context, &st); err != nil {
+		return st, fmt.Errorf("register node %s: %w", n.ID, err)
+	}
+	err = awaitVisible(c, cn, n.ID, func(seen []node.Node) bool {
+		return len(seen) == 1 && reflect.DeepEqual(normalized(seen[0]), normalized(st.Node))
+	})
+	return st, err
+}
+
+// awaitVisible polls what targeting sees of a node until done says so:
+// the server updates visibility asynchronously, and a command that returns
+// before targeting agrees would surprise the next command.
+func awaitVisible(c *ucli.Context, cn *conn, id string, done func([]node.Node) bool) error {
+	q, err := targets.NodeQuery([]targets.Target{{Key: targets.KeyInstanceIDs, Values: []string{id}}})
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(visibleWithin)
+	for {
+		seen, err := node.List(c.Context, cn.client, cn.namespace, cn.dc, q)
+		if err != nil {
+			return err
+		}
+		if done(seen) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("node %s changed but targeting does not see the change after %s", id, visibleWithin)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// normalized treats a nil and an empty tag map alike, as JSON does.
+func normalized(n node.Node) node.Node {
+	if len(n.Tags) == 0 {
+		n.Tags = nil
+	}
+	return n
+}
+
+func nodeList(c *ucli.Context) error {
+	p, err := newPrinter(c)
+	if err != nil {
+		return err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	q, err := targets.NodeQuery(nil)
+	if err != nil {
+		return err
+	}
+	nodes, err := node.List(c.Context, cn.client, cn.namespace, cn.dc, q)
+	if err != nil {
+		return err
+	}
+	if p.json {
+		if nodes == nil {
+			nodes = []node.Node{}
+		}
+		return p.value(nodes)
+	}
+	rows := make([][]string, 0, len(nodes))
+	for _, n := range nodes {
+		addr := n.Address
+		if n.Transport == node.TransportSSH {
+			addr = n.HostPort()
+		}
+		region := n.Region
+		if region == "" {
+			region = workflows.DefaultRegion
+		}
+		rows = append(rows, []string{n.ID, addr, n.User, n.Platform, n.Transport, region, strings.Join(n.TagList(), ",")})
+	}
+	return p.table([]string{"ID", "ADDRESS", "USER", "PLATFORM", "TRANSPORT", "REGION", "TAGS"}, rows)
+}
+
+func nodeDescribe(c *ucli.Context) error {
+	id, err := oneArg(c, "ID")
+	if err != nil {
+		return err
+	}
+	p, err := newPrinter(c)
+	if err != nil {
+		return err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	st, err := describeNode(c, cn, id)
+	if err != nil {
+		return err
+	}
+	if p.json {
+		return p.value(st)
+	}
+	n := st.Node
+	tags, _ := json.Marshal(n.Tags)
+	if err := p.fields([][2]string{
+		{"ID", n.ID}, {"Address", n.Address}, {"Port", fmt.Sprint(n.Port)}, {"User", n.User},
+		{"Platform", n.Platform}, {"Transport", n.Transport}, {"Region", n.Region},
+		{"Host key", n.HostKey}, {"Credential", n.Credential}, {"Tags", string(tags)},
+		{"Revision", fmt.Sprint(st.Revision)},
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.App.Writer)
+	rows := make([][]string, 0, len(st.Changes))
+	for _, ch := range st.Changes {
+		rows = append(rows, []string{fmt.Sprint(ch.Revision), ch.Action, ch.By, when(ch.At)})
+	}
+	return p.table([]string{"REVISION", "CHANGE", "BY", "AT"}, rows)
+}
+
+// describeNode queries a running node workflow for its state.
+func describeNode(c *ucli.Context, cn *conn, id string) (workflows.NodeState, error) {
+	var st workflows.NodeState
+	if err := node.ValidID(id); err != nil {
+		return st, err
+	}
+	v, err := cn.client.QueryWorkflow(c.Context, node.WorkflowID(id), "", workflows.NodeQueryDescribe)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	if err != nil {
+		return st, notFound(err, "node "+id+" is not registered", "describe node "+id)
+	}
+	if st.Revision == 0 || isClosed(c, cn, node.WorkflowID(id)) {
+		return st, fmt.Errorf("node %s is not registered", id)
+	}
+	return st, nil
+}
+
+func nodeDeregister(c *ucli.Context) error {
+	id, err := oneArg(c, "ID")
+	if err != nil {
+		return err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	if _, err := describeNode(c, cn, id); err != nil {
+		return err
+	}
+	h, err := cn.client.UpdateWorkflow(c.Context, client.UpdateWorkflowOptions{
+		WorkflowID:   node.WorkflowID(id),
+		UpdateName:   workflows.NodeUpdateDeregister,
+		Args:         []any{workflows.DeregisterNodeRequest{By: cn.identity}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(c.Context, nil)
+	}
+	if err != nil {
+		return notFound(err, "node "+id+" is not registered", "deregister node "+id)
+	}
+	if err := awaitVisible(c, cn, id, func(seen []node.Node) bool { return len(seen) == 0 }); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "node %s deregistered\n", id)
+	return nil
+}
+
+// oneArg returns the command's single positional argument.
+func oneArg(c *ucli.Context, name string) (string, error) {
+	if c.NArg() != 1 {
+		return "", fmt.Errorf("%s: want exactly one %s argument", c.Command.FullName(), name)
+	}
+	return c.Args().First(), nil
+}
+
+// notFound turns Temporal's not-found into the caller's message and wraps
+// anything else with what was being done.
+func notFound(err error, missing, doing string) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return errors.New(missing)
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
+
+// isClosed reports whether the latest run of a workflow has ended.
+func isClosed(c *ucli.Context, cn *conn, workflowID string) bool {
+	d, err := cn.client.DescribeWorkflowExecution(c.Context, workflowID, "")
+	if err != nil {
+		return true
+	}
+	return d.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING
+}

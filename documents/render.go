@@ -1,0 +1,217 @@
+package documents
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Plan is a document rendered with its parameters: what an execution records and runs on
+// each target. It is plain data so that it can travel in workflow payloads, and the
+// activities run it without reading the document again.
+type Plan struct {
+	DocumentName string
+	// DocumentVersion is "1" for built-ins for now; callers that store versions overwrite it.
+	DocumentVersion string
+	// DocumentHash is "sha256:<hex>" of the document content bytes, so an execution
+	// records exactly which content it ran.
+	DocumentHash string
+	Steps        []PlanStep
+}
+
+// PlanStep is one step ready to run on a target: the script its shell runs and the
+// environment that carries the parameter values the script references.
+type PlanStep struct {
+	Name   string
+	Action string // e.g. aws:runShellScript
+	// Platforms limits the step to these platforms ("linux", "windows", "macos"); empty means
+	// all. It comes from a `StringEquals: [platformType, Linux]` precondition.
+	Platforms []string
+	// Skipped is set when a precondition on parameter values is false; the step does not run.
+	Skipped    bool
+	SkipReason string
+	Shell      string // "sh" for aws:runShellScript, "powershell" for aws:runPowerShellScript
+	// Script is the body the target's shell runs. Parameter values appear in it only where
+	// the document makes them code (a whole runCommand element of a String or StringList
+	// parameter); everywhere else they are references to SSM_<name> variables of Env.
+	Script string
+	// Env holds the parameter values the script references, sorted by name.
+	Env              []EnvVar
+	WorkingDirectory string
+	// TimeoutSeconds bounds the step's run: DefaultTimeoutSeconds unless the document says
+	// otherwise, within MinTimeoutSeconds..MaxTimeoutSeconds.
+	TimeoutSeconds int
+	// MaxAttempts is how many times the step may run before it fails (at least 1).
+	MaxAttempts int
+	// OnFailure, OnSuccess and FinallyStep are the step's flow control (see Step).
+	OnFailure   string
+	OnSuccess   string
+	FinallyStep bool
+}
+
+// EnvVar is one environment variable a step's script runs with.
+type EnvVar struct{ Name, Value string }
+
+// Shells a PlanStep runs under.
+const (
+	ShellSh         = "sh"
+	ShellPowerShell = "powershell"
+)
+
+// Render parses and validates content, resolves params against the document's parameter
+// declarations (defaults, types, allowedValues, allowedPattern, min/max; unknown names are
+// errors and a parameter without default is required) and renders every step. All the
+// problems of a stage are reported at once. name is recorded in the plan.
+func Render(name string, content []byte, params map[string]any) (*Plan, error) {
+	doc, err := Parse(content)
+	if err != nil {
+		return nil, fmt.Errorf("parse document %s: %w", name, err)
+	}
+	if err := doc.Validate(); err != nil {
+		return nil, fmt.Errorf("validate document %s: %w", name, err)
+	}
+	values, errs := resolveParameters(doc, params)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("check parameters of document %s: %w", name, errors.Join(errs...))
+	}
+	sum := sha256.Sum256(content)
+	plan := &Plan{
+		DocumentName:    name,
+		DocumentVersion: "1",
+		DocumentHash:    "sha256:" + hex.EncodeToString(sum[:]),
+	}
+	for _, s := range doc.MainSteps {
+		ps, err := doc.renderStep(s, values)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("step %s: %w", s.Name, err))
+			continue
+		}
+		plan.Steps = append(plan.Steps, ps)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("render document %s: %w", name, errors.Join(errs...))
+	}
+	return plan, nil
+}
+
+// isCode reports whether a whole runCommand element made of this parameter's placeholder
+// is script code supplied by the caller.
+func (d *Document) isCode(name string) bool {
+	p, ok := d.Parameters[name]
+	return ok && (p.Type == TypeString || p.Type == TypeStringList) && p.InterpolationType != InterpolationEnvVar
+}
+
+// script renders runCommand elements, one line each, for the action's shell. With values
+// nil, code parameters render empty: Validate uses that to check placeholder positions.
+func (d *Document) script(action string, elements []string, values map[string]resolved) (string, map[string]bool, error) {
+	var t scriptTemplate
+	for i, e := range elements {
+		if i > 0 {
+			t.addText("\n")
+		}
+		if name, ok := wholePlaceholder(e); ok && d.isCode(name) {
+			t.addCodeSlot(name, e)
+			continue
+		}
+		t.addTemplate(e)
+	}
+	code := func(name string) string {
+		switch v := values[name].value.(type) {
+		case string:
+			return v
+		case []string:
+			return strings.Join(v, "\n")
+		}
+		return ""
+	}
+	if action == ActionRunPowerShellScript {
+		return renderPowerShell(&t, code)
+	}
+	return renderShell(&t, code, func(name string) bool { return d.Parameters[name].Type == TypeInteger })
+}
+
+func (d *Document) renderStep(s Step, values map[string]resolved) (PlanStep, error) {
+	c, _ := flowControl(s) // checked by Validate
+	ps := PlanStep{
+		Name:        s.Name,
+		Action:      s.Action,
+		Shell:       ShellSh,
+		MaxAttempts: max(1, s.MaxAttempts),
+		OnFailure:   c.onFailure,
+		OnSuccess:   c.onSuccess,
+		FinallyStep: c.finallyStep,
+	}
+	if s.Action == ActionRunPowerShellScript {
+		ps.Shell = ShellPowerShell
+	}
+	text := func(name string) string { return values[name].text }
+	if s.Precondition != nil {
+		platform, _ := d.checkPrecondition(*s.Precondition) // checked by Validate
+		if platform != "" {
+			ps.Platforms = []string{platform}
+		} else {
+			left := substituteRaw(s.Precondition.Operands[0], text)
+			right := substituteRaw(s.Precondition.Operands[1], text)
+			if left != right {
+				ps.Skipped = true
+				ps.SkipReason = fmt.Sprintf("precondition StringEquals is false: %q != %q", left, right)
+			}
+		}
+	}
+	timeout, err := effectiveTimeout(s, text)
+	if err != nil {
+		return PlanStep{}, err
+	}
+	ps.TimeoutSeconds = timeout
+	if ps.Skipped {
+		return ps, nil
+	}
+	elements, _, _ := commandElements(s) // checked by Validate
+	script, refs, err := d.script(s.Action, elements, values)
+	if err != nil {
+		return PlanStep{}, err
+	}
+	ps.Script = script
+	for name, p := range d.Parameters {
+		if p.InterpolationType == InterpolationEnvVar {
+			refs[name] = true
+		}
+	}
+	for _, name := range sortedKeys(refs) {
+		ps.Env = append(ps.Env, EnvVar{Name: EnvPrefix + name, Value: values[name].text})
+	}
+	if wd, ok := s.Inputs[inputWorkingDirectory].(string); ok {
+		ps.WorkingDirectory = substituteRaw(wd, text)
+	}
+	return ps, nil
+}
+
+// effectiveTimeout is the tighter of the step-level timeout and inputs.timeoutSeconds
+// (either kills the step in SSM); zero values mean DefaultTimeoutSeconds.
+func effectiveTimeout(s Step, text func(string) string) (int, error) {
+	timeout := s.TimeoutSeconds
+	var fromInputs int
+	raw := s.Inputs[inputTimeoutSeconds]
+	if n, ok := intOf(raw); ok {
+		raw = n
+	}
+	switch t := raw.(type) {
+	case int64:
+		fromInputs = int(t) // range checked by Validate
+	case string:
+		n, err := parseTimeout(substituteRaw(t, text))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", inputTimeoutSeconds, err)
+		}
+		fromInputs = n
+	}
+	if fromInputs > 0 && (timeout == 0 || fromInputs < timeout) {
+		timeout = fromInputs
+	}
+	if timeout == 0 {
+		timeout = DefaultTimeoutSeconds
+	}
+	return timeout, nil
+}

@@ -1,0 +1,27 @@
+package detached_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stead-io/stead/internal/detached"
+	"github.com/stead-io/stead/internal/testsshd"
+)
+
+// BenchmarkRunTrue measures a whole `true` step on an open connection: the
+// per-host cost of a fan-out once the connection exists.
+func BenchmarkRunTrue(b *testing.B) {
+	srv := testsshd.Start(b)
+	c, err := srv.Dialer(b).Dial(context.Background(), srv.Target("127.0.0.1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; b.Loop(); i++ {
+		res, err := detached.Run(context.Background(), c, detached.Spec{RunID: fmt.Sprintf("bench-%d-%d", srv.Port, i), Script: "true"}, nil)
+		if err != nil || res.ExitCode != 0 {
+			b.Fatalf("run: %v, exit %d", err, res.ExitCode)
+		}
+	}
+}

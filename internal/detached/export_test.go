@@ -1,0 +1,13 @@
+package detached
+
+import "time"
+
+// SetHeartbeatInterval shortens the heartbeat interval for a test.
+func SetHeartbeatInterval(d time.Duration) func() {
+	old := heartbeatInterval
+	heartbeatInterval = d
+	return func() { heartbeatInterval = old }
+}
+
+// Keep exposes keep to tests.
+var Keep = keep

@@ -1,0 +1,217 @@
+// Package node is the managed-node model: what Stead knows about a host it
+// manages (where it is, how to reach it, how it is tagged), its validation,
+// and the node import file format.
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Platforms and transports Stead knows.
+const (
+	PlatformLinux   = "linux"
+	PlatformWindows = "windows"
+
+	TransportSSH   = "ssh"
+	TransportLocal = "local"
+)
+
+// Node is one managed host. It holds no secret: Credential names a key the
+// worker holds, and HostKey is a public key.
+type Node struct {
+	ID         string            `json:"id" yaml:"id"`
+	Address    string            `json:"address,omitempty" yaml:"address,omitempty"`
+	Port       int               `json:"port,omitempty" yaml:"port,omitempty"`
+	User       string            `json:"user,omitempty" yaml:"user,omitempty"`
+	Platform   string            `json:"platform" yaml:"platform,omitempty"`
+	Transport  string            `json:"transport" yaml:"transport,omitempty"`
+	Region     string            `json:"region,omitempty" yaml:"region,omitempty"`
+	HostKey    string            `json:"hostKey,omitempty" yaml:"hostKey,omitempty"`
+	Credential string            `json:"credential,omitempty" yaml:"credential,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty" yaml:"tags,omitempty"`
+}
+
+// idPattern keeps node ids safe in workflow ids, visibility queries and
+// remote run-directory names.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// tagPattern is the character set SSM allows in tag keys and values. Quotes
+// and backslashes are not in it, which keeps tags safe inside visibility
+// queries.
+var tagPattern = regexp.MustCompile(`^[\p{L}\p{N} _.:/=+@-]*$`)
+
+// ValidID reports whether id is a well-formed node id.
+func ValidID(id string) error {
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("node id %q: want 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// ValidTag reports whether a tag key and value are acceptable.
+func ValidTag(key, value string) error {
+	if key == "" || len(key) > 128 || !tagPattern.MatchString(key) || strings.Contains(key, "=") {
+		return fmt.Errorf("tag key %q: want 1-128 letters, digits, spaces or _ . : / + @ -", key)
+	}
+	if len(value) > 256 || !tagPattern.MatchString(value) {
+		return fmt.Errorf("tag %s value %q: want at most 256 letters, digits, spaces or _ . : / = + @ -", key, value)
+	}
+	return nil
+}
+
+// WithDefaults fills the fields a user may leave out.
+func (n Node) WithDefaults() Node {
+	if n.Platform == "" {
+		n.Platform = PlatformLinux
+	}
+	if n.Transport == "" {
+		n.Transport = TransportSSH
+	}
+	if n.Port == 0 && n.Transport == TransportSSH {
+		n.Port = 22
+	}
+	n.Platform = strings.ToLower(n.Platform)
+	n.Transport = strings.ToLower(n.Transport)
+	return n
+}
+
+// Validate returns every problem with the node at once.
+func (n Node) Validate() error {
+	var errs []error
+	if err := ValidID(n.ID); err != nil {
+		errs = append(errs, err)
+	}
+	switch n.Platform {
+	case PlatformLinux, PlatformWindows:
+	default:
+		errs = append(errs, fmt.Errorf("platform %q: want linux or windows", n.Platform))
+	}
+	switch n.Transport {
+	case TransportSSH:
+		if n.Address == "" {
+			errs = append(errs, errors.New("address: required for the ssh transport"))
+		} else if strings.ContainsAny(n.Address, " \t\n'\"\\/") {
+			errs = append(errs, fmt.Errorf("address %q: want a host name or IP address", n.Address))
+		}
+		if n.Port < 1 || n.Port > 65535 {
+			errs = append(errs, fmt.Errorf("port %d: want 1-65535", n.Port))
+		}
+	case TransportLocal:
+		if n.Platform != PlatformLinux {
+			errs = append(errs, errors.New("transport local: only for linux workers"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("transport %q: want ssh or local", n.Transport))
+	}
+	if n.Region != "" && !idPattern.MatchString(n.Region) {
+		errs = append(errs, fmt.Errorf("region %q: want letters, digits, '.', '_' or '-'", n.Region))
+	}
+	if n.Credential != "" && !idPattern.MatchString(n.Credential) {
+		errs = append(errs, fmt.Errorf("credential %q: want letters, digits, '.', '_' or '-'", n.Credential))
+	}
+	if n.HostKey != "" {
+		if err := validHostKey(n.HostKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if strings.ContainsAny(n.User, " \t\n'\"\\;$`") {
+		errs = append(errs, fmt.Errorf("user %q: not a valid user name", n.User))
+	}
+	for _, k := range slices.Sorted(maps.Keys(n.Tags)) {
+		if err := ValidTag(k, n.Tags[k]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validHostKey checks the authorized_keys shape "type base64 [comment]"
+// without importing the ssh package into workflow code.
+func validHostKey(k string) error {
+	f := strings.Fields(k)
+	if len(f) < 2 || !strings.HasPrefix(f[0], "ssh-") && !strings.HasPrefix(f[0], "ecdsa-") {
+		return fmt.Errorf("host key %q: want \"<type> <base64>\", e.g. the output of ssh-keyscan without the host", abbreviate(k))
+	}
+	return nil
+}
+
+func abbreviate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+// TagList returns the tags as sorted "key=value" strings: the form stored in
+// the SteadTags search attribute.
+func (n Node) TagList() []string {
+	out := make([]string, 0, len(n.Tags))
+	for _, k := range slices.Sorted(maps.Keys(n.Tags)) {
+		out = append(out, k+"="+n.Tags[k])
+	}
+	return out
+}
+
+// ParseTag splits a "key=value" tag flag.
+func ParseTag(s string) (string, string, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok {
+		return "", "", fmt.Errorf("tag %q: want key=value", s)
+	}
+	if err := ValidTag(k, v); err != nil {
+		return "", "", err
+	}
+	return k, v, nil
+}
+
+// MaxImportBytes bounds a node import file.
+const MaxImportBytes = 4 << 20
+
+// ParseImport reads a YAML list of nodes (the fields of Node), applies
+// defaults and validates them all, returning every problem at once with the
+// entry it belongs to. Nothing is returned unless every entry is valid.
+func ParseImport(data []byte) ([]Node, error) {
+	if len(data) > MaxImportBytes {
+		return nil, fmt.Errorf("node file is %d bytes: the limit is %d", len(data), MaxImportBytes)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var nodes []Node
+	if err := dec.Decode(&nodes); err != nil {
+		return nil, fmt.Errorf("parse node file: %w", err)
+	}
+	if len(nodes) == 0 {
+		return nil, errors.New("node file lists no nodes")
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i, n := range nodes {
+		n = n.WithDefaults()
+		nodes[i] = n
+		if err := n.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("node %d (%s): %w", i+1, n.ID, err))
+		}
+		if seen[n.ID] {
+			errs = append(errs, fmt.Errorf("node %d: id %s appears twice", i+1, n.ID))
+		}
+		seen[n.ID] = true
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return nodes, nil
+}
+
+// HostPort is the "host:port" to dial.
+func (n Node) HostPort() string {
+	return net.JoinHostPort(n.Address, fmt.Sprint(n.Port))
+}

@@ -1,0 +1,52 @@
+package node
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+)
+
+// Where a node lives in Temporal: one workflow per node, its spec in the
+// memo so a visibility listing returns every node's spec without a query per
+// node.
+const (
+	WorkflowType = "NodeWorkflow"
+	MemoKey      = "node"
+)
+
+// WorkflowID is the workflow id of the node with this id.
+func WorkflowID(id string) string { return "node/" + id }
+
+// List returns the specs of the registered nodes selected by a visibility
+// query, read from the node workflows' memos. dc must match the client's
+// data converter.
+func List(ctx context.Context, c client.Client, namespace string, dc converter.DataConverter, query string) ([]Node, error) {
+	var out []Node
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: namespace, Query: query, PageSize: 1000, NextPageToken: token,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list nodes: %w", err)
+		}
+		for _, e := range resp.Executions {
+			p := e.GetMemo().GetFields()[MemoKey]
+			if p == nil {
+				continue
+			}
+			var n Node
+			if err := dc.FromPayload(p, &n); err != nil {
+				return nil, fmt.Errorf("decode node %s: %w", e.GetExecution().GetWorkflowId(), err)
+			}
+			out = append(out, n)
+		}
+		token = resp.NextPageToken
+		if len(token) == 0 {
+			return out, nil
+		}
+	}
+}

@@ -1,0 +1,72 @@
+// Package worker wires Stead's workflows and activities into Temporal
+// workers. It is the one place that does, so `stead worker`, `stead dev`
+// and the integration tests run exactly the same registration.
+package worker
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/workflows"
+)
+
+// Options configure a Stead worker.
+type Options struct {
+	// Client is the connection to Temporal.
+	Client client.Client
+	// Region is the region whose nodes this worker runs steps on; ""
+	// is the default region.
+	Region string
+	// Activities carries the activities' dependencies.
+	Activities *activities.Activities
+	// MaxConcurrentSteps bounds the steps this worker runs at once.
+	MaxConcurrentSteps int
+}
+
+// RegisterWorkflows registers every Stead workflow on a worker.
+func RegisterWorkflows(r worker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(workflows.NodeWorkflow, workflow.RegisterOptions{Name: "NodeWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.AssociationWorkflow, workflow.RegisterOptions{Name: "AssociationWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.ExecutionWorkflow, workflow.RegisterOptions{Name: "ExecutionWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.TargetWorkflow, workflow.RegisterOptions{Name: "TargetWorkflow"})
+}
+
+// Run polls the shared workflow queue and the region's step queue until
+// ctx is done or a worker fails.
+func Run(ctx context.Context, opts Options) error {
+	steps := opts.MaxConcurrentSteps
+	if steps <= 0 {
+		steps = 200
+	}
+	control := worker.New(opts.Client, workflows.TaskQueue, worker.Options{})
+	RegisterWorkflows(control)
+	control.RegisterActivity(opts.Activities)
+
+	regional := worker.New(opts.Client, workflows.RegionTaskQueue(opts.Region), worker.Options{
+		MaxConcurrentActivityExecutionSize: steps,
+	})
+	regional.RegisterActivity(opts.Activities)
+
+	if err := control.Start(); err != nil {
+		return fmt.Errorf("start workflow worker: %w", err)
+	}
+	defer control.Stop()
+	if err := regional.Start(); err != nil {
+		return fmt.Errorf("start step worker for region %s: %w", regionName(opts.Region), err)
+	}
+	defer regional.Stop()
+	<-ctx.Done()
+	return nil
+}
+
+func regionName(r string) string {
+	if r == "" {
+		return workflows.DefaultRegion
+	}
+	return r
+}

@@ -1,0 +1,189 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/searchattr"
+)
+
+// Names of the node workflow's handlers.
+const (
+	NodeUpdateRegister   = "register"
+	NodeUpdateDeregister = "deregister"
+	NodeQueryDescribe    = "describe"
+)
+
+// maxNodeChangesPerRun bounds a node workflow's history; it continues as new
+// after this many changes.
+const maxNodeChangesPerRun = 500
+
+// NodeChange records one registration or change of a node, for the audit
+// trail a describe shows.
+type NodeChange struct {
+	Revision int       `json:"revision"`
+	By       string    `json:"by"`
+	At       time.Time `json:"at"`
+	Action   string    `json:"action"`
+}
+
+// NodeState is the durable state of a node workflow, carried across
+// continue-as-new.
+type NodeState struct {
+	Node     node.Node    `json:"node"`
+	Revision int          `json:"revision"`
+	Changes  []NodeChange `json:"changes"`
+}
+
+// RegisterNodeRequest is the register update's argument: the full node spec
+// and who sends it.
+type RegisterNodeRequest struct {
+	Node node.Node `json:"node"`
+	By   string    `json:"by"`
+}
+
+// DeregisterNodeRequest is the deregister update's argument.
+type DeregisterNodeRequest struct {
+	By string `json:"by"`
+}
+
+// unregisteredGrace is how long a node workflow waits for its first
+// register update before closing itself.
+const unregisteredGrace = time.Minute
+
+// maxChangesKept bounds the change log carried in state.
+const maxChangesKept = 50
+
+// NodeWorkflow holds one managed node for as long as it is registered. The
+// register update (sent with update-with-start) creates or replaces its
+// spec; deregister ends it. The spec is mirrored into the memo and the tags,
+// region and platform into search attributes, which is what targeting
+// queries.
+func NodeWorkflow(ctx workflow.Context, st NodeState) error {
+	changes := 0
+	deregistered := false
+
+	if st.Revision > 0 {
+		if err := publishNode(ctx, st.Node); err != nil {
+			return err
+		}
+	}
+
+	err := workflow.SetQueryHandler(ctx, NodeQueryDescribe, func() (NodeState, error) {
+		return st, nil
+	})
+	if err != nil {
+		return fmt.Errorf("set describe handler: %w", err)
+	}
+
+	err = workflow.SetUpdateHandlerWithOptions(ctx, NodeUpdateRegister,
+		func(ctx workflow.Context, req RegisterNodeRequest) (NodeState, error) {
+			n := req.Node.WithDefaults()
+			action := "register"
+			if st.Revision > 0 {
+				action = "update"
+			}
+			if err := publishNode(ctx, n); err != nil {
+				return NodeState{}, err
+			}
+			st.Node = n
+			st.Revision++
+			st.Changes = appendBounded(st.Changes, NodeChange{Revision: st.Revision, By: req.By, At: workflow.Now(ctx), Action: action}, maxChangesKept)
+			changes++
+			return st, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req RegisterNodeRequest) error {
+			if deregistered {
+				return fmt.Errorf("node %s is being deregistered", st.Node.ID)
+			}
+			n := req.Node.WithDefaults()
+			if st.Revision > 0 && n.ID != st.Node.ID {
+				return fmt.Errorf("node id %s does not match workflow node %s", n.ID, st.Node.ID)
+			}
+			return n.Validate()
+		}},
+	)
+	if err != nil {
+		return fmt.Errorf("set register handler: %w", err)
+	}
+
+	err = workflow.SetUpdateHandlerWithOptions(ctx, NodeUpdateDeregister,
+		func(ctx workflow.Context, req DeregisterNodeRequest) (NodeState, error) {
+			deregistered = true
+			st.Changes = appendBounded(st.Changes, NodeChange{Revision: st.Revision, By: req.By, At: workflow.Now(ctx), Action: "deregister"}, maxChangesKept)
+			return st, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req DeregisterNodeRequest) error {
+			if st.Revision == 0 {
+				return fmt.Errorf("node is not registered")
+			}
+			return nil
+		}},
+	)
+	if err != nil {
+		return fmt.Errorf("set deregister handler: %w", err)
+	}
+
+	if st.Revision == 0 {
+		// Started by an update-with-start whose register update was
+		// rejected: close rather than linger as a node with no spec.
+		ok, err := workflow.AwaitWithTimeout(ctx, unregisteredGrace, func() bool { return st.Revision > 0 })
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+	}
+	err = workflow.Await(ctx, func() bool {
+		return deregistered || changes >= maxNodeChangesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+	})
+	if err != nil {
+		return err
+	}
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	if deregistered {
+		return nil
+	}
+	return workflow.NewContinueAsNewError(ctx, NodeWorkflow, st)
+}
+
+// publishNode mirrors a node's spec into the memo and search attributes.
+func publishNode(ctx workflow.Context, n node.Node) error {
+	region := n.Region
+	if region == "" {
+		region = DefaultRegion
+	}
+	updates := []temporal.SearchAttributeUpdate{
+		searchattr.NodeID.ValueSet(n.ID),
+		searchattr.Region.ValueSet(region),
+		searchattr.Platform.ValueSet(n.Platform),
+	}
+	if tags := n.TagList(); len(tags) > 0 {
+		updates = append(updates, searchattr.Tags.ValueSet(tags))
+	} else {
+		updates = append(updates, searchattr.Tags.ValueUnset())
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		return fmt.Errorf("publish node search attributes: %w", err)
+	}
+	if err := workflow.UpsertMemo(ctx, map[string]any{node.MemoKey: n}); err != nil {
+		return fmt.Errorf("publish node memo: %w", err)
+	}
+	return nil
+}
+
+// appendBounded appends v and keeps only the newest max entries.
+func appendBounded[T any](s []T, v T, max int) []T {
+	s = append(s, v)
+	if len(s) > max {
+		s = append([]T(nil), s[len(s)-max:]...)
+	}
+	return s
+}

@@ -1,0 +1,63 @@
+package workflows
+
+// Statuses of executions, targets and steps, named as SSM names them.
+const (
+	StatusPending          = "Pending"
+	StatusInProgress       = "InProgress"
+	StatusSuccess          = "Success"
+	StatusFailed           = "Failed"
+	StatusTimedOut         = "TimedOut"
+	StatusCancelled        = "Cancelled"
+	StatusSkipped          = "Skipped"
+	StatusUndeliverable    = "Undeliverable"
+	StatusDeliveryTimedOut = "DeliveryTimedOut"
+)
+
+// Counts tallies targets by status.
+type Counts struct {
+	Total            int `json:"total"`
+	Pending          int `json:"pending"`
+	InProgress       int `json:"inProgress"`
+	Success          int `json:"success"`
+	Failed           int `json:"failed"`
+	TimedOut         int `json:"timedOut"`
+	Cancelled        int `json:"cancelled"`
+	Skipped          int `json:"skipped"`
+	Undeliverable    int `json:"undeliverable"`
+	DeliveryTimedOut int `json:"deliveryTimedOut"`
+}
+
+// add moves one target into (delta 1) or out of (delta -1) a status.
+func (c *Counts) add(status string, delta int) {
+	switch status {
+	case StatusPending:
+		c.Pending += delta
+	case StatusInProgress:
+		c.InProgress += delta
+	case StatusSuccess:
+		c.Success += delta
+	case StatusFailed:
+		c.Failed += delta
+	case StatusTimedOut:
+		c.TimedOut += delta
+	case StatusCancelled:
+		c.Cancelled += delta
+	case StatusSkipped:
+		c.Skipped += delta
+	case StatusUndeliverable:
+		c.Undeliverable += delta
+	case StatusDeliveryTimedOut:
+		c.DeliveryTimedOut += delta
+	}
+}
+
+// Errors is what counts against MaxErrors: every target that did not
+// succeed, delivery failures included.
+func (c Counts) Errors() int {
+	return c.Failed + c.TimedOut + c.Undeliverable + c.DeliveryTimedOut
+}
+
+// Done is the number of targets that reached a final status.
+func (c Counts) Done() int {
+	return c.Total - c.Pending - c.InProgress
+}

@@ -1,0 +1,257 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/documents"
+	"github.com/stead-io/stead/internal/ratecontrol"
+	"github.com/stead-io/stead/internal/schedule"
+	"github.com/stead-io/stead/internal/targets"
+)
+
+var acts *activities.Activities
+
+func testPlan(steps ...documents.PlanStep) *documents.Plan {
+	if len(steps) == 0 {
+		steps = []documents.PlanStep{{Name: "runShellScript", Action: "aws:runShellScript", Shell: "sh", Script: "true", TimeoutSeconds: 60}}
+	}
+	return &documents.Plan{DocumentName: "Stead-RunShellScript", DocumentVersion: "1", DocumentHash: "sha256:00", Steps: steps}
+}
+
+func nodes(ids ...string) activities.ResolveResult {
+	var r activities.ResolveResult
+	for _, id := range ids {
+		r.Nodes = append(r.Nodes, activities.TargetRef{NodeID: id, Platform: "linux"})
+	}
+	return r
+}
+
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(ExecutionWorkflow)
+	env.RegisterWorkflow(TargetWorkflow)
+	env.RegisterActivity(&activities.Activities{})
+	t.Cleanup(func() { env.AssertExpectations(t) })
+	return env
+}
+
+func execInput(conc, maxErr string) ExecutionInput {
+	c, _ := ratecontrol.Parse("c", conc, 1)
+	e, _ := ratecontrol.Parse("e", maxErr, 0)
+	return ExecutionInput{
+		AssociationName: "web", ExecutionID: "e1", Reason: ReasonCreate,
+		Spec: AssociationSpec{Name: "web", Document: "Stead-RunShellScript", MaxConcurrency: c, MaxErrors: e,
+			Targets: []targets.Target{{Key: "InstanceIds", Values: []string{"*"}}}},
+	}
+}
+
+// exitByNode answers RunStep with an exit code per node.
+func exitByNode(codes map[string]int) func(context.Context, activities.RunStepInput) (activities.StepResult, error) {
+	return func(_ context.Context, in activities.RunStepInput) (activities.StepResult, error) {
+		return activities.StepResult{Step: in.Step.Name, ExitCode: codes[in.NodeID], Stdout: "out-" + in.NodeID}, nil
+	}
+}
+
+func TestExecutionAllSucceed(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(testPlan(), nil)
+	env.OnActivity(acts.ResolveTargets, mock.Anything, mock.Anything).Return(nodes("a", "b", "c"), nil)
+	env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(exitByNode(nil)).Times(3)
+	env.ExecuteWorkflow(ExecutionWorkflow, execInput("2", "0"))
+	require.NoError(t, env.GetWorkflowError())
+	var res ExecutionResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, StatusSuccess, res.Status)
+	require.Equal(t, Counts{Total: 3, Success: 3}, res.Counts)
+	require.Equal(t, "sha256:00", res.DocumentHash)
+	for _, tg := range res.Targets {
+		require.Equal(t, StatusSuccess, tg.Status)
+		require.Equal(t, "execution/web/e1/"+tg.NodeID, tg.WorkflowID)
+	}
+}
+
+func TestExecutionStopsAtMaxErrors(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(testPlan(), nil)
+	env.OnActivity(acts.ResolveTargets, mock.Anything, mock.Anything).Return(nodes("a", "b", "c", "d", "e"), nil)
+	// Concurrency 1: a succeeds, b fails (1 error tolerated), c fails (2 > 1): stop.
+	env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(exitByNode(map[string]int{"b": 1, "c": 2})).Times(3)
+	env.ExecuteWorkflow(ExecutionWorkflow, execInput("1", "1"))
+	var res ExecutionResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, StatusFailed, res.Status)
+	require.Contains(t, res.DetailedStatus, "stopped after 2 errors (MaxErrors 1)")
+	got := map[string]string{}
+	for _, tg := range res.Targets {
+		got[tg.NodeID] = tg.Status
+	}
+	require.Equal(t, map[string]string{"a": StatusSuccess, "b": StatusFailed, "c": StatusFailed, "d": StatusSkipped, "e": StatusSkipped}, got)
+	require.Equal(t, 2, res.Counts.Skipped)
+}
+
+func TestExecutionMissingAndUndeliverable(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(testPlan(), nil)
+	r := nodes("a", "b")
+	r.Missing = []string{"ghost"}
+	env.OnActivity(acts.ResolveTargets, mock.Anything, mock.Anything).Return(r, nil)
+	env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RunStepInput) (activities.StepResult, error) {
+		if in.NodeID == "b" {
+			return activities.StepResult{}, temporal.NewNonRetryableApplicationError("host key mismatch for b", activities.ErrHostKeyMismatch, nil)
+		}
+		return activities.StepResult{}, nil
+	})
+	env.ExecuteWorkflow(ExecutionWorkflow, execInput("10", "100%"))
+	var res ExecutionResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, StatusFailed, res.Status)
+	require.Equal(t, 2, res.Counts.Undeliverable)
+	require.Equal(t, 1, res.Counts.Success)
+	for _, tg := range res.Targets {
+		if tg.NodeID == "b" {
+			require.Contains(t, tg.DetailedStatus, "HostKeyMismatch")
+		}
+		if tg.NodeID == "ghost" {
+			require.Equal(t, "node is not registered", tg.DetailedStatus)
+		}
+	}
+}
+
+func TestExecutionBadDocumentFails(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(nil,
+		temporal.NewNonRetryableApplicationError("render document X: commands: required", activities.ErrInvalidDocument, nil))
+	env.ExecuteWorkflow(ExecutionWorkflow, execInput("1", "0"))
+	var res ExecutionResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, StatusFailed, res.Status)
+	require.Contains(t, res.DetailedStatus, "commands: required")
+}
+
+func TestTargetSteps(t *testing.T) {
+	steps := []documents.PlanStep{
+		{Name: "win", Shell: "powershell", Platforms: []string{"windows"}, TimeoutSeconds: 60},
+		{Name: "skipped", Shell: "sh", Skipped: true, SkipReason: "precondition false", TimeoutSeconds: 60},
+		{Name: "first", Shell: "sh", TimeoutSeconds: 60},
+		{Name: "stop", Shell: "sh", TimeoutSeconds: 60},
+		{Name: "never", Shell: "sh", TimeoutSeconds: 60},
+	}
+	cases := []struct {
+		name       string
+		exits      map[string]int
+		timedOut   bool
+		wantStatus string
+		wantSteps  []string
+	}{
+		{name: "168 ends as success", exits: map[string]int{"stop": 168}, wantStatus: StatusSuccess,
+			wantSteps: []string{StatusSkipped, StatusSkipped, StatusSuccess, StatusSuccess, StatusSkipped}},
+		{name: "169 ends as failed", exits: map[string]int{"stop": 169}, wantStatus: StatusFailed,
+			wantSteps: []string{StatusSkipped, StatusSkipped, StatusSuccess, StatusFailed, StatusSkipped}},
+		{name: "failure stops the document", exits: map[string]int{"first": 2}, wantStatus: StatusFailed,
+			wantSteps: []string{StatusSkipped, StatusSkipped, StatusFailed, StatusSkipped, StatusSkipped}},
+		{name: "timeout", timedOut: true, wantStatus: StatusTimedOut,
+			wantSteps: []string{StatusSkipped, StatusSkipped, StatusTimedOut, StatusSkipped, StatusSkipped}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := newEnv(t)
+			env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RunStepInput) (activities.StepResult, error) {
+				require.Equal(t, "sh", in.Step.Shell, "only linux steps may run")
+				return activities.StepResult{Step: in.Step.Name, ExitCode: c.exits[in.Step.Name], TimedOut: c.timedOut}, nil
+			})
+			env.ExecuteWorkflow(TargetWorkflow, TargetInput{AssociationName: "a", ExecutionID: "e", Node: activities.TargetRef{NodeID: "n", Platform: "linux"}, Plan: *testPlan(steps...)})
+			var sum TargetSummary
+			require.NoError(t, env.GetWorkflowResult(&sum))
+			require.Equal(t, c.wantStatus, sum.Status)
+			var got []string
+			for _, s := range sum.Steps {
+				got = append(got, s.Status)
+			}
+			require.Equal(t, c.wantSteps, got)
+		})
+	}
+}
+
+func TestTargetUnreachableRetriesThenUndeliverable(t *testing.T) {
+	env := newEnv(t)
+	calls := 0
+	env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(func(context.Context, activities.RunStepInput) (activities.StepResult, error) {
+		calls++
+		return activities.StepResult{}, temporal.NewApplicationError("dial 127.0.0.9:22: connection refused", activities.ErrUnreachable)
+	})
+	env.ExecuteWorkflow(TargetWorkflow, TargetInput{Node: activities.TargetRef{NodeID: "n", Platform: "linux"}, Plan: *testPlan()})
+	var sum TargetSummary
+	require.NoError(t, env.GetWorkflowResult(&sum))
+	require.Equal(t, StatusUndeliverable, sum.Status)
+	require.Equal(t, int(stepRetry.MaximumAttempts), calls)
+}
+
+func TestAssociationRunsOnScheduleAndDeletes(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(AssociationWorkflow)
+	env.RegisterWorkflow(ExecutionWorkflow)
+	runs := []string{}
+	env.OnWorkflow(ExecutionWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in ExecutionInput) (ExecutionResult, error) {
+		runs = append(runs, in.Reason)
+		return ExecutionResult{ExecutionID: in.ExecutionID, Status: StatusSuccess, Counts: Counts{Total: 1, Success: 1}}, nil
+	}).Maybe()
+	sched, err := schedule.ParseWithMinimumRate("rate(30 minutes)", time.Minute)
+	require.NoError(t, err)
+	spec := AssociationSpec{Name: "web", Document: "Stead-RunShellScript", Schedule: sched}
+	var described AssociationState
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(AssociationQueryDescribe)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&described))
+		env.UpdateWorkflow(AssociationUpdateDelete, "del-1", &updateCallbacks{t: t}, DeleteRequest{By: "test"})
+	}, 65*time.Minute)
+	env.ExecuteWorkflow(AssociationWorkflow, CreateAssociationInput{Spec: spec, By: "test", ExecutionID: "first"}, (*AssociationState)(nil))
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{ReasonCreate, ReasonSched, ReasonSched}, runs)
+	require.Len(t, described.Executions, 3)
+	require.Equal(t, "first", described.Executions[0].ExecutionID)
+	require.Equal(t, StatusSuccess, described.Status)
+}
+
+// updateCallbacks fails the test if an update is rejected or errors.
+type updateCallbacks struct{ t *testing.T }
+
+func (u *updateCallbacks) Accept()          {}
+func (u *updateCallbacks) Reject(err error) { u.t.Errorf("update rejected: %v", err) }
+func (u *updateCallbacks) Complete(_ any, err error) {
+	if err != nil {
+		u.t.Errorf("update failed: %v", err)
+	}
+}
+
+func TestFailureStatus(t *testing.T) {
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{temporal.NewNonRetryableApplicationError("x", activities.ErrAuthFailed, nil), StatusUndeliverable},
+		{temporal.NewNonRetryableApplicationError("x", activities.ErrInvalidStep, nil), StatusFailed},
+		{temporal.NewCanceledError(), StatusCancelled},
+		{errors.New("boom"), StatusFailed},
+	}
+	for i, c := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			got, _ := failureStatus(c.err)
+			require.Equal(t, c.want, got)
+		})
+	}
+}
