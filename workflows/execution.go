@@ -124,7 +124,7 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 
 	concurrency := in.Spec.MaxConcurrency.Concurrency(res.Counts.Total)
 	errorLimit := in.Spec.MaxErrors.ErrorLimit(res.Counts.Total)
-	execWorkflowID := workflow.GetInfo(ctx).WorkflowExecution.ID
+	execWorkflowID := ExecutionWorkflowID(in.AssociationName, in.ExecutionID)
 
 	selector := workflow.NewSelector(ctx)
 	inFlight, next := 0, 0

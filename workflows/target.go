@@ -74,7 +74,7 @@ const stepDeliveryTimeout = 10 * time.Minute
 func TargetWorkflow(ctx workflow.Context, in TargetInput) (TargetSummary, error) {
 	sum := TargetSummary{
 		NodeID:     in.Node.NodeID,
-		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
+		WorkflowID: TargetWorkflowID(ExecutionWorkflowID(in.AssociationName, in.ExecutionID), in.Node.NodeID),
 		Status:     StatusInProgress,
 		StartedAt:  workflow.Now(ctx),
 	}
