@@ -26,4 +26,3 @@ func TestReplayCommittedHistories(t *testing.T) {
 		})
 	}
 }
-

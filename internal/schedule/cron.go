@@ -343,42 +343,37 @@ var (
 // cronNext returns the first time strictly after `after` that matches the
 // gronx expression expr, within SSM's years 1970-2199.
 //
-// gronx gives up ("tried so hard") after 500 steps of its search. A match in
-// the same or the next few years takes far fewer, so when gronx gives up the
-// search resumes at the start of the following year; only sparse
-// expressions (a leap day restricted to certain years) ever need that. Every
-// result is checked against the expression, so a wrong answer from gronx
-// cannot fire a run.
+// gronx gives up ("tried so hard") after 500 steps of its search, and a
+// search that runs out of matches can wander through a century of years
+// before it does, which would be far too slow for a workflow task. So each
+// gronx search is pinned to one year the expression allows: in that year
+// gronx either finds the first match or fails fast, and the next allowed
+// year is tried. Every result is checked against the expression, so a wrong
+// answer from gronx cannot fire a run.
 func cronNext(expr string, after time.Time) (time.Time, bool) {
 	from := after.UTC()
 	if from.Before(firstInstant) {
 		from = firstInstant.Add(-time.Second)
 	}
-	years := expr[strings.LastIndexByte(expr, ' ')+1:]
+	cut := strings.LastIndexByte(expr, ' ')
+	prefix, years := expr[:cut+1], expr[cut+1:]
 	g := gronx.New()
-	for tries := 0; tries < maxYear-minYear+1; tries++ {
-		// Skip to the first allowed year, so a gronx search never starts in
-		// years the expression rules out.
-		year, ok := nextYear(years, from.Add(time.Second).Year())
-		if !ok {
+	year := from.Add(time.Second).Year()
+	for {
+		var ok bool
+		if year, ok = nextYear(years, year); !ok {
 			return time.Time{}, false
 		}
 		if start := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Second); start.After(from) {
 			from = start
 		}
-		next, err := gronx.NextTickAfter(expr, from, false)
-		if err != nil || !next.After(from) {
-			// Resume at the start of the year after the one being searched.
-			from = time.Date(year+1, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Second)
-			continue
+		inYear := prefix + strconv.Itoa(year)
+		next, err := gronx.NextTickAfter(inYear, from, false)
+		if err == nil && next.After(from) && next.Year() == year {
+			if due, _ := g.IsDue(inYear, next); due {
+				return next, true
+			}
 		}
-		if !next.Before(lastInstant) {
-			return time.Time{}, false
-		}
-		if due, _ := g.IsDue(expr, next); due {
-			return next, true
-		}
-		from = next
+		year++
 	}
-	return time.Time{}, false
 }
