@@ -85,7 +85,7 @@ func associationCommand() *ucli.Command {
 				Usage:     "show each target of an execution with its output",
 				ArgsUsage: "NAME",
 				Flags: append([]ucli.Flag{
-					&ucli.StringFlag{Name: "execution", Usage: "execution id (see `association executions`)", Required: true},
+					&ucli.StringFlag{Name: "execution", Usage: "execution id (see `association executions`); default: the latest"},
 				}, append(connectFlags(), outputFlag)...),
 				Action: associationTargets,
 			},
@@ -493,7 +493,7 @@ func associationTargets(c *ucli.Context) error {
 		return err
 	}
 	execID := c.String("execution")
-	if _, err := uuid.Parse(execID); err != nil {
+	if _, err := uuid.Parse(execID); execID != "" && err != nil {
 		return fmt.Errorf("execution %q: not an execution id", execID)
 	}
 	cn, err := connect(c)
@@ -501,6 +501,11 @@ func associationTargets(c *ucli.Context) error {
 		return err
 	}
 	defer cn.client.Close()
+	if execID == "" {
+		if execID, err = latestExecution(c, cn, name); err != nil {
+			return err
+		}
+	}
 	res, _, err := executionState(c, cn, name, execID)
 	if err != nil {
 		return err
@@ -518,6 +523,7 @@ func associationTargets(c *ucli.Context) error {
 	if p.json {
 		return p.value(outs)
 	}
+	fmt.Fprintf(c.App.Writer, "execution %s: %s %s\n\n", execID, res.Status, res.DetailedStatus)
 	if err := printTargetSummaries(c, res.Targets); err != nil {
 		return err
 	}
@@ -533,6 +539,22 @@ func associationTargets(c *ucli.Context) error {
 		}
 	}
 	return nil
+}
+
+// latestExecution is the running execution of an association, else its
+// most recent one.
+func latestExecution(c *ucli.Context, cn *conn, name string) (string, error) {
+	st, err := describeAssociation(c, cn, name)
+	if err != nil {
+		return "", err
+	}
+	if st.Running != nil {
+		return st.Running.ExecutionID, nil
+	}
+	if n := len(st.Executions); n > 0 {
+		return st.Executions[n-1].ExecutionID, nil
+	}
+	return "", fmt.Errorf("association %s has no execution yet", name)
 }
 
 func ensureNewline(s string) string {

@@ -226,6 +226,7 @@ func TestAssociationRunsOverSSH(t *testing.T) {
 	// Run now, then look at both executions.
 	out = ok(t, "association", "start", "ssh-baseline", "--wait")
 	second := execID(t, out)
+	require.Contains(t, ok(t, "association", "targets", "ssh-baseline"), "execution "+second+": Success")
 	execs := ok(t, "association", "executions", "ssh-baseline")
 	require.Contains(t, execs, id)
 	require.Contains(t, execs, second)

@@ -123,7 +123,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		st = AssociationState{Spec: in.Spec, Version: 1, CreatedBy: in.By, CreatedAt: workflow.Now(ctx), Status: StatusPending}
 		st.Queue = append(st.Queue, PendingRun{ExecutionID: in.ExecutionID, Reason: ReasonCreate})
 		if !st.Spec.Schedule.IsZero() {
-			st.NextRunAt, _ = st.Spec.Schedule.Next(st.CreatedAt)
+			st.NextRunAt, _ = st.Spec.Schedule.NextFrom(st.CreatedAt, st.CreatedAt)
 		}
 	}
 	deleting := false
@@ -208,7 +208,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 			// A slot came due. A slot missed while no worker ran fires
 			// once now; the next slot is computed from now, so missed
 			// slots never pile up.
-			st.NextRunAt, _ = st.Spec.Schedule.Next(workflow.Now(ctx))
+			st.NextRunAt, _ = st.Spec.Schedule.NextFrom(st.CreatedAt, workflow.Now(ctx))
 			if st.Running == nil && len(st.Queue) == 0 {
 				st.Queue = append(st.Queue, PendingRun{ExecutionID: newExecutionID(ctx), Reason: ReasonSched})
 			}

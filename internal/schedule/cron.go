@@ -41,16 +41,10 @@ var (
 	yearField      = field{name: "year", lo: minYear, hi: maxYear, steps: true, want: "1970-2199"}
 )
 
-// fieldError is a problem with one field of a cron expression.
-type fieldError struct {
-	field string
-	msg   string
-}
-
-func (e *fieldError) Error() string { return e.field + ": " + e.msg }
-
+// fieldErrorf reports a problem with one field of a cron expression, naming
+// the field first.
 func fieldErrorf(f field, format string, args ...any) error {
-	return &fieldError{field: f.name, msg: fmt.Sprintf(format, args...)}
+	return fmt.Errorf("%s: %s", f.name, fmt.Sprintf(format, args...))
 }
 
 // parseCron validates the inside of cron(...) and returns its fields as
@@ -96,7 +90,11 @@ func parseCron(body string) (fields []string, gronxExpr string, err error) {
 	if err := checkDayOccurs(ssm[2], out[3], ssm[3], out[4], ssm[5], out[6]); err != nil {
 		return fields, "", err
 	}
-	return fields, strings.Join(out, " "), nil
+	gronxExpr = strings.Join(out, " ")
+	if _, ok := cronNext(gronxExpr, firstInstant.Add(-time.Second)); !ok {
+		return fields, "", errors.New("never fires in the years 1970-2199")
+	}
+	return fields, gronxExpr, nil
 }
 
 // parseDayOfMonth accepts, besides lists, SSM's L (last day of the month)
@@ -236,9 +234,21 @@ func parseList(f field, tok string) (string, error) {
 	}
 	var vals []string
 	for v := f.lo; v <= f.hi; v++ {
-		if in[v] {
-			vals = append(vals, strconv.Itoa(v))
+		if !in[v] {
+			continue
 		}
+		// Runs of years become ranges: gronx re-reads the field at every
+		// step of its search, and a 230-year list makes that slow.
+		end := v
+		for f.name == yearField.name && end < f.hi && in[end+1] {
+			end++
+		}
+		if end > v {
+			vals = append(vals, strconv.Itoa(v)+"-"+strconv.Itoa(end))
+			v = end
+			continue
+		}
+		vals = append(vals, strconv.Itoa(v))
 	}
 	return strings.Join(vals, ","), nil
 }
@@ -312,9 +322,8 @@ func checkDayOccurs(domText, dom, monthText, months, yearText, years string) err
 	if !leapOnly || years == "*" {
 		return nil
 	}
-	for _, y := range strings.Split(years, ",") {
-		n, _ := strconv.Atoi(y)
-		if n%4 == 0 && (n%100 != 0 || n%400 == 0) {
+	for y, ok := nextYear(years, minYear); ok; y, ok = nextYear(years, y+1) {
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
 			return nil
 		}
 	}
@@ -322,14 +331,20 @@ func checkDayOccurs(domText, dom, monthText, months, yearText, years string) err
 }
 
 // nextYear returns the first year from y on that the gronx year field years
-// allows.
+// ("*" or a list of years and ranges) allows, up to 2199.
 func nextYear(years string, y int) (int, bool) {
 	if years == "*" {
 		return y, y <= maxYear
 	}
-	for _, text := range strings.Split(years, ",") {
-		if n, _ := strconv.Atoi(text); n >= y {
-			return n, true
+	for _, item := range strings.Split(years, ",") {
+		a, b, isRange := strings.Cut(item, "-")
+		if !isRange {
+			b = a
+		}
+		lo, _ := strconv.Atoi(a)
+		hi, _ := strconv.Atoi(b)
+		if hi >= y {
+			return max(lo, y), true
 		}
 	}
 	return 0, false
@@ -343,23 +358,28 @@ var (
 // cronNext returns the first time strictly after `after` that matches the
 // gronx expression expr, within SSM's years 1970-2199.
 //
-// gronx gives up ("tried so hard") after 500 steps of its search, and a
-// search that runs out of matches can wander through a century of years
-// before it does, which would be far too slow for a workflow task. So each
-// gronx search is pinned to one year the expression allows: in that year
-// gronx either finds the first match or fails fast, and the next allowed
-// year is tried. Every result is checked against the expression, so a wrong
-// answer from gronx cannot fire a run.
+// gronx gives up ("tried so hard") after 500 steps of its search. That is
+// plenty when a match exists within a few decades, which is the usual case
+// and is tried first. When gronx gives up, the search goes on one allowed
+// year at a time, each gronx search pinned to that year, so sparse
+// expressions (a fifth Monday in February, a leap day in listed years) are
+// still found or ruled out. Every result is checked against the expression,
+// so a wrong answer from gronx cannot fire a run.
 func cronNext(expr string, after time.Time) (time.Time, bool) {
 	from := after.UTC()
 	if from.Before(firstInstant) {
 		from = firstInstant.Add(-time.Second)
 	}
+	if !from.Before(lastInstant) {
+		return time.Time{}, false
+	}
+	g := gronx.New()
+	if next, ok := tick(g, expr, from); ok {
+		return next, next.Before(lastInstant)
+	}
 	cut := strings.LastIndexByte(expr, ' ')
 	prefix, years := expr[:cut+1], expr[cut+1:]
-	g := gronx.New()
-	year := from.Add(time.Second).Year()
-	for {
+	for year := from.Add(time.Second).Year(); ; year++ {
 		var ok bool
 		if year, ok = nextYear(years, year); !ok {
 			return time.Time{}, false
@@ -367,13 +387,19 @@ func cronNext(expr string, after time.Time) (time.Time, bool) {
 		if start := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Second); start.After(from) {
 			from = start
 		}
-		inYear := prefix + strconv.Itoa(year)
-		next, err := gronx.NextTickAfter(inYear, from, false)
-		if err == nil && next.After(from) && next.Year() == year {
-			if due, _ := g.IsDue(inYear, next); due {
-				return next, true
-			}
+		if next, ok := tick(g, prefix+strconv.Itoa(year), from); ok && next.Year() == year {
+			return next, true
 		}
-		year++
 	}
+}
+
+// tick asks gronx for the first match of expr strictly after from and
+// checks the answer.
+func tick(g *gronx.Gronx, expr string, from time.Time) (time.Time, bool) {
+	next, err := gronx.NextTickAfter(expr, from, false)
+	if err != nil || !next.After(from) {
+		return time.Time{}, false
+	}
+	due, _ := g.IsDue(expr, next)
+	return next, due
 }

@@ -12,6 +12,8 @@
 // fields, or seven with a leading seconds field of 0; day-of-week 1-7 is
 // SUN-SAT; exactly one day field is ?) and rewritten into the seven-field
 // form of github.com/adhocore/gronx, which computes the fire times. The
-// rewrite expands every list, range and step into plain numbers so that
-// gronx's own readings of ranges, steps and Sunday never come into play.
+// rewrite expands every list, range and step into plain numbers (runs of
+// years into plain ranges) so that gronx's own readings of steps, ranges and
+// Sunday never come into play, and it pins gronx's bounded search to single
+// years when gronx gives up on a sparse expression.
 package schedule

@@ -133,8 +133,14 @@ func inList(list string, v int) bool {
 	if list == "*" {
 		return true
 	}
-	for _, s := range strings.Split(list, ",") {
-		if n, _ := strconv.Atoi(s); n == v {
+	for _, item := range strings.Split(list, ",") {
+		a, b, isRange := strings.Cut(item, "-")
+		if !isRange {
+			b = a
+		}
+		lo, _ := strconv.Atoi(a)
+		hi, _ := strconv.Atoi(b)
+		if lo <= v && v <= hi {
 			return true
 		}
 	}
