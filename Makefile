@@ -8,10 +8,10 @@ RACE_PKGS := ./internal/transport/... ./internal/detached/... ./workflows/... ./
 FUZZTIME ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
 
-.PHONY: build run test unit race fuzz lint bench clean
+.PHONY: build run test fuzz lint bench clean
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stead
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stead
 
 run: build
 	./$(BIN) dev
@@ -28,6 +28,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./documents/
 	$(GO) test -run='^$$' -fuzz='^FuzzRender$$' -fuzztime=$(FUZZTIME) ./documents/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/schedule/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/targets/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseImport$$' -fuzztime=$(FUZZTIME) ./internal/node/
 
 lint:
 	$(GO) vet ./...

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -47,6 +48,11 @@ type Activities struct {
 	Now func() time.Time
 	// HeartbeatEvery is how often a running step reports liveness.
 	HeartbeatEvery time.Duration
+	// Files is the directory whose files aws:downloadContent (sourceType Worker) may copy
+	// to nodes; "" serves none, so a document cannot read the worker's own files.
+	Files string
+	// HTTPClient fetches aws:downloadContent HTTP sources; nil means http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 func (a *Activities) now() time.Time {

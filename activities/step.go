@@ -53,6 +53,12 @@ type StepResult struct {
 func (a *Activities) RunStep(ctx context.Context, in RunStepInput) (StepResult, error) {
 	info := activity.GetInfo(ctx)
 	res := StepResult{Step: in.Step.Name, StartedAt: a.now(), Attempt: info.Attempt}
+	if in.Step.Refused != "" {
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: %s", in.Step.Name, in.Step.Refused), ErrInvalidStep, nil)
+	}
+	if in.Step.Download != nil {
+		return a.runDownload(ctx, in, res)
+	}
 	if in.Step.Shell != "" && in.Step.Shell != "sh" {
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: shell %s is not available on node %s", in.Step.Name, in.Step.Shell, in.NodeID), ErrInvalidStep, nil)
 	}

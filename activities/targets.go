@@ -12,6 +12,8 @@ import (
 // ResolveInput is the targets of an association.
 type ResolveInput struct {
 	Targets []targets.Target `json:"targets"`
+	// Nodes, when set, keeps only these of the matching nodes.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // TargetRef is a node an execution runs on, with what routing needs.
@@ -42,6 +44,9 @@ func (a *Activities) ResolveTargets(ctx context.Context, in ResolveInput) (Resol
 	var res ResolveResult
 	found := map[string]bool{}
 	for _, n := range nodes {
+		if len(in.Nodes) > 0 && !slices.Contains(in.Nodes, n.ID) {
+			continue
+		}
 		found[n.ID] = true
 		res.Nodes = append(res.Nodes, TargetRef{NodeID: n.ID, Region: n.Region, Platform: n.Platform})
 	}

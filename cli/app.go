@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
@@ -34,6 +35,9 @@ func New(stdout, stderr io.Writer) *ucli.App {
 			nodeCommand(),
 			associationCommand(),
 			documentCommand(),
+			keyCommand(),
+			codecServerCommand(),
+			complianceCommand(),
 		},
 	}
 }
@@ -41,7 +45,14 @@ func New(stdout, stderr io.Writer) *ucli.App {
 // Run runs the command line and returns the process exit code: 0 on
 // success, 1 on an error (printed as one line to stderr).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return RunWithInput(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// RunWithInput is Run with the standard input given, for commands that ask
+// before they act (node trust).
+func RunWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := New(stdout, stderr)
+	app.Reader = stdin
 	err := app.RunContext(ctx, flagsFirst(app, args))
 	if err == nil {
 		return 0

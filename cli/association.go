@@ -24,6 +24,21 @@ import (
 	"github.com/stead-io/stead/workflows"
 )
 
+// specFlags are the flags that define an association, on create and update.
+func specFlags() []ucli.Flag {
+	return []ucli.Flag{
+		&ucli.StringFlag{Name: "document", Usage: "document to run: NAME or NAME:VERSION (a number, $LATEST or $DEFAULT; a bare NAME runs the default version of each execution's start), e.g. Stead-RunShellScript"},
+		&ucli.StringSliceFlag{Name: "targets", Usage: "Key=tag:NAME,Values=a,b or Key=InstanceIds,Values=id1,id2|* (repeatable; AND'ed)"},
+		&ucli.StringSliceFlag{Name: "parameters", Usage: `document parameters as JSON ('{"commands":["uname -a"]}') or key=value (repeatable)`},
+		&ucli.StringFlag{Name: "schedule", Usage: "cron(...), rate(...) or at(...); none runs only at create and on demand"},
+		&ucli.IntFlag{Name: "schedule-offset", Usage: "days (1-6) to delay each cron run by, as SSM's ScheduleOffset"},
+		&ucli.BoolFlag{Name: "apply-only-at-cron-interval", Usage: "do not run at create or update, only on the schedule"},
+		&ucli.StringFlag{Name: "max-concurrency", Usage: "targets running at once: N or N%", Value: "50"},
+		&ucli.StringFlag{Name: "max-errors", Usage: "failed targets tolerated before the run stops dispatching: N or N%", Value: "0"},
+		&ucli.StringFlag{Name: "compliance-severity", Usage: "CRITICAL, HIGH, MEDIUM, LOW or UNSPECIFIED", Value: "UNSPECIFIED"},
+	}
+}
+
 func associationCommand() *ucli.Command {
 	waitFlag := &ucli.BoolFlag{Name: "wait", Usage: "follow the execution and exit 0 only if every target succeeded"}
 	return &ucli.Command{
@@ -34,17 +49,26 @@ func associationCommand() *ucli.Command {
 			{
 				Name:  "create",
 				Usage: "create an association; it runs at once, then on its schedule",
-				Flags: append([]ucli.Flag{
+				Flags: append(append([]ucli.Flag{
 					&ucli.StringFlag{Name: "name", Usage: "association name", Required: true},
-					&ucli.StringFlag{Name: "document", Usage: "document to run, e.g. Stead-RunShellScript", Required: true},
-					&ucli.StringSliceFlag{Name: "targets", Usage: "Key=tag:NAME,Values=a,b or Key=InstanceIds,Values=id1,id2|* (repeatable; AND'ed)", Required: true},
-					&ucli.StringSliceFlag{Name: "parameters", Usage: `document parameters as JSON ('{"commands":["uname -a"]}') or key=value (repeatable)`},
-					&ucli.StringFlag{Name: "schedule", Usage: "cron(...), rate(...) or at(...); none runs only at create and on demand"},
-					&ucli.StringFlag{Name: "max-concurrency", Usage: "targets running at once: N or N%", Value: "50"},
-					&ucli.StringFlag{Name: "max-errors", Usage: "failed targets tolerated before the run stops dispatching: N or N%", Value: "0"},
-					waitFlag,
-				}, connectFlags()...),
+				}, specFlags()...), append([]ucli.Flag{waitFlag}, connectFlags()...)...),
 				Action: associationCreate,
+			},
+			{
+				Name:      "update",
+				Usage:     "change an association (a new version); a change of what runs or where runs it at once",
+				ArgsUsage: "NAME",
+				Flags: append(append([]ucli.Flag{
+					&ucli.IntFlag{Name: "association-version", Usage: "fail unless the association is at this version"},
+				}, specFlags()...), append([]ucli.Flag{waitFlag}, connectFlags()...)...),
+				Action: associationUpdate,
+			},
+			{
+				Name:      "versions",
+				Usage:     "list an association's versions",
+				ArgsUsage: "NAME",
+				Flags:     append(connectFlags(), outputFlag),
+				Action:    associationVersions,
 			},
 			{
 				Name:   "list",
@@ -93,57 +117,120 @@ func associationCommand() *ucli.Command {
 	}
 }
 
-// specFromFlags builds and validates an association spec from create's
-// flags, returning every problem at once. It touches nothing remote.
-func specFromFlags(c *ucli.Context) (workflows.AssociationSpec, error) {
+// specFromFlags builds and validates an association spec: from the flags
+// alone on create, from base and the flags given on update. It returns every
+// problem at once and touches nothing remote.
+func specFromFlags(c *ucli.Context, base workflows.AssociationSpec, create bool) (workflows.AssociationSpec, error) {
 	var errs []error
-	spec := workflows.AssociationSpec{Name: c.String("name")}
+	spec := base
+	given := func(name string) bool { return create || c.IsSet(name) }
 	if err := workflows.ValidAssociationName(spec.Name); err != nil {
 		errs = append(errs, err)
 	}
-	for _, t := range c.StringSlice("targets") {
-		tg, err := targets.Parse(t)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	if given("targets") {
+		spec.Targets = nil
+		for _, t := range c.StringSlice("targets") {
+			tg, err := targets.Parse(t)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			spec.Targets = append(spec.Targets, tg)
 		}
-		spec.Targets = append(spec.Targets, tg)
 	}
 	if len(errs) == 0 {
 		if err := targets.ValidateAll(spec.Targets); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	params, err := documents.ParseParameterFlags(c.StringSlice("parameters"))
-	if err != nil {
-		errs = append(errs, err)
+	var paramErr error
+	if given("parameters") {
+		spec.Parameters, paramErr = documents.ParseParameterFlags(c.StringSlice("parameters"))
+		if paramErr != nil {
+			errs = append(errs, paramErr)
+		}
 	}
-	spec.Parameters = params
-	canonical, content, ok := documents.Builtin(c.String("document"))
-	if !ok {
-		errs = append(errs, fmt.Errorf("document %s not found (built-in documents: %s)", c.String("document"), strings.Join(documents.BuiltinNames(), ", ")))
-	} else {
-		spec.Document = canonical
-		if err == nil {
-			if _, err := documents.Render(canonical, content, params); err != nil {
-				errs = append(errs, fmt.Errorf("document %s: %w", canonical, err))
+	if given("document") {
+		spec.Document = c.String("document")
+	}
+	// A built-in is checked here; a registered one once connected (associationDocument).
+	if spec.Document == "" {
+		errs = append(errs, errors.New("document: required (--document)"))
+	} else if name, _, rerr := documents.ParseRef(spec.Document); rerr != nil {
+		errs = append(errs, rerr)
+	} else if canonical, content, ok := documents.Builtin(name); ok && paramErr == nil {
+		if _, err := documents.Render(canonical, content, spec.Parameters); err != nil {
+			errs = append(errs, fmt.Errorf("document %s: %w", canonical, err))
+		}
+	}
+	var err error
+	if given("schedule") || c.IsSet("schedule-offset") {
+		expr := spec.Schedule.String()
+		if given("schedule") {
+			expr = c.String("schedule")
+		}
+		if spec.Schedule, err = schedule.Parse(expr); err != nil {
+			errs = append(errs, err)
+		} else if days := c.Int("schedule-offset"); days != 0 {
+			if spec.Schedule, err = spec.Schedule.WithOffset(days); err != nil {
+				errs = append(errs, fmt.Errorf("schedule-offset: %w", err))
 			}
 		}
 	}
-	if spec.Schedule, err = schedule.Parse(c.String("schedule")); err != nil {
-		errs = append(errs, err)
+	if given("apply-only-at-cron-interval") {
+		spec.ApplyOnlyAtCronInterval = c.Bool("apply-only-at-cron-interval")
+		if spec.ApplyOnlyAtCronInterval && spec.Schedule.Kind() != "cron" {
+			errs = append(errs, errors.New("apply-only-at-cron-interval: needs a cron(...) schedule"))
+		}
 	}
-	if spec.MaxConcurrency, err = ratecontrol.Parse("max-concurrency", c.String("max-concurrency"), 1); err != nil {
-		errs = append(errs, err)
+	if given("max-concurrency") {
+		if spec.MaxConcurrency, err = ratecontrol.Parse("max-concurrency", c.String("max-concurrency"), 1); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if spec.MaxErrors, err = ratecontrol.Parse("max-errors", c.String("max-errors"), 0); err != nil {
-		errs = append(errs, err)
+	if given("max-errors") {
+		if spec.MaxErrors, err = ratecontrol.Parse("max-errors", c.String("max-errors"), 0); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if given("compliance-severity") {
+		spec.ComplianceSeverity = strings.ToUpper(c.String("compliance-severity"))
+		if !slices.Contains(workflows.ComplianceSeverities, spec.ComplianceSeverity) {
+			errs = append(errs, fmt.Errorf("compliance-severity %q: want one of %s", c.String("compliance-severity"), strings.Join(workflows.ComplianceSeverities, ", ")))
+		}
 	}
 	return spec, errors.Join(errs...)
 }
 
+// checkInstanceIDs fails if the targets name node ids that are not
+// registered.
+func checkInstanceIDs(c *ucli.Context, cn *conn, ts []targets.Target) error {
+	ids := targets.InstanceIDs(ts)
+	if len(ids) == 0 {
+		return nil
+	}
+	q, err := targets.NodeQuery([]targets.Target{{Key: targets.KeyInstanceIDs, Values: ids}})
+	if err != nil {
+		return err
+	}
+	found, err := node.List(c.Context, cn.client, cn.namespace, cn.dc, q)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, id := range ids {
+		if !slices.ContainsFunc(found, func(n node.Node) bool { return n.ID == id }) {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("targets name unregistered nodes: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 func associationCreate(c *ucli.Context) error {
-	spec, err := specFromFlags(c)
+	spec, err := specFromFlags(c, workflows.AssociationSpec{Name: c.String("name")}, true)
 	if err != nil {
 		return err
 	}
@@ -152,24 +239,11 @@ func associationCreate(c *ucli.Context) error {
 		return err
 	}
 	defer cn.client.Close()
-	if ids := targets.InstanceIDs(spec.Targets); len(ids) > 0 {
-		q, err := targets.NodeQuery([]targets.Target{{Key: targets.KeyInstanceIDs, Values: ids}})
-		if err != nil {
-			return err
-		}
-		found, err := node.List(c.Context, cn.client, cn.namespace, cn.dc, q)
-		if err != nil {
-			return err
-		}
-		var missing []string
-		for _, id := range ids {
-			if !slices.ContainsFunc(found, func(n node.Node) bool { return n.ID == id }) {
-				missing = append(missing, id)
-			}
-		}
-		if len(missing) > 0 {
-			return fmt.Errorf("targets name unregistered nodes: %s", strings.Join(missing, ", "))
-		}
+	if err := checkInstanceIDs(c, cn, spec.Targets); err != nil {
+		return err
+	}
+	if spec.Document, err = associationDocument(c, cn, spec.Document, spec.Parameters); err != nil {
+		return err
 	}
 	execID := uuid.NewString()
 	_, err = cn.client.ExecuteWorkflow(c.Context, client.StartWorkflowOptions{
@@ -187,11 +261,96 @@ func associationCreate(c *ucli.Context) error {
 	if err != nil {
 		return fmt.Errorf("create association %s: %w", spec.Name, err)
 	}
+	if spec.ApplyOnlyAtCronInterval {
+		fmt.Fprintf(c.App.Writer, "association %s created; it runs on its schedule %s\n", spec.Name, spec.Schedule)
+		return nil
+	}
 	fmt.Fprintf(c.App.Writer, "association %s created; execution %s started\n", spec.Name, execID)
 	if c.Bool("wait") {
 		return follow(c, cn, spec.Name, execID)
 	}
 	return nil
+}
+
+func associationUpdate(c *ucli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	cur, err := describeAssociation(c, cn, name)
+	if err != nil {
+		return err
+	}
+	spec, err := specFromFlags(c, cur.Spec, false)
+	if err != nil {
+		return err
+	}
+	if err := checkInstanceIDs(c, cn, spec.Targets); err != nil {
+		return err
+	}
+	if spec.Document, err = associationDocument(c, cn, spec.Document, spec.Parameters); err != nil {
+		return err
+	}
+	h, err := cn.client.UpdateWorkflow(c.Context, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.AssociationWorkflowID(name),
+		UpdateName:   workflows.AssociationUpdateUpdate,
+		Args:         []any{workflows.UpdateRequest{Spec: spec, ExpectedVersion: c.Int("association-version"), By: cn.identity}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var st workflows.AssociationState
+	if err == nil {
+		err = h.Get(c.Context, &st)
+	}
+	if err != nil {
+		return notFound(err, "association "+name+" not found", "update association "+name)
+	}
+	fmt.Fprintf(c.App.Writer, "association %s updated to version %d\n", name, st.Version)
+	for _, q := range st.Queue {
+		if q.Reason == workflows.ReasonUpdate {
+			fmt.Fprintf(c.App.Writer, "association %s: execution %s queued\n", name, q.ExecutionID)
+			if c.Bool("wait") {
+				return follow(c, cn, name, q.ExecutionID)
+			}
+		}
+	}
+	return nil
+}
+
+func associationVersions(c *ucli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	p, err := newPrinter(c)
+	if err != nil {
+		return err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer cn.client.Close()
+	st, err := describeAssociation(c, cn, name)
+	if err != nil {
+		return err
+	}
+	if p.json {
+		return p.value(st.Versions)
+	}
+	rows := make([][]string, 0, len(st.Versions))
+	for _, v := range st.Versions {
+		var tg []string
+		for _, t := range v.Spec.Targets {
+			tg = append(tg, t.String())
+		}
+		rows = append(rows, []string{fmt.Sprint(v.Version), when(v.At), v.By, v.Spec.Document, v.Spec.Schedule.String(), strings.Join(tg, " AND ")})
+	}
+	return p.table([]string{"VERSION", "AT", "BY", "DOCUMENT", "SCHEDULE", "TARGETS"}, rows)
 }
 
 func associationStart(c *ucli.Context) error {
@@ -251,6 +410,26 @@ func associationDelete(c *ucli.Context) error {
 	}
 	if err != nil {
 		return notFound(err, "association "+name+" not found", "delete association "+name)
+	}
+	// The workflow ends right after the update; wait for that, and for
+	// listings to agree, so the next command sees the association gone.
+	if err := cn.client.GetWorkflow(c.Context, workflows.AssociationWorkflowID(name), "").Get(c.Context, nil); err != nil {
+		return fmt.Errorf("delete association %s: %w", name, err)
+	}
+	query := fmt.Sprintf("WorkflowId = '%s' AND ExecutionStatus = 'Running'", workflows.AssociationWorkflowID(name))
+	deadline := time.Now().Add(visibleWithin)
+	for {
+		resp, err := cn.client.CountWorkflow(c.Context, &workflowservice.CountWorkflowExecutionsRequest{Namespace: cn.namespace, Query: query})
+		if err != nil {
+			return fmt.Errorf("delete association %s: %w", name, err)
+		}
+		if resp.GetCount() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("association %s deleted but still listed after %s", name, visibleWithin)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	fmt.Fprintf(c.App.Writer, "association %s deleted\n", name)
 	return nil

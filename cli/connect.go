@@ -10,16 +10,19 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
+
+	"github.com/stead-io/stead/internal/codec"
 )
 
 // connectFlags are the Temporal connection flags every connecting command
-// takes, defaulting from Temporal's own environment variables.
+// takes, defaulting from Temporal's own environment variables and profile.
 func connectFlags() []ucli.Flag {
-	return []ucli.Flag{
+	return append([]ucli.Flag{
 		&ucli.StringFlag{Name: "address", Aliases: []string{temporalAddress}, Usage: "Temporal frontend host:port", EnvVars: []string{"TEMPORAL_ADDRESS"}, Value: "localhost:7233"},
 		namespaceFlag(),
-	}
+	}, securityFlags()...)
 }
 
 // temporalAddress names the connection flag on commands where --address
@@ -28,10 +31,10 @@ const temporalAddress = "temporal-address"
 
 // nodeConnectFlags are connectFlags for commands whose --address is a node's.
 func nodeConnectFlags() []ucli.Flag {
-	return []ucli.Flag{
+	return append([]ucli.Flag{
 		&ucli.StringFlag{Name: temporalAddress, Usage: "Temporal frontend host:port", EnvVars: []string{"TEMPORAL_ADDRESS"}, Value: "localhost:7233"},
 		namespaceFlag(),
-	}
+	}, securityFlags()...)
 }
 
 func namespaceFlag() ucli.Flag {
@@ -46,7 +49,10 @@ type conn struct {
 	client    client.Client
 	namespace string
 	identity  string
-	dc        converter.DataConverter
+	// dc and fc encrypt with the codec keys; a worker's client and
+	// activities must use these same converters.
+	dc converter.DataConverter
+	fc converter.FailureConverter
 }
 
 // dialTimeout bounds how long a command waits for an unreachable server.
@@ -54,33 +60,38 @@ const dialTimeout = 5 * time.Second
 
 // connect dials Temporal with the command's connection flags.
 func connect(c *ucli.Context) (*conn, error) {
-	addr := c.String(temporalAddress)
-	if addr == "" {
-		addr = c.String("address")
+	opts, err := temporalOptions(c, envconfig.EnvLookupOS)
+	if err != nil {
+		return nil, err
 	}
-	return dial(c.Context, addr, c.String("namespace"))
+	keys, err := codecKeys(c, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	return dial(c.Context, opts, keys)
 }
 
-// dial connects to the Temporal frontend at addr.
-func dial(ctx context.Context, addr, ns string) (*conn, error) {
-	dc := converter.GetDefaultDataConverter()
-	id := identity()
+// dial connects with opts (where, how securely), encrypting payloads with
+// keys when there are any.
+func dial(ctx context.Context, opts client.Options, keys *codec.Keyring) (*conn, error) {
+	opts.Identity = identity()
+	opts.DataConverter = codec.NewDataConverter(keys)
+	opts.FailureConverter = codec.NewFailureConverter(keys, opts.DataConverter)
+	opts.Logger = quietLogger{}
+	addr := opts.HostPort
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	cl, err := client.DialContext(ctx, client.Options{
-		HostPort:      addr,
-		Namespace:     ns,
-		Identity:      id,
-		DataConverter: dc,
-		Logger:        quietLogger{},
-	})
+	cl, err := client.DialContext(ctx, opts)
 	if err != nil {
+		if hint := tlsHint(opts, err); hint != "" {
+			return nil, fmt.Errorf("connect to Temporal at %s: %s: %w", addr, hint, err)
+		}
 		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 			return nil, fmt.Errorf("connect to Temporal at %s: no answer within %s (is `stead dev` or a Temporal server running?)", addr, dialTimeout)
 		}
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", addr, err)
 	}
-	return &conn{client: cl, namespace: ns, identity: id, dc: dc}, nil
+	return &conn{client: cl, namespace: opts.Namespace, identity: opts.Identity, dc: opts.DataConverter, fc: opts.FailureConverter}, nil
 }
 
 // identity names who is acting, recorded by Temporal on every request and

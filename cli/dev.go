@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	ucli "github.com/urfave/cli/v2"
+	"go.temporal.io/sdk/client"
 
 	"github.com/stead-io/stead/internal/devserver"
 	"github.com/stead-io/stead/internal/node"
@@ -27,6 +28,9 @@ func devCommand() *ucli.Command {
 			&ucli.IntFlag{Name: "ui-port", Usage: "Temporal Web UI port; -1 disables the UI", Value: 8233},
 			&ucli.StringFlag{Name: "namespace", Usage: "Temporal namespace", Value: "default"},
 			&ucli.BoolFlag{Name: "no-local-node", Usage: "do not register this machine as node \"local\""},
+			&ucli.BoolFlag{Name: "no-encryption", Usage: "store payloads in plaintext instead of encrypting them with <data-dir>/codec.key"},
+			codecKeyFileFlag(),
+			&ucli.BoolFlag{Name: "no-worker", Usage: "run no worker in this process (run stead worker beside it), e.g. to measure the server and the worker apart"},
 		}, workerFlags()...),
 		Action: devRun,
 	}
@@ -40,6 +44,11 @@ func devRun(c *ucli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c.Context = ctx
+	enc, err := startDevCodec(c)
+	if err != nil {
+		return err
+	}
+	defer enc.close()
 	srv, err := devserver.Start(ctx, devserver.Config{
 		DataDir:          c.String("data-dir"),
 		IP:               c.String("ip"),
@@ -48,15 +57,17 @@ func devRun(c *ucli.Context) error {
 		Namespace:        c.String("namespace"),
 		SearchAttributes: searchattr.All(),
 		Logger:           logger,
+		CodecEndpoint:    enc.endpoint,
 	})
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
-	cn, err := dial(ctx, srv.FrontendAddress(), c.String("namespace"))
+	cn, err := dial(ctx, client.Options{HostPort: srv.FrontendAddress(), Namespace: c.String("namespace")}, enc.keys)
 	if err != nil {
 		return err
 	}
+	enc.serve(srv.UIURL(), logger)
 	defer cn.client.Close()
 
 	w := c.App.Writer
@@ -65,9 +76,15 @@ func devRun(c *ucli.Context) error {
 		fmt.Fprintf(w, "  Web UI:   %s\n", u)
 	}
 	fmt.Fprintf(w, "  Data:     %s\n", c.String("data-dir"))
+	enc.describe(w)
 
+	// Without a worker here, registering the local node waits for one
+	// started beside this process.
+	withWorker := !c.Bool("no-worker")
 	errc := make(chan error, 1)
-	go func() { errc <- runWorker(c, cn, logger, "") }()
+	if withWorker {
+		go func() { errc <- runWorker(c, cn, logger, "") }()
+	}
 	if !c.Bool("no-local-node") {
 		n := node.Node{ID: LocalNodeID, Transport: node.TransportLocal}.WithDefaults()
 		if _, err := registerNode(c, cn, n); err != nil {
@@ -80,7 +97,9 @@ func devRun(c *ucli.Context) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		<-errc
+		if withWorker {
+			<-errc
+		}
 		fmt.Fprintln(w, "stopped")
 		return nil
 	}

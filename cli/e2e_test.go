@@ -15,15 +15,17 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/proxy"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"golang.org/x/crypto/ssh"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/cli"
+	"github.com/stead-io/stead/internal/codec"
 	"github.com/stead-io/stead/internal/devserver"
 	"github.com/stead-io/stead/internal/searchattr"
 	"github.com/stead-io/stead/internal/testsshd"
@@ -34,9 +36,16 @@ import (
 
 // One real Temporal server (embedded, SQLite file) serves every test in
 // this file; each test starts its own real sshd and worker.
-var frontend string
+var (
+	frontend string
+	server   *devserver.Server
+	dataDir  string
+)
 
 func TestMain(m *testing.M) {
+	if os.Getenv(workerProcessEnv) != "" {
+		os.Exit(runWorkerProcess())
+	}
 	dir, err := os.MkdirTemp("", "stead-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -49,10 +58,18 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "start temporal:", err)
 		os.Exit(1)
 	}
-	frontend = srv.FrontendAddress()
+	frontend, server, dataDir = srv.FrontendAddress(), srv, dir
 	os.Setenv("TEMPORAL_ADDRESS", frontend)
+	// Every test runs with payload encryption on, as `stead dev` does: the
+	// CLI (and worker processes) find the key through the environment.
+	keyFile := filepath.Join(dir, "codec.key")
+	if codecKeys, err = codec.CreateKeyFile(keyFile, time.Now()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv(cli.EnvCodecKeyFile, keyFile)
 	code := m.Run()
-	_ = srv.Stop()
+	_ = server.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -65,11 +82,23 @@ type harness struct {
 	tag  string
 }
 
+// codecKeys encrypt every payload the tests' CLI, clients and workers write.
+var codecKeys *codec.Keyring
+
+// dialTest connects to the test server with the same converters the CLI
+// and workers use, so it reads what they write.
+func dialTest(t *testing.T) client.Client {
+	t.Helper()
+	dc := codec.NewDataConverter(codecKeys)
+	c, err := client.Dial(client.Options{HostPort: frontend, Logger: quiet{}, DataConverter: dc, FailureConverter: codec.NewFailureConverter(codecKeys, dc)})
+	require.NoError(t, err)
+	return c
+}
+
 func setup(t *testing.T) *harness {
 	sshd := testsshd.Start(t)
 	h := &harness{t: t, sshd: sshd, tag: strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(t.Name(), "-"))}
-	c, err := client.Dial(client.Options{HostPort: frontend, Logger: quiet{}})
-	require.NoError(t, err)
+	c := dialTest(t)
 	dialer, err := transport.NewSSHDialer(transport.SSHConfig{Credentials: map[string]string{"default": sshd.KeyFile}})
 	require.NoError(t, err)
 	pool := transport.NewPool(transport.NewDialer(dialer), time.Minute)
@@ -79,7 +108,7 @@ func setup(t *testing.T) *harness {
 		done <- worker.Run(ctx, worker.Options{
 			Client: c,
 			Activities: &activities.Activities{
-				Client: c, Namespace: "default", DataConverter: converter.GetDefaultDataConverter(),
+				Client: c, Namespace: "default", DataConverter: codec.NewDataConverter(codecKeys),
 				Nodes: pool, HeartbeatEvery: time.Second,
 			},
 		})
@@ -393,7 +422,14 @@ func saveHistories(t *testing.T, ids map[string]string) {
 			require.NoError(t, err)
 			events = append(events, ev)
 		}
-		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&historypb.History{Events: events})
+		// Committed histories are decrypted: the replay tests run without keys.
+		h := &historypb.History{Events: events}
+		require.NoError(t, proxy.VisitPayloads(context.Background(), h, proxy.VisitPayloadsOptions{
+			Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) {
+				return codec.New(codecKeys).Decode(p)
+			},
+		}))
+		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, file), b, 0o644))
 	}

@@ -69,6 +69,7 @@ func nodeCommand() *ucli.Command {
 				Flags:     connectFlags(),
 				Action:    nodeDeregister,
 			},
+			nodeTrustCommand(),
 		},
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +14,6 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/stead-io/stead/activities"
@@ -26,6 +28,8 @@ func workerFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "known-hosts", Usage: "known_hosts file for nodes without a pinned host key (default ~/.ssh/known_hosts if it exists)"},
 		&ucli.IntFlag{Name: "max-concurrent-steps", Usage: "steps this worker runs at once", Value: 200},
 		&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
+		&ucli.StringFlag{Name: "files", Usage: "directory whose files documents may copy to nodes (aws:downloadContent sourceType Worker); none by default"},
+		&ucli.StringFlag{Name: "pprof", Usage: "serve Go's pprof profiles on this host:port (e.g. 127.0.0.1:6060), to see where the worker spends its time"},
 	}
 }
 
@@ -65,6 +69,13 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 	if err != nil {
 		return err
 	}
+	if addr := c.String("pprof"); addr != "" {
+		stop, err := servePprof(addr, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	known := c.String("known-hosts")
 	if known == "" {
 		if home, err := os.UserHomeDir(); err == nil {
@@ -79,10 +90,14 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 	}
 	pool := transport.NewPool(transport.NewDialer(dialer), time.Minute)
 	defer pool.Close()
+	// The worker's client must encrypt as the command's does: the
+	// converters are not inherited from the existing client.
 	wc, err := client.NewClientFromExisting(cn.client, client.Options{
-		Namespace: cn.namespace,
-		Identity:  cn.identity,
-		Logger:    sdklog.NewStructuredLogger(logger),
+		Namespace:        cn.namespace,
+		Identity:         cn.identity,
+		Logger:           sdklog.NewStructuredLogger(logger),
+		DataConverter:    cn.dc,
+		FailureConverter: cn.fc,
 	})
 	if err != nil {
 		return fmt.Errorf("create worker client: %w", err)
@@ -94,12 +109,32 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 		Activities: &activities.Activities{
 			Client:         wc,
 			Namespace:      cn.namespace,
-			DataConverter:  converter.GetDefaultDataConverter(),
+			DataConverter:  cn.dc,
 			Nodes:          pool,
+			Files:          c.String("files"),
 			HeartbeatEvery: 5 * time.Second,
 		},
 		MaxConcurrentSteps: c.Int("max-concurrent-steps"),
 	})
+}
+
+// servePprof serves the runtime profiles on addr until stop is called. It
+// uses its own mux, so nothing else is exposed on that address.
+func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for pprof on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	logger.Info("pprof listening", "address", l.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 func fileExists(p string) bool {

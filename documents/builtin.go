@@ -15,6 +15,18 @@ var builtinFS embed.FS
 var builtinAliases = map[string]string{
 	"AWS-RunShellScript":      "Stead-RunShellScript",
 	"AWS-RunPowerShellScript": "Stead-RunPowerShellScript",
+	"AWS-RunDocument":         "Stead-RunDocument",
+	"AWS-DownloadContent":     "Stead-DownloadContent",
+}
+
+// BuiltinAliases returns the SSM names of the built-ins, sorted, each with its canonical
+// name, for listings.
+func BuiltinAliases() [][2]string {
+	var out [][2]string
+	for _, alias := range sortedKeys(builtinAliases) {
+		out = append(out, [2]string{alias, builtinAliases[alias]})
+	}
+	return out
 }
 
 // Builtin returns a built-in document by its canonical name or its SSM alias

@@ -19,6 +19,11 @@
 // in a script is replaced by a reference to an environment variable SSM_<name>, quoted for
 // the place it stands, and the value travels in PlanStep.Env.
 //
-// Built-in documents (Stead-RunShellScript, Stead-RunPowerShellScript) are embedded from
-// this directory's *.yaml files and are reachable under their SSM names as well.
+// RenderWith also expands aws:runDocument steps into the plan through a Resolver (the
+// registry of documents lives in Temporal; this package only reads what it is given), and
+// turns aws:downloadContent steps into a Download the worker carries out.
+//
+// Built-in documents (Stead-RunShellScript, Stead-RunPowerShellScript, Stead-RunDocument,
+// Stead-DownloadContent) are embedded from this directory's *.yaml files and are reachable
+// under their SSM (AWS-) names as well.
 package documents

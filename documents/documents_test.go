@@ -37,12 +37,8 @@ func compatDocuments(t testing.TB) map[string][]byte {
 func TestCompatDocuments(t *testing.T) {
 	// Each compat document validates (nil) or is refused with exactly these reasons.
 	want := map[string][]string{
-		"composite-download-rundocument.json": {
-			"step downloadContent: plugin aws:downloadContent is not supported",
-			"step runDocument: plugin aws:runDocument is not supported",
-			"step configureDocker: plugin aws:runDocument is not supported",
-		},
-		"cross-platform-patch.yaml": nil,
+		"composite-download-rundocument.json": nil, // its GitHub source and LocalPath document fail at run time
+		"cross-platform-patch.yaml":           nil,
 		"custom-inventory-log4j.yaml": {
 			"step collectSoftwareInventoryItems: plugin aws:softwareInventory is not supported",
 		},
@@ -306,7 +302,7 @@ mainSteps:
 		"mainSteps[2]: name is required",
 		"mainSteps[2]: runCommand: required",
 		"mainSteps[2]: maxAttempts must not be negative",
-		`mainSteps[2]: onFailure: must be "exit" or "successAndExit", got "retry"`,
+		`mainSteps[2]: onFailure: must be "exit", "successAndExit" or "continue", got "retry"`,
 		`step pre: precondition: platformType can be compared with Linux, Windows or MacOS, not "Solaris"`,
 		"step pre: give either runCommand or commands, not both",
 		"step pre2: precondition: operator StringLike is not supported",
@@ -346,12 +342,16 @@ func TestValidateSchemaAndSteps(t *testing.T) {
 }
 
 func TestBuiltins(t *testing.T) {
-	require.Equal(t, []string{"Stead-RunPowerShellScript", "Stead-RunShellScript"}, BuiltinNames())
+	require.Equal(t, []string{"Stead-DownloadContent", "Stead-RunDocument", "Stead-RunPowerShellScript", "Stead-RunShellScript"}, BuiltinNames())
 	tests := []struct{ name, canonical string }{
 		{"Stead-RunShellScript", "Stead-RunShellScript"},
 		{"AWS-RunShellScript", "Stead-RunShellScript"},
 		{"Stead-RunPowerShellScript", "Stead-RunPowerShellScript"},
 		{"AWS-RunPowerShellScript", "Stead-RunPowerShellScript"},
+		{"Stead-RunDocument", "Stead-RunDocument"},
+		{"AWS-RunDocument", "Stead-RunDocument"},
+		{"Stead-DownloadContent", "Stead-DownloadContent"},
+		{"AWS-DownloadContent", "Stead-DownloadContent"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,16 +370,30 @@ func TestBuiltins(t *testing.T) {
 }
 
 func TestBuiltinGolden(t *testing.T) {
-	params := map[string]any{
+	script := map[string]any{
 		"commands":         []any{"echo hello", "echo \"from {{ workingDirectory }}\""},
 		"workingDirectory": "/srv/app",
 		"executionTimeout": "600",
+	}
+	params := map[string]map[string]any{
+		"Stead-RunShellScript":      script,
+		"Stead-RunPowerShellScript": script,
+		"Stead-RunDocument": {
+			"documentPath":       "AWS-RunShellScript",
+			"documentParameters": map[string]any{"commands": []any{"echo nested"}, "executionTimeout": "60"},
+		},
+		"Stead-DownloadContent": {
+			"sourceType":      "HTTP",
+			"sourceInfo":      map[string]any{"url": "https://example.com/files/agent.tar.gz", "sha256": strings.Repeat("ab", 32)},
+			"destinationPath": "/opt/agent/",
+		},
 	}
 	for _, name := range BuiltinNames() {
 		t.Run(name, func(t *testing.T) {
 			canonical, content, ok := Builtin(name)
 			require.True(t, ok)
-			plan, err := Render(canonical, content, params)
+			require.Contains(t, params, name, "built-in %s needs golden parameters", name)
+			plan, err := Render(canonical, content, params[name])
 			require.NoError(t, err)
 			got, err := json.MarshalIndent(plan, "", "  ")
 			require.NoError(t, err)

@@ -49,6 +49,14 @@ type PlanStep struct {
 	OnFailure   string
 	OnSuccess   string
 	FinallyStep bool
+	// Download is set for aws:downloadContent: what the worker fetches and writes on the node.
+	Download *Download `json:",omitempty"`
+	// Refused says why this step cannot run anywhere (an unsupported source or document
+	// type): the step fails with this reason when it is reached, as SSM fails it at run time.
+	Refused string `json:",omitempty"`
+	// Document is "NAME:VERSION sha256:..." of the nested document an aws:runDocument step
+	// took this step from; "" for the plan's own steps.
+	Document string `json:",omitempty"`
 }
 
 // EnvVar is one environment variable a step's script runs with.
@@ -63,8 +71,16 @@ const (
 // Render parses and validates content, resolves params against the document's parameter
 // declarations (defaults, types, allowedValues, allowedPattern, min/max; unknown names are
 // errors and a parameter without default is required) and renders every step. All the
-// problems of a stage are reported at once. name is recorded in the plan.
+// problems of a stage are reported at once. name is recorded in the plan. aws:runDocument
+// steps may run built-in documents only; RenderWith resolves registered ones.
 func Render(name string, content []byte, params map[string]any) (*Plan, error) {
+	return RenderWith(name, content, params, ResolveBuiltin)
+}
+
+// RenderWith is Render with a Resolver for the documents aws:runDocument steps name. Their
+// steps are expanded into the plan (named "<runDocument step>.<step>"), so that an
+// execution records exactly what runs and pins every nested version at its start.
+func RenderWith(name string, content []byte, params map[string]any, resolve Resolver) (*Plan, error) {
 	doc, err := Parse(content)
 	if err != nil {
 		return nil, fmt.Errorf("parse document %s: %w", name, err)
@@ -76,24 +92,28 @@ func Render(name string, content []byte, params map[string]any) (*Plan, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("check parameters of document %s: %w", name, errors.Join(errs...))
 	}
-	sum := sha256.Sum256(content)
 	plan := &Plan{
 		DocumentName:    name,
 		DocumentVersion: "1",
-		DocumentHash:    "sha256:" + hex.EncodeToString(sum[:]),
+		DocumentHash:    Hash(content),
 	}
-	for _, s := range doc.MainSteps {
-		ps, err := doc.renderStep(s, values)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("step %s: %w", s.Name, err))
-			continue
-		}
-		plan.Steps = append(plan.Steps, ps)
+	canonical := name
+	if c, _, ok := Builtin(name); ok {
+		canonical = c
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("render document %s: %w", name, errors.Join(errs...))
+	steps, err := doc.renderSteps(values, expansion{resolve: resolve, chain: []string{canonical}})
+	if err != nil {
+		return nil, fmt.Errorf("render document %s: %w", name, err)
 	}
+	plan.Steps = steps
 	return plan, nil
+}
+
+// Hash is the content hash an execution records and the registry keys versions by:
+// "sha256:<hex>" of the content bytes.
+func Hash(content []byte) string {
+	sum := sha256.Sum256(content)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // isCode reports whether a whole runCommand element made of this parameter's placeholder
@@ -165,8 +185,15 @@ func (d *Document) renderStep(s Step, values map[string]resolved) (PlanStep, err
 		return PlanStep{}, err
 	}
 	ps.TimeoutSeconds = timeout
-	if ps.Skipped {
+	switch {
+	case ps.Skipped:
 		return ps, nil
+	case s.Action == ActionRunDocument:
+		ps.Shell = ""
+		return ps, nil
+	case s.Action == ActionDownloadContent:
+		ps.Shell = ""
+		return ps, d.renderDownload(&ps, s, values)
 	}
 	elements, _, _ := commandElements(s) // checked by Validate
 	script, refs, err := d.script(s.Action, elements, values)

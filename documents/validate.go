@@ -29,6 +29,7 @@ const (
 const (
 	OnFailureExit           = "exit"
 	OnFailureSuccessAndExit = "successAndExit"
+	OnFailureContinue       = "continue" // run the next step; the document still ends Failed
 	OnSuccessExit           = "exit"
 )
 
@@ -106,6 +107,10 @@ func (d *Document) checkStep(i int, s Step, seen map[string]int) []error {
 	switch s.Action {
 	case ActionRunShellScript, ActionRunPowerShellScript:
 		errs = append(errs, d.checkScriptInputs(label, s)...)
+	case ActionRunDocument:
+		errs = append(errs, d.checkRunDocumentInputs(label, s)...)
+	case ActionDownloadContent:
+		errs = append(errs, d.checkDownloadInputs(label, s)...)
 	case "":
 		add("action is required")
 	default:
@@ -183,8 +188,8 @@ func flowControl(s Step) (control, []error) {
 	default:
 		errs = append(errs, fmt.Errorf("%s: must be true or false, got %s", inputFinallyStep, kindOf(raw)))
 	}
-	if c.onFailure != "" && c.onFailure != OnFailureExit && c.onFailure != OnFailureSuccessAndExit {
-		errs = append(errs, fmt.Errorf("onFailure: must be %q or %q, got %q", OnFailureExit, OnFailureSuccessAndExit, c.onFailure))
+	if c.onFailure != "" && c.onFailure != OnFailureExit && c.onFailure != OnFailureSuccessAndExit && c.onFailure != OnFailureContinue {
+		errs = append(errs, fmt.Errorf("onFailure: must be %q, %q or %q, got %q", OnFailureExit, OnFailureSuccessAndExit, OnFailureContinue, c.onFailure))
 	}
 	if c.onSuccess != "" && c.onSuccess != OnSuccessExit {
 		errs = append(errs, fmt.Errorf("onSuccess: must be %q, got %q", OnSuccessExit, c.onSuccess))

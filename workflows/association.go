@@ -2,7 +2,9 @@ package workflows
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -10,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/internal/ratecontrol"
 	"github.com/stead-io/stead/internal/schedule"
 	"github.com/stead-io/stead/internal/searchattr"
@@ -19,9 +22,16 @@ import (
 // Names of the association workflow's handlers.
 const (
 	AssociationUpdateStart   = "start"
+	AssociationUpdateUpdate  = "update"
 	AssociationUpdateDelete  = "delete"
 	AssociationQueryDescribe = "describe"
 )
+
+// Compliance severities an association reports with, as SSM names them.
+var ComplianceSeverities = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNSPECIFIED"}
+
+// maxVersionsKept bounds the version history an association carries.
+const maxVersionsKept = 50
 
 // maxExecutionsKept bounds the execution list an association carries.
 const maxExecutionsKept = 100
@@ -55,6 +65,25 @@ type AssociationSpec struct {
 	Schedule       schedule.Schedule `json:"schedule"`
 	MaxConcurrency ratecontrol.Value `json:"maxConcurrency"`
 	MaxErrors      ratecontrol.Value `json:"maxErrors"`
+	// ComplianceSeverity is reported with the association's compliance
+	// on each node.
+	ComplianceSeverity string `json:"complianceSeverity,omitempty"`
+	// ApplyOnlyAtCronInterval skips the run SSM makes at create and update.
+	ApplyOnlyAtCronInterval bool `json:"applyOnlyAtCronInterval,omitempty"`
+}
+
+// changesWhatRuns reports whether b runs something different from a on
+// different nodes: such an update triggers a run, as in SSM.
+func (a AssociationSpec) changesWhatRuns(b AssociationSpec) bool {
+	return a.Document != b.Document || !reflect.DeepEqual(a.Parameters, b.Parameters) || !reflect.DeepEqual(a.Targets, b.Targets)
+}
+
+// AssociationVersion is one immutable version of an association's spec.
+type AssociationVersion struct {
+	Version int             `json:"version"`
+	Spec    AssociationSpec `json:"spec"`
+	By      string          `json:"by"`
+	At      time.Time       `json:"at"`
 }
 
 // ExecutionRecord is an execution as its association remembers it.
@@ -86,12 +115,31 @@ type AssociationState struct {
 	Queue []PendingRun `json:"queue,omitempty"`
 	// Running is the execution in progress, if any.
 	Running *ExecutionRecord `json:"running,omitempty"`
+	// Versions lists the spec's versions, newest last.
+	Versions []AssociationVersion `json:"versions"`
+	// ScheduleAnchor is when the current schedule took effect; rate
+	// schedules fire on a grid from it.
+	ScheduleAnchor time.Time `json:"scheduleAnchor"`
+	// NewNodes are nodes that newly matched the targets and wait for a
+	// run of their own.
+	NewNodes []string `json:"newNodes,omitempty"`
 }
 
 // PendingRun is a requested execution not yet started.
 type PendingRun struct {
 	ExecutionID string `json:"executionId"`
 	Reason      string `json:"reason"`
+	// Nodes limits the run to these nodes (a NewNode run).
+	Nodes []string `json:"nodes,omitempty"`
+}
+
+// UpdateRequest replaces an association's spec with a new version.
+type UpdateRequest struct {
+	Spec AssociationSpec `json:"spec"`
+	// ExpectedVersion, when not 0, makes the update fail if the current
+	// version differs: someone else changed the association first.
+	ExpectedVersion int    `json:"expectedVersion,omitempty"`
+	By              string `json:"by"`
 }
 
 // CreateAssociationInput starts an association workflow.
@@ -120,11 +168,18 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	if carried != nil {
 		st = *carried
 	} else {
-		st = AssociationState{Spec: in.Spec, Version: 1, CreatedBy: in.By, CreatedAt: workflow.Now(ctx), Status: StatusPending}
-		st.Queue = append(st.Queue, PendingRun{ExecutionID: in.ExecutionID, Reason: ReasonCreate})
-		if !st.Spec.Schedule.IsZero() {
-			st.NextRunAt, _ = st.Spec.Schedule.NextFrom(st.CreatedAt, st.CreatedAt)
+		now := workflow.Now(ctx)
+		st = AssociationState{Spec: in.Spec, Version: 1, CreatedBy: in.By, CreatedAt: now, Status: StatusPending, ScheduleAnchor: now}
+		st.Versions = []AssociationVersion{{Version: 1, Spec: in.Spec, By: in.By, At: now}}
+		if !in.Spec.ApplyOnlyAtCronInterval {
+			st.Queue = append(st.Queue, PendingRun{ExecutionID: in.ExecutionID, Reason: ReasonCreate})
 		}
+		if !st.Spec.Schedule.IsZero() {
+			st.NextRunAt, _ = st.Spec.Schedule.NextFrom(st.ScheduleAnchor, now)
+		}
+	}
+	if st.ScheduleAnchor.IsZero() {
+		st.ScheduleAnchor = st.CreatedAt
 	}
 	deleting := false
 	started := 0
@@ -152,6 +207,54 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	if err != nil {
 		return fmt.Errorf("set start handler: %w", err)
 	}
+	err = workflow.SetUpdateHandlerWithOptions(ctx, AssociationUpdateUpdate,
+		func(ctx workflow.Context, req UpdateRequest) (AssociationState, error) {
+			now := workflow.Now(ctx)
+			old := st.Spec
+			st.Spec = req.Spec
+			st.Version++
+			st.Versions = appendBounded(st.Versions, AssociationVersion{Version: st.Version, Spec: req.Spec, By: req.By, At: now}, maxVersionsKept)
+			if old.Schedule.String() != req.Spec.Schedule.String() {
+				st.ScheduleAnchor = now
+				st.NextRunAt = time.Time{}
+				if !req.Spec.Schedule.IsZero() {
+					st.NextRunAt, _ = req.Spec.Schedule.NextFrom(now, now)
+				}
+			}
+			if old.changesWhatRuns(req.Spec) && !req.Spec.ApplyOnlyAtCronInterval && len(st.Queue) == 0 {
+				st.Queue = append(st.Queue, PendingRun{ExecutionID: newExecutionID(ctx), Reason: ReasonUpdate})
+			}
+			if err := publishAssociation(ctx, st); err != nil {
+				return st, err
+			}
+			return st, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req UpdateRequest) error {
+			if deleting {
+				return fmt.Errorf("association %s is being deleted", st.Spec.Name)
+			}
+			if req.Spec.Name != st.Spec.Name {
+				return fmt.Errorf("association name %s cannot change to %s", st.Spec.Name, req.Spec.Name)
+			}
+			if req.ExpectedVersion != 0 && req.ExpectedVersion != st.Version {
+				return fmt.Errorf("association %s is at version %d, not %d: it changed since you read it", st.Spec.Name, st.Version, req.ExpectedVersion)
+			}
+			return nil
+		}},
+	)
+	if err != nil {
+		return fmt.Errorf("set update handler: %w", err)
+	}
+	nodeMatched := workflow.GetSignalChannel(ctx, activities.SignalNodeMatched)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var m activities.NodeMatched
+			nodeMatched.Receive(ctx, &m)
+			if !slices.Contains(st.NewNodes, m.NodeID) {
+				st.NewNodes = append(st.NewNodes, m.NodeID)
+			}
+		}
+	})
 	err = workflow.SetUpdateHandlerWithOptions(ctx, AssociationUpdateDelete,
 		func(ctx workflow.Context, req DeleteRequest) (AssociationState, error) {
 			deleting = true
@@ -179,6 +282,10 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	}
 
 	for !deleting {
+		if st.Running == nil && len(st.Queue) == 0 && len(st.NewNodes) > 0 {
+			st.Queue = append(st.Queue, PendingRun{ExecutionID: newExecutionID(ctx), Reason: ReasonNewNode, Nodes: st.NewNodes})
+			st.NewNodes = nil
+		}
 		if st.Running == nil && len(st.Queue) > 0 {
 			run := st.Queue[0]
 			st.Queue = st.Queue[1:]
@@ -192,8 +299,10 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		if !st.NextRunAt.IsZero() {
 			wait = max(st.NextRunAt.Sub(workflow.Now(ctx)), time.Millisecond)
 		}
-		queued, running := len(st.Queue), st.Running
-		cond := func() bool { return deleting || len(st.Queue) != queued || st.Running != running }
+		queued, running, newNodes := len(st.Queue), st.Running, len(st.NewNodes)
+		cond := func() bool {
+			return deleting || len(st.Queue) != queued || st.Running != running || len(st.NewNodes) != newNodes
+		}
 		if wait == 0 {
 			if err := workflow.Await(ctx, cond); err != nil {
 				return err
@@ -208,7 +317,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 			// A slot came due. A slot missed while no worker ran fires
 			// once now; the next slot is computed from now, so missed
 			// slots never pile up.
-			st.NextRunAt, _ = st.Spec.Schedule.NextFrom(st.CreatedAt, workflow.Now(ctx))
+			st.NextRunAt, _ = st.Spec.Schedule.NextFrom(st.ScheduleAnchor, workflow.Now(ctx))
 			if st.Running == nil && len(st.Queue) == 0 {
 				st.Queue = append(st.Queue, PendingRun{ExecutionID: newExecutionID(ctx), Reason: ReasonSched})
 			}
@@ -219,6 +328,13 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	}
 	if deleting {
 		return nil
+	}
+	// Carry signals that arrived but were not yet read into the next run.
+	var m activities.NodeMatched
+	for nodeMatched.ReceiveAsync(&m) {
+		if !slices.Contains(st.NewNodes, m.NodeID) {
+			st.NewNodes = append(st.NewNodes, m.NodeID)
+		}
 	}
 	return workflow.NewContinueAsNewError(ctx, AssociationWorkflow, in, &st)
 }
@@ -244,7 +360,7 @@ func startExecution(ctx workflow.Context, st *AssociationState, run PendingRun) 
 	})
 	f := workflow.ExecuteChildWorkflow(cctx, ExecutionWorkflow, ExecutionInput{
 		AssociationName: st.Spec.Name, AssociationVersion: st.Version,
-		ExecutionID: run.ExecutionID, Reason: run.Reason, Spec: st.Spec,
+		ExecutionID: run.ExecutionID, Reason: run.Reason, Spec: st.Spec, Nodes: run.Nodes,
 	})
 	workflow.Go(ctx, func(gctx workflow.Context) {
 		var res ExecutionResult
@@ -276,6 +392,14 @@ func publishAssociation(ctx workflow.Context, st AssociationState) error {
 	)
 	if err != nil {
 		return fmt.Errorf("publish association search attributes: %w", err)
+	}
+	// The targets in the memo let a new node find the associations it
+	// matches. Histories from before this existed replay without it.
+	if workflow.GetVersion(ctx, "association-targets-memo", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	if err := workflow.UpsertMemo(ctx, map[string]any{activities.AssociationTargetsMemoKey: st.Spec.Targets}); err != nil {
+		return fmt.Errorf("publish association targets: %w", err)
 	}
 	return nil
 }

@@ -24,6 +24,8 @@ const (
 	ReasonUpdate = "Update"
 	ReasonSched  = "Schedule"
 	ReasonManual = "Manual"
+	// ReasonNewNode is a run for nodes that newly matched the targets.
+	ReasonNewNode = "NewNode"
 )
 
 // ExecutionInput is one run of an association.
@@ -33,6 +35,8 @@ type ExecutionInput struct {
 	ExecutionID        string          `json:"executionId"`
 	Reason             string          `json:"reason"`
 	Spec               AssociationSpec `json:"spec"`
+	// Nodes, when set, limits the run to these of the matching nodes.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // ExecutionResult is an execution's state: live through the progress
@@ -104,7 +108,7 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 	res.Document, res.DocumentVersion, res.DocumentHash = plan.DocumentName, plan.DocumentVersion, plan.DocumentHash
 
 	var resolved activities.ResolveResult
-	err = workflow.ExecuteActivity(actx, a.ResolveTargets, activities.ResolveInput{Targets: in.Spec.Targets}).Get(ctx, &resolved)
+	err = workflow.ExecuteActivity(actx, a.ResolveTargets, activities.ResolveInput{Targets: in.Spec.Targets, Nodes: in.Nodes}).Get(ctx, &resolved)
 	if err != nil {
 		return finish(StatusFailed, "resolve targets: "+rootMessage(err))
 	}
@@ -154,6 +158,7 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 		inFlight++
 		f := workflow.ExecuteChildWorkflow(cctx, TargetWorkflow, TargetInput{
 			AssociationName: in.AssociationName, ExecutionID: in.ExecutionID, Node: ref, Plan: plan,
+			ComplianceSeverity: in.Spec.ComplianceSeverity,
 		})
 		selector.AddFuture(f, func(f workflow.Future) {
 			inFlight--

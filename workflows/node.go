@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/searchattr"
 )
@@ -37,6 +38,9 @@ type NodeState struct {
 	Node     node.Node    `json:"node"`
 	Revision int          `json:"revision"`
 	Changes  []NodeChange `json:"changes"`
+	// Compliance holds the node's compliance per association, sorted by
+	// association.
+	Compliance []ComplianceRecord `json:"compliance,omitempty"`
 }
 
 // RegisterNodeRequest is the register update's argument: the full node spec
@@ -66,10 +70,16 @@ const maxChangesKept = 50
 func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 	changes := 0
 	deregistered := false
+	notifying := 0
 
 	if st.Revision > 0 {
 		if err := publishNode(ctx, st.Node); err != nil {
 			return err
+		}
+		if len(st.Compliance) > 0 {
+			if err := publishCompliance(ctx, st.Compliance); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -90,8 +100,14 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 			if err := publishNode(ctx, n); err != nil {
 				return NodeState{}, err
 			}
+			var previous *node.Node
+			if st.Revision > 0 {
+				p := st.Node
+				previous = &p
+			}
 			st.Node = n
 			st.Revision++
+			notifyAssociations(ctx, n, previous, &notifying)
 			st.Changes = appendBounded(st.Changes, NodeChange{Revision: st.Revision, By: req.By, At: workflow.Now(ctx), Action: action}, maxChangesKept)
 			changes++
 			return st, nil
@@ -128,6 +144,21 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 		return fmt.Errorf("set deregister handler: %w", err)
 	}
 
+	compliance := workflow.GetSignalChannel(ctx, SignalCompliance)
+	applyCompliance := func(ctx workflow.Context, r ComplianceRecord) {
+		st.Compliance = recordCompliance(st.Compliance, r)
+		if err := publishCompliance(ctx, st.Compliance); err != nil {
+			workflow.GetLogger(ctx).Error("publish compliance", "error", err)
+		}
+	}
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var r ComplianceRecord
+			compliance.Receive(ctx, &r)
+			applyCompliance(ctx, r)
+		}
+	})
+
 	if st.Revision == 0 {
 		// Started by an update-with-start whose register update was
 		// rejected: close rather than linger as a node with no spec.
@@ -145,13 +176,36 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 	if err != nil {
 		return err
 	}
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && notifying == 0 }); err != nil {
 		return err
 	}
 	if deregistered {
 		return nil
 	}
+	var r ComplianceRecord
+	for compliance.ReceiveAsync(&r) {
+		st.Compliance = recordCompliance(st.Compliance, r)
+	}
 	return workflow.NewContinueAsNewError(ctx, NodeWorkflow, st)
+}
+
+// notifyAssociations tells, in the background, the associations the node
+// now matches, so a new or retagged node is bootstrapped without waiting for
+// their schedules. Histories from before this existed replay without it.
+func notifyAssociations(ctx workflow.Context, n node.Node, previous *node.Node, inFlight *int) {
+	if workflow.GetVersion(ctx, "notify-associations", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	*inFlight++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { *inFlight-- }()
+		actx := workflow.WithActivityOptions(ctx, controlOptions)
+		var a *activities.Activities
+		err := workflow.ExecuteActivity(actx, a.NotifyAssociations, activities.NotifyInput{Node: n, Previous: previous}).Get(ctx, nil)
+		if err != nil {
+			workflow.GetLogger(ctx).Error("notify associations", "node", n.ID, "error", err)
+		}
+	})
 }
 
 // publishNode mirrors a node's spec into the memo and search attributes.

@@ -27,6 +27,8 @@ type TargetInput struct {
 	ExecutionID     string               `json:"executionId"`
 	Node            activities.TargetRef `json:"node"`
 	Plan            documents.Plan       `json:"plan"`
+	// ComplianceSeverity is reported with the node's compliance.
+	ComplianceSeverity string `json:"complianceSeverity,omitempty"`
 }
 
 // StepSummary is a step's outcome on one node.
@@ -78,20 +80,39 @@ func TargetWorkflow(ctx workflow.Context, in TargetInput) (TargetSummary, error)
 		Status:     StatusInProgress,
 		StartedAt:  workflow.Now(ctx),
 	}
+	if workflow.GetVersion(ctx, stepFlowChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		runStepsV0(ctx, in, &sum)
+	} else {
+		runSteps(ctx, in, &sum)
+	}
+	if sum.Status == StatusInProgress {
+		sum.Status = StatusSuccess
+	}
+	sum.EndedAt = workflow.Now(ctx)
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	if err := workflow.UpsertTypedSearchAttributes(ctx, searchattr.Status.ValueSet(sum.Status)); err != nil {
+		return sum, err
+	}
+	if workflow.GetVersion(ctx, "report-compliance", workflow.DefaultVersion, 1) == 1 {
+		reportCompliance(ctx, in, sum)
+	}
+	return sum, nil
+}
+
+// runStepsV0 is the step loop of target workflows started before step flow control
+// (onFailure, onSuccess, finallyStep, maxAttempts, reboot exit codes): kept so that their
+// histories replay.
+func runStepsV0(ctx workflow.Context, in TargetInput, sum *TargetSummary) {
 	for i, step := range in.Plan.Steps {
 		if sum.Status != StatusInProgress {
 			sum.Steps = append(sum.Steps, StepSummary{Name: step.Name, Status: StatusSkipped, DetailedStatus: "an earlier step ended the document"})
 			continue
 		}
-		if step.Skipped {
-			sum.Steps = append(sum.Steps, StepSummary{Name: step.Name, Status: StatusSkipped, DetailedStatus: step.SkipReason})
+		if skipped, ok := skipStep(in, step); ok {
+			sum.Steps = append(sum.Steps, skipped)
 			continue
 		}
-		if len(step.Platforms) > 0 && !slices.Contains(step.Platforms, in.Node.Platform) {
-			sum.Steps = append(sum.Steps, StepSummary{Name: step.Name, Status: StatusSkipped, DetailedStatus: fmt.Sprintf("precondition: platform %s is not %v", in.Node.Platform, step.Platforms)})
-			continue
-		}
-		ss := runStep(ctx, in, i, step)
+		ss := runStep(ctx, in, stepRunID(in, i, 1), step, false)
 		sum.Steps = append(sum.Steps, ss)
 		sum.ExitCode = ss.ExitCode
 		switch {
@@ -102,19 +123,111 @@ func TargetWorkflow(ctx workflow.Context, in TargetInput) (TargetSummary, error)
 			sum.DetailedStatus = fmt.Sprintf("step %s: %s", step.Name, ss.DetailedStatus)
 		}
 	}
-	if sum.Status == StatusInProgress {
-		sum.Status = StatusSuccess
-	}
-	sum.EndedAt = workflow.Now(ctx)
-	ctx, _ = workflow.NewDisconnectedContext(ctx)
-	if err := workflow.UpsertTypedSearchAttributes(ctx, searchattr.Status.ValueSet(sum.Status)); err != nil {
-		return sum, err
-	}
-	return sum, nil
 }
 
+// stepFlowChange marks the workflow change that brought step flow control.
+const stepFlowChange = "step-flow"
+
+// runSteps runs a plan's steps as SSM does: a failed step ends the document unless its
+// onFailure says continue (the document still ends Failed) or successAndExit (it ends
+// Succeeded); onSuccess exit and exit code 168 end it as succeeded, 169 as failed; the
+// finally step runs even after an earlier step ended the document; a failed step runs
+// again up to maxAttempts times. A node that cannot be reached, or a cancelled run, ends
+// everything: the finally step cannot run either.
+func runSteps(ctx workflow.Context, in TargetInput, sum *TargetSummary) {
+	stopped, terminal, failed := false, false, false
+	fail := func(ss StepSummary, name, note string) {
+		if !failed {
+			failed = true
+			sum.Status = ss.Status
+			sum.DetailedStatus = fmt.Sprintf("step %s: %s%s", name, ss.DetailedStatus, note)
+		}
+	}
+	for i, step := range in.Plan.Steps {
+		if terminal || (stopped && !step.FinallyStep) {
+			sum.Steps = append(sum.Steps, StepSummary{Name: step.Name, Status: StatusSkipped, DetailedStatus: "an earlier step ended the document"})
+			continue
+		}
+		if skipped, ok := skipStep(in, step); ok {
+			sum.Steps = append(sum.Steps, skipped)
+			continue
+		}
+		var ss StepSummary
+		if step.Refused != "" {
+			ss = StepSummary{Name: step.Name, Status: StatusFailed, DetailedStatus: step.Refused, ExitCode: -1}
+		} else {
+			ss = runAttempts(ctx, in, i, step)
+		}
+		sum.Steps = append(sum.Steps, ss)
+		sum.ExitCode = ss.ExitCode
+		switch {
+		case ss.Status == StatusSuccess:
+			if ss.ExitCode == exitSucceedAndStop || step.OnSuccess == documents.OnSuccessExit {
+				stopped = true
+			}
+		case ss.Status != StatusFailed && ss.Status != StatusTimedOut:
+			terminal = true
+			fail(ss, step.Name, "")
+		case ss.ExitCode == exitFailAndStop:
+			stopped = true
+			fail(ss, step.Name, "")
+		case step.OnFailure == documents.OnFailureContinue:
+			fail(ss, step.Name, " (onFailure continue: later steps ran)")
+		case step.OnFailure == documents.OnFailureSuccessAndExit:
+			stopped = true
+		default:
+			stopped = true
+			fail(ss, step.Name, "")
+		}
+	}
+}
+
+// skipStep returns the summary of a step that does not run on this node: its
+// precondition is false, or it is for another platform.
+func skipStep(in TargetInput, step documents.PlanStep) (StepSummary, bool) {
+	if step.Skipped {
+		return StepSummary{Name: step.Name, Status: StatusSkipped, DetailedStatus: step.SkipReason}, true
+	}
+	if len(step.Platforms) > 0 && !slices.Contains(step.Platforms, in.Node.Platform) {
+		return StepSummary{Name: step.Name, Status: StatusSkipped, DetailedStatus: fmt.Sprintf("precondition: platform %s is not %v", in.Node.Platform, step.Platforms)}, true
+	}
+	return StepSummary{}, false
+}
+
+// stepRunID names a step's run on a node. Each attempt is a run of its own: a detached
+// run executes at most once, which is what lets a retried activity collect its result.
+func stepRunID(in TargetInput, index, attempt int) string {
+	id := fmt.Sprintf("%s-%s-%d", in.ExecutionID, in.Node.NodeID, index)
+	if attempt > 1 {
+		id += fmt.Sprintf("-a%d", attempt)
+	}
+	return id
+}
+
+// runAttempts runs a step up to its MaxAttempts times while it fails (Failed or
+// TimedOut; exit code 169 is a decision, not a failure to retry).
+func runAttempts(ctx workflow.Context, in TargetInput, index int, step documents.PlanStep) StepSummary {
+	attempts := max(1, step.MaxAttempts)
+	var ss StepSummary
+	for a := 1; a <= attempts; a++ {
+		ss = runStep(ctx, in, stepRunID(in, index, a), step, true)
+		retry := (ss.Status == StatusFailed || ss.Status == StatusTimedOut) && ss.ExitCode != exitFailAndStop
+		if !retry {
+			break
+		}
+	}
+	if attempts > 1 && ss.Status != StatusSuccess {
+		ss.DetailedStatus += fmt.Sprintf(" (after %d attempts)", attempts)
+	}
+	return ss
+}
+
+// Exit codes with which a script asks for a reboot, by platform.
+var rebootExitCodes = map[string]int{"linux": 194, "windows": 3010}
+
 // runStep runs one step and turns its result or failure into a summary.
-func runStep(ctx workflow.Context, in TargetInput, index int, step documents.PlanStep) StepSummary {
+// flow enables what step flow control brought: reboot exit codes.
+func runStep(ctx workflow.Context, in TargetInput, runID string, step documents.PlanStep, flow bool) StepSummary {
 	timeout := time.Duration(step.TimeoutSeconds) * time.Second
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              RegionTaskQueue(in.Node.Region),
@@ -128,7 +241,7 @@ func runStep(ctx workflow.Context, in TargetInput, index int, step documents.Pla
 	var res activities.StepResult
 	err := workflow.ExecuteActivity(actx, a.RunStep, activities.RunStepInput{
 		NodeID: in.Node.NodeID,
-		RunID:  fmt.Sprintf("%s-%s-%d", in.ExecutionID, in.Node.NodeID, index),
+		RunID:  runID,
 		Step:   step,
 	}).Get(ctx, &res)
 	ss := StepSummary{Name: step.Name, ExitCode: res.ExitCode}
@@ -142,6 +255,9 @@ func runStep(ctx workflow.Context, in TargetInput, index int, step documents.Pla
 		ss.Status, ss.DetailedStatus = StatusTimedOut, fmt.Sprintf("timed out after %s", timeout)
 	case res.ExitCode == 0 || res.ExitCode == exitSucceedAndStop:
 		ss.Status = StatusSuccess
+	case flow && res.ExitCode == rebootExitCodes[in.Node.Platform]:
+		ss.Status = StatusSuccess
+		ss.DetailedStatus = fmt.Sprintf("reboot requested (exit code %d); Stead does not reboot nodes yet, so the node was not rebooted", res.ExitCode)
 	case res.ExitCode == exitFailAndStop:
 		ss.Status, ss.DetailedStatus = StatusFailed, "exit code 169: document stopped as failed"
 	default:

@@ -43,8 +43,38 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterWorkflow(ExecutionWorkflow)
 	env.RegisterWorkflow(TargetWorkflow)
 	env.RegisterActivity(&activities.Activities{})
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", SignalCompliance, mock.Anything).Return(nil).Maybe()
 	t.Cleanup(func() { env.AssertExpectations(t) })
 	return env
+}
+
+func TestTargetReportsCompliance(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	var got []ComplianceRecord
+	env.OnSignalExternalWorkflow(mock.Anything, "node/n", "", SignalCompliance, mock.Anything).Return(
+		func(_, _, _, _ string, arg any) error {
+			got = append(got, arg.(ComplianceRecord))
+			return nil
+		})
+	env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(activities.StepResult{ExitCode: 1}, nil)
+	env.ExecuteWorkflow(TargetWorkflow, TargetInput{AssociationName: "patch", ExecutionID: "e9", ComplianceSeverity: "HIGH",
+		Node: activities.TargetRef{NodeID: "n", Platform: "linux"}, Plan: *testPlan()})
+	require.NoError(t, env.GetWorkflowError())
+	require.Len(t, got, 1)
+	require.Equal(t, "patch", got[0].Association)
+	require.Equal(t, NonCompliant, got[0].Status)
+	require.Equal(t, "HIGH", got[0].Severity)
+	require.Equal(t, "e9", got[0].ExecutionID)
+}
+
+func TestRecordCompliance(t *testing.T) {
+	var rs []ComplianceRecord
+	rs = recordCompliance(rs, ComplianceRecord{Association: "b", Status: Compliant})
+	rs = recordCompliance(rs, ComplianceRecord{Association: "a", Status: NonCompliant})
+	rs = recordCompliance(rs, ComplianceRecord{Association: "b", Status: NonCompliant})
+	require.Equal(t, []ComplianceRecord{{Association: "a", Status: NonCompliant}, {Association: "b", Status: NonCompliant}}, rs)
 }
 
 func execInput(conc, maxErr string) ExecutionInput {

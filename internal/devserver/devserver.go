@@ -73,6 +73,10 @@ type Config struct {
 	// SearchAttributes are registered in the namespace if missing. Registering
 	// is idempotent; a name already registered with another type is an error.
 	SearchAttributes map[string]enumspb.IndexedValueType
+	// CodecEndpoint, when set, is the remote codec (scheme://host:port,
+	// serving /encode and /decode) the Web UI sends payloads to, so that
+	// encrypted histories show decoded in the browser.
+	CodecEndpoint string
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// LogLevel is the least severe server record passed to Logger; nil means
@@ -490,7 +494,8 @@ func (s *Server) startUI(ctx context.Context, cfg Config, port int, host string)
 		DefaultNamespace:    cfg.Namespace,
 		HideLogs:            true,
 		// Served over plain HTTP, so the CSRF cookie must not require HTTPS.
-		CORS: uiconfig.CORS{CookieInsecure: true},
+		CORS:  uiconfig.CORS{CookieInsecure: true},
+		Codec: uiconfig.Codec{Endpoint: cfg.CodecEndpoint},
 	}))
 	go func() {
 		if err := s.ui.Start(); err != nil {

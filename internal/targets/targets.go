@@ -149,3 +149,26 @@ func NodeQuery(ts []Target) (string, error) {
 	}
 	return strings.Join(clauses, " AND "), nil
 }
+
+// Match reports whether a node with this id and these tags satisfies every
+// target: the same rule the visibility query applies, evaluated in memory
+// when a node appears or changes.
+func Match(id string, tags map[string]string, ts []Target) bool {
+	if len(ts) == 0 {
+		return false
+	}
+	for _, t := range ts {
+		var ok bool
+		switch {
+		case t.Key == KeyInstanceIDs:
+			ok = slices.Contains(t.Values, "*") || slices.Contains(t.Values, id)
+		case strings.HasPrefix(t.Key, tagPrefix):
+			v, has := tags[strings.TrimPrefix(t.Key, tagPrefix)]
+			ok = has && slices.Contains(t.Values, v)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}

@@ -9,5 +9,7 @@
 // dedicated test user whose shell is /bin/sh.
 //
 // Tests must run as root (sshd needs it). If sshd is missing, Start fails
-// the test: install the openssh-server package.
+// the test: install the openssh-server package. Launch starts the same
+// server for programs that are not tests, such as the benchmark, which
+// needs the hosts the tests use without a testing.TB.
 package testsshd

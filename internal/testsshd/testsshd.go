@@ -33,7 +33,7 @@ const UserName = "steadtest"
 // sshdPath is where Debian's openssh-server installs sshd.
 const sshdPath = "/usr/sbin/sshd"
 
-// Server is a running sshd that tests can log in to.
+// Server is a running sshd that tests and the benchmark can log in to.
 type Server struct {
 	// Port is the TCP port sshd listens on, on every address.
 	Port int
@@ -44,10 +44,15 @@ type Server struct {
 	// HostKey is the server's public host key in authorized_keys form.
 	HostKey string
 	// KnownHosts writes a known_hosts file trusting HostKey for the given
-	// 127.x.y.z addresses (on Port) and returns its path.
+	// 127.x.y.z addresses (on Port) and returns its path. Only servers from
+	// Start have it: it fails the test on error.
 	KnownHosts func(addrs ...string) string
 
-	dir string
+	dir     string
+	hostPub ssh.PublicKey
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	logPath string
 }
 
 // Target returns an ssh Target for the host at addr (a 127.x.y.z address)
@@ -80,77 +85,131 @@ func (s *Server) Dialer(t testing.TB) *transport.SSHDialer {
 // the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	if _, err := os.Stat(sshdPath); err != nil {
-		t.Fatalf("testsshd: %s not found: install the openssh-server package (apt-get install openssh-server): %v", sshdPath, err)
-	}
-	if err := ensureUser(); err != nil {
-		t.Fatalf("testsshd: %v", err)
-	}
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Fatalf("testsshd: create privilege separation directory: %v", err)
-	}
-	// The directory must be traversable by the test user: sshd reads
-	// authorized_keys with the user's privileges.
 	dir, err := os.MkdirTemp("", "stead-sshd-")
 	if err != nil {
 		t.Fatalf("testsshd: create directory: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
+	s, err := Launch(dir)
+	if err != nil {
 		t.Fatalf("testsshd: %v", err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("testsshd: sshd log:\n%s", s.Log())
+		}
+	})
+	var files atomic.Int64
+	s.KnownHosts = func(addrs ...string) string {
+		t.Helper()
+		path := filepath.Join(dir, fmt.Sprintf("known_hosts.%d", files.Add(1)))
+		if err := s.WriteKnownHosts(path, addrs...); err != nil {
+			t.Fatalf("testsshd: %v", err)
+		}
+		return path
+	}
+	return s
+}
+
+// Launch runs a fresh sshd whose configuration, keys and log live in dir
+// (created if missing), and waits until it accepts connections. sshd reads
+// authorized_keys with the login user's privileges, so Launch makes dir
+// traversable; its parents must be already. It is Start for programs that are not tests, such
+// as the benchmark; the caller must call Stop and owns dir.
+func Launch(dir string) (*Server, error) {
+	if _, err := os.Stat(sshdPath); err != nil {
+		return nil, fmt.Errorf("%s not found: install the openssh-server package (apt-get install openssh-server): %w", sshdPath, err)
+	}
+	if err := ensureUser(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		return nil, fmt.Errorf("create privilege separation directory: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("make %s traversable: %w", dir, err)
 	}
 
 	s := &Server{User: UserName, dir: dir}
 	hostPub, err := writeKey(filepath.Join(dir, "host_ed25519"))
 	if err != nil {
-		t.Fatalf("testsshd: write host key: %v", err)
+		return nil, fmt.Errorf("write host key: %w", err)
 	}
+	s.hostPub = hostPub
 	s.HostKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostPub)))
 	s.KeyFile = filepath.Join(dir, "client_ed25519")
 	userPub, err := writeKey(s.KeyFile)
 	if err != nil {
-		t.Fatalf("testsshd: write client key: %v", err)
+		return nil, fmt.Errorf("write client key: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(userPub), 0o644); err != nil {
-		t.Fatalf("testsshd: write authorized_keys: %v", err)
-	}
-	var files atomic.Int64
-	s.KnownHosts = func(addrs ...string) string {
-		t.Helper()
-		var b strings.Builder
-		for _, a := range addrs {
-			hp := knownhosts.Normalize(net.JoinHostPort(a, strconv.Itoa(s.Port)))
-			b.WriteString(knownhosts.Line([]string{hp}, hostPub) + "\n")
-		}
-		path := filepath.Join(dir, fmt.Sprintf("known_hosts.%d", files.Add(1)))
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatalf("testsshd: write known_hosts: %v", err)
-		}
-		return path
+		return nil, fmt.Errorf("write authorized_keys: %w", err)
 	}
 
+	// Another process may take the free port before sshd binds it: retry
+	// on a new one.
 	const attempts = 5
 	for i := range attempts {
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("testsshd: pick a port: %v", err)
+			return nil, fmt.Errorf("pick a port: %w", err)
 		}
 		s.Port = port
-		err = s.run(t)
+		err = s.run()
 		if err == nil {
-			return s
+			return s, nil
 		}
 		if i == attempts-1 {
-			t.Fatalf("testsshd: start sshd: %v", err)
+			return nil, fmt.Errorf("start sshd: %w", err)
 		}
 	}
-	return s
+	return s, nil
+}
+
+// Stop terminates sshd, killing it if it does not exit within five
+// seconds. Sessions already open may outlive it. Stop is idempotent.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	s.cmd = nil
+}
+
+// Log returns the end of sshd's log, for failure messages.
+func (s *Server) Log() string {
+	return tail(s.logPath)
+}
+
+// WriteKnownHosts writes to path a known_hosts file trusting the server's
+// host key for each of addrs (127.x.y.z addresses) on Port, so clients
+// that check host keys, OpenSSH's included, accept every posing host.
+func (s *Server) WriteKnownHosts(path string, addrs ...string) error {
+	var b strings.Builder
+	for _, a := range addrs {
+		hp := knownhosts.Normalize(net.JoinHostPort(a, strconv.Itoa(s.Port)))
+		b.WriteString(knownhosts.Line([]string{hp}, s.hostPub) + "\n")
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write known_hosts: %w", err)
+	}
+	return nil
 }
 
 // run writes the configuration for s.Port, starts sshd and waits for it
 // to answer. It returns an error if sshd exits first, e.g. because another
 // process took the port.
-func (s *Server) run(t testing.TB) error {
+func (s *Server) run() error {
 	cfg := filepath.Join(s.dir, "sshd_config")
 	if err := os.WriteFile(cfg, []byte(s.config()), 0o644); err != nil {
 		return fmt.Errorf("write config: %w", err)
@@ -188,18 +247,7 @@ func (s *Server) run(t testing.TB) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("testsshd: sshd log:\n%s", tail(logPath))
-		}
-	})
+	s.cmd, s.exited, s.logPath = cmd, exited, logPath
 	return nil
 }
 

@@ -1,0 +1,81 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/targets"
+)
+
+// AssociationTargetsMemoKey is the association workflows' memo field with
+// their targets, so a node can find the associations it matches with one
+// listing.
+const AssociationTargetsMemoKey = "targets"
+
+// SignalNodeMatched is the signal an association receives when a node
+// newly matches its targets.
+const SignalNodeMatched = "node-matched"
+
+// NodeMatched is the SignalNodeMatched payload.
+type NodeMatched struct {
+	NodeID string `json:"nodeId"`
+}
+
+// NotifyInput is a node that was registered or changed, and what it was
+// before (nil when it is new).
+type NotifyInput struct {
+	Node     node.Node  `json:"node"`
+	Previous *node.Node `json:"previous,omitempty"`
+}
+
+// NotifyAssociations tells every association whose targets the node now
+// matches, and did not match before, so it applies itself to the node at
+// once instead of at its next scheduled run: this is how a new host is
+// bootstrapped. It returns the associations told.
+func (a *Activities) NotifyAssociations(ctx context.Context, in NotifyInput) ([]string, error) {
+	var told []string
+	var token []byte
+	for {
+		resp, err := a.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: a.Namespace, NextPageToken: token, PageSize: 1000,
+			Query: "WorkflowType = 'AssociationWorkflow' AND ExecutionStatus = 'Running'",
+		})
+		if err != nil {
+			return told, fmt.Errorf("list associations: %w", err)
+		}
+		for _, e := range resp.Executions {
+			p := e.GetMemo().GetFields()[AssociationTargetsMemoKey]
+			if p == nil {
+				continue
+			}
+			var ts []targets.Target
+			if err := a.converter().FromPayload(p, &ts); err != nil {
+				return told, fmt.Errorf("decode targets of %s: %w", e.GetExecution().GetWorkflowId(), err)
+			}
+			if !targets.Match(in.Node.ID, in.Node.Tags, ts) {
+				continue
+			}
+			if in.Previous != nil && targets.Match(in.Previous.ID, in.Previous.Tags, ts) {
+				continue
+			}
+			id := e.GetExecution().GetWorkflowId()
+			err := a.Client.SignalWorkflow(ctx, id, "", SignalNodeMatched, NodeMatched{NodeID: in.Node.ID})
+			var nf *serviceerror.NotFound
+			if errors.As(err, &nf) {
+				continue // deleted meanwhile
+			}
+			if err != nil {
+				return told, fmt.Errorf("signal %s: %w", id, err)
+			}
+			told = append(told, id)
+		}
+		if token = resp.NextPageToken; len(token) == 0 {
+			return told, nil
+		}
+	}
+}

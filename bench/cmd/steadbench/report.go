@@ -1,0 +1,198 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// row is one case of the table: each tool's run times in seconds and the
+// memory peaks seen while they ran.
+type row struct {
+	name                  string
+	stead, ansible, floor []float64
+	steadWorkerKB         int64
+	steadServerKB         int64
+	ansibleKB, floorKB    int64
+	steadText, note       string
+	perStep               int // if set, the row also reports Stead's cost per step over the floor
+}
+
+func (r *row) addStead(s steadRun) {
+	r.stead = append(r.stead, s.seconds)
+	r.steadWorkerKB, r.steadServerKB = max(r.steadWorkerKB, s.workerKB), max(r.steadServerKB, s.serverKB)
+}
+
+func (r *row) addAnsible(secs float64, kb int64) {
+	r.ansible = append(r.ansible, secs)
+	r.ansibleKB = max(r.ansibleKB, kb)
+}
+
+func (r *row) addFloor(secs float64, kb int64) {
+	r.floor = append(r.floor, secs)
+	r.floorKB = max(r.floorKB, kb)
+}
+
+// idleResult is the idle case: CPU in percent of one core, memory peaks.
+type idleResult struct {
+	associations         int
+	seconds              float64
+	workerCPU, serverCPU float64
+	workerKB, serverKB   int64
+}
+
+// report gathers everything one run measured.
+type report struct {
+	cfg                        config
+	started                    time.Time
+	rows                       []*row
+	binaryBytes                int64
+	idleWorkerKB, idleServerKB int64
+	peakWorkerKB, peakServerKB int64
+	firstStart, wait200        []float64
+	history                    *historyResult
+	idle                       *idleResult
+	idleSetup                  time.Duration
+}
+
+// median returns the median of xs; 0 if empty.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// cell formats a series as "median (min–max)".
+func cell(xs []float64) string {
+	if len(xs) == 0 {
+		return "—"
+	}
+	if len(xs) == 1 {
+		return fmt.Sprintf("%.2f s", xs[0])
+	}
+	return fmt.Sprintf("%.2f s (%.2f–%.2f)", median(xs), slices.Min(xs), slices.Max(xs))
+}
+
+// ratio formats a/b of two series' medians.
+func ratio(a, b []float64) string {
+	if len(a) == 0 || len(b) == 0 || median(b) == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", median(a)/median(b))
+}
+
+// mb formats kB as MB.
+func mb(kb int64) string {
+	if kb == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f MB", float64(kb)/1024)
+}
+
+// table is the results as a Markdown table, the one the benchmark prints
+// and writes.
+func (r *report) table() string {
+	var b strings.Builder
+	b.WriteString("| case | Stead median (min–max) | Ansible median (min–max) | floor median (min–max) | Stead/Ansible | Stead/floor | peak RSS Stead worker / server | peak RSS Ansible | peak RSS floor |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	for _, rw := range r.rows {
+		st := cell(rw.stead)
+		if rw.steadText != "" {
+			st = rw.steadText
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |\n", rw.name, st, cell(rw.ansible), cell(rw.floor),
+			ratio(rw.stead, rw.ansible), ratio(rw.stead, rw.floor), mb(rw.steadWorkerKB), mb(rw.steadServerKB), mb(rw.ansibleKB), mb(rw.floorKB))
+	}
+	if i := r.idle; i != nil {
+		fmt.Fprintf(&b, "| idle %.0f s, %d associations on rate(30 minutes) | worker %.2f%% of a core, server %.2f%% | — | — | — | — | %s / %s | — | — |\n",
+			i.seconds, i.associations, i.workerCPU, i.serverCPU, mb(i.workerKB), mb(i.serverKB))
+	}
+	return b.String()
+}
+
+// machine describes the host the run measured.
+func machine() string {
+	mem := "unknown memory"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		if _, err := fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb); err == nil {
+			mem = fmt.Sprintf("%.1f GB memory", float64(kb)/1024/1024)
+		}
+	}
+	cpu := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = ", " + strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%d cores%s, %s, %s/%s", runtime.NumCPU(), cpu, mem, runtime.GOOS, runtime.GOARCH)
+}
+
+// markdown is the benchmark's section of BENCHMARKS.md.
+func (r *report) markdown() string {
+	var b strings.Builder
+	b.WriteString("## Stead, Ansible and the SSH floor (`make bench`)\n\n")
+	fmt.Fprintf(&b, "Measured %s on %s. Command: `%s`.\n", r.started.UTC().Format("2006-01-02 15:04 MST"), machine(), r.cfg.command)
+	fmt.Fprintf(&b, "%d loopback hosts (one OpenSSH sshd on 127.1.x.y), concurrency %d for every tool, %d runs per case (Ansible at N=1000: %d).\n\n",
+		r.cfg.hosts, r.cfg.concurrency, r.cfg.reps, min(r.cfg.reps, r.cfg.bigReps))
+	b.WriteString(r.table())
+	b.WriteString("\n")
+	for _, rw := range r.rows {
+		if rw.perStep > 0 && len(rw.stead) > 0 && len(rw.floor) > 0 {
+			fmt.Fprintf(&b, "- %s: Stead costs %.1f ms per step over the floor ((Stead − floor) / %d steps).\n",
+				rw.name, (median(rw.stead)-median(rw.floor))*1000/float64(rw.perStep), rw.perStep)
+		}
+		if rw.note != "" {
+			fmt.Fprintf(&b, "- %s: %s.\n", rw.name, rw.note)
+		}
+	}
+	b.WriteString("\n### Core numbers\n\n")
+	fmt.Fprintf(&b, "- `bin/stead` size: %.0f MB (%d bytes).\n", float64(r.binaryBytes)/1024/1024, r.binaryBytes)
+	if len(r.firstStart) > 0 {
+		fmt.Fprintf(&b, "- `association create` to the first target starting (200 targets): median %.0f ms (%.0f–%.0f).\n",
+			median(r.firstStart)*1000, slices.Min(r.firstStart)*1000, slices.Max(r.firstStart)*1000)
+		fmt.Fprintf(&b, "- `association create --wait`, `true` on 200 targets at --max-concurrency %d: %s.\n", r.cfg.concurrency, cell(r.wait200))
+	}
+	fmt.Fprintf(&b, "- Resident memory idle (%d nodes registered, before any run): worker %s, server %s; peak during the 200-target runs: worker %s, server %s.\n",
+		r.cfg.hosts, mb(r.idleWorkerKB), mb(r.idleServerKB), mb(r.peakWorkerKB), mb(r.peakServerKB))
+	if h := r.history; h != nil {
+		b.WriteString("\n### Where a target's time goes (first cold 200-target run, from Temporal's histories)\n\n")
+		fmt.Fprintf(&b, "Execution workflow: %d events for %d targets (%.1f per target); each target workflow: %.1f events.\n\n",
+			h.executionEvents, h.targets, float64(h.executionEvents)/float64(max(h.targets, 1)), h.targetEvents)
+		b.WriteString("| span | median | p95 |\n|---|---|---|\n")
+		for _, s := range []struct {
+			name string
+			v    [2]float64
+		}{
+			{"execution asks for the target's child workflow → child started", h.childStart},
+			{"target workflow started → its step scheduled (first workflow task)", h.firstTask},
+			{"step scheduled → picked up by the worker (activity dispatch)", h.activityQueue},
+			{"step running: SSH connect, detached protocol, `true`", h.activityRun},
+			{"step done → target workflow completed", h.completion},
+			{"target workflow, start to end", h.targetLifetime},
+		} {
+			fmt.Fprintf(&b, "| %s | %.0f ms | %.0f ms |\n", s.name, s.v[0], s.v[1])
+		}
+	}
+	if r.idle != nil {
+		fmt.Fprintf(&b, "\nIdle case: %d associations were created and their first runs ended in %s before the %.0f s window.\n",
+			r.idle.associations, r.idleSetup.Round(time.Second), r.idle.seconds)
+	}
+	b.WriteString("\nCold: Stead's worker is restarted before the run (no pooled SSH connection, no cached workflow); Ansible has no SSH control master alive. " +
+		"Warm: the same run again at once (Stead's pool and Ansible's ControlPersist masters alive). The floor always dials afresh. " +
+		"Ansible runs with host key checking on, `pipelining = True` and no fact gathering. " +
+		"Peak RSS: Stead's worker and server sampled from /proc every 100 ms; Ansible's whole process tree every 250 ms; the floor's from getrusage.\n\n")
+	return b.String()
+}

@@ -1,0 +1,79 @@
+package node
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestValidate(t *testing.T) {
+	good := Node{ID: "web-1", Address: "10.0.0.5", Tags: map[string]string{"role": "web"}}.WithDefaults()
+	require.NoError(t, good.Validate())
+	require.Equal(t, 22, good.Port)
+	require.Equal(t, []string{"role=web"}, good.TagList())
+
+	cases := []struct {
+		name string
+		n    Node
+		want []string
+	}{
+		{"everything wrong at once", Node{ID: "-bad", Port: 70000, Platform: "beos", Transport: "ssh", Address: "a b"},
+			[]string{`node id "-bad"`, "port 70000", `platform "beos"`, `address "a b"`}},
+		{"local needs no address", Node{ID: "me", Transport: TransportLocal, Platform: PlatformLinux}, nil},
+		{"windows local", Node{ID: "me", Transport: TransportLocal, Platform: PlatformWindows}, []string{"only for linux"}},
+		{"unknown transport", Node{ID: "me", Transport: "telnet", Platform: PlatformLinux}, []string{`transport "telnet"`}},
+		{"quote in tag", Node{ID: "me", Address: "h", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, Tags: map[string]string{"role": "it's"}}, []string{"tag role value"}},
+		{"bad host key", Node{ID: "me", Address: "h", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, HostKey: "AAAA"}, []string{"host key"}},
+		{"user with shell characters", Node{ID: "me", Address: "h", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, User: "root;id"}, []string{"user"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.n.Validate()
+			if c.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			for _, w := range c.want {
+				require.ErrorContains(t, err, w)
+			}
+		})
+	}
+}
+
+func TestParseImport(t *testing.T) {
+	nodes, err := ParseImport([]byte("- id: a\n  address: 10.0.0.1\n  tags: {role: web}\n- id: b\n  transport: local\n"))
+	require.NoError(t, err)
+	require.Len(t, nodes, 2)
+	require.Equal(t, 22, nodes[0].Port)
+	require.Equal(t, TransportLocal, nodes[1].Transport)
+
+	_, err = ParseImport([]byte("- id: a\n  adress: x\n"))
+	require.ErrorContains(t, err, "adress")
+	_, err = ParseImport([]byte("- id: a\n  address: x\n- id: a\n  address: y\n"))
+	require.ErrorContains(t, err, "id a appears twice")
+	_, err = ParseImport([]byte("[]"))
+	require.ErrorContains(t, err, "lists no nodes")
+	_, err = ParseImport([]byte(strings.Repeat("#", MaxImportBytes+1)))
+	require.ErrorContains(t, err, "the limit is")
+}
+
+func FuzzParseImport(f *testing.F) {
+	f.Add([]byte("- id: a\n  address: 10.0.0.1\n  tags: {role: web}\n"))
+	f.Add([]byte("- id: b\n  transport: local\n  region: eu\n  hostKey: ssh-ed25519 AAAA\n"))
+	f.Add([]byte("- {id: c, address: \"x'y\", port: 0}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		nodes, err := ParseImport(data)
+		if err != nil {
+			require.NotEmpty(t, err.Error())
+			return
+		}
+		// Whatever is accepted is valid and safe to put in a query.
+		for _, n := range nodes {
+			require.NoError(t, n.Validate())
+			for _, tag := range n.TagList() {
+				require.NotContains(t, tag, "'")
+			}
+		}
+	})
+}

@@ -1,0 +1,287 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/documents"
+)
+
+// Names of the document workflow's handlers.
+const (
+	DocumentUpdateCreate     = "create"
+	DocumentUpdateUpdate     = "update"
+	DocumentUpdateSetDefault = "setDefault"
+	DocumentUpdateDelete     = "delete"
+	// DocumentQueryDescribe returns the DocumentInfo: metadata of every version.
+	DocumentQueryDescribe = "describe"
+	// DocumentQueryVersion takes a version selector (a number, $LATEST or $DEFAULT) and
+	// returns that DocumentVersion with its content.
+	DocumentQueryVersion = activities.DocumentQueryVersion
+)
+
+// DocumentWorkflowType is the registered name of DocumentWorkflow.
+const DocumentWorkflowType = "DocumentWorkflow"
+
+// Bounds of a document workflow: its history continues as new after this many changes,
+// and the versions it carries hold at most this much content (each up to 64 KB), so that
+// the state stays well under Temporal's payload limit.
+const (
+	maxDocumentChangesPerRun = 200
+	maxDocumentContentBytes  = 1 << 20
+)
+
+// DocumentWorkflowID names a registered document: one workflow per name.
+func DocumentWorkflowID(name string) string { return activities.DocumentWorkflowID(name) }
+
+// DocumentVersion is one immutable version of a registered document.
+type DocumentVersion struct {
+	Version   int       `json:"version"`
+	Hash      string    `json:"hash"`
+	Content   string    `json:"content,omitempty"`
+	Size      int       `json:"size"`
+	CreatedBy string    `json:"createdBy"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// DocumentState is a document workflow's durable state, carried across continue-as-new.
+type DocumentState struct {
+	Name           string            `json:"name"`
+	DefaultVersion int               `json:"defaultVersion"`
+	Versions       []DocumentVersion `json:"versions"`
+}
+
+// DocumentInfo is what describe returns: the document's versions without their content.
+type DocumentInfo struct {
+	Name           string            `json:"name"`
+	DefaultVersion int               `json:"defaultVersion"`
+	LatestVersion  int               `json:"latestVersion"`
+	Versions       []DocumentVersion `json:"versions"`
+}
+
+// PutDocumentRequest is the argument of create and update: the content as the user wrote
+// it (JSON or YAML) and who sends it.
+type PutDocumentRequest struct {
+	Name    string `json:"name"`
+	Content string `json:"content"`
+	By      string `json:"by"`
+}
+
+// PutDocumentResult says which version the content is, and whether it is new.
+type PutDocumentResult struct {
+	Version DocumentVersion `json:"version"`
+	Created bool            `json:"created"`
+}
+
+// SetDefaultRequest makes a version the one $DEFAULT (and a bare name) runs.
+type SetDefaultRequest struct {
+	Version int    `json:"version"`
+	By      string `json:"by"`
+}
+
+// DeleteDocumentRequest ends a document.
+type DeleteDocumentRequest struct {
+	By string `json:"by"`
+}
+
+// checkContent is what every stored version must pass: the same checks as `stead
+// document validate`.
+func checkContent(content string) error {
+	doc, err := documents.Parse([]byte(content))
+	if err != nil {
+		return err
+	}
+	return doc.Validate()
+}
+
+// DocumentWorkflow holds a registered document's versions for as long as it exists.
+// create (sent with update-with-start) stores version 1; update stores a new version only
+// when the content changed; setDefault picks the version a bare name runs; delete ends
+// it. Versions are immutable and keyed by content hash.
+func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
+	changes := 0
+	deleted := false
+
+	info := func() DocumentInfo {
+		out := DocumentInfo{Name: st.Name, DefaultVersion: st.DefaultVersion, LatestVersion: len(st.Versions)}
+		for _, v := range st.Versions {
+			v.Content = ""
+			out.Versions = append(out.Versions, v)
+		}
+		return out
+	}
+	if err := workflow.SetQueryHandler(ctx, DocumentQueryDescribe, func() (DocumentInfo, error) {
+		if len(st.Versions) == 0 || deleted {
+			return DocumentInfo{}, fmt.Errorf("document %s: %w", st.Name, documents.ErrNotFound)
+		}
+		return info(), nil
+	}); err != nil {
+		return fmt.Errorf("set describe handler: %w", err)
+	}
+	if err := workflow.SetQueryHandler(ctx, DocumentQueryVersion, func(selector string) (DocumentVersion, error) {
+		if len(st.Versions) == 0 || deleted {
+			return DocumentVersion{}, fmt.Errorf("document %s: %w", st.Name, documents.ErrNotFound)
+		}
+		n, err := st.resolve(selector)
+		if err != nil {
+			return DocumentVersion{}, err
+		}
+		return st.Versions[n-1], nil
+	}); err != nil {
+		return fmt.Errorf("set version handler: %w", err)
+	}
+
+	put := func(ctx workflow.Context, req PutDocumentRequest) (PutDocumentResult, error) {
+		hash := documents.Hash([]byte(req.Content))
+		if n := len(st.Versions); n > 0 && st.Versions[n-1].Hash == hash {
+			return PutDocumentResult{Version: st.Versions[n-1]}, nil
+		}
+		if st.Name == "" {
+			st.Name = req.Name
+		}
+		v := DocumentVersion{Version: len(st.Versions) + 1, Hash: hash, Content: req.Content, Size: len(req.Content),
+			CreatedBy: req.By, CreatedAt: workflow.Now(ctx)}
+		st.Versions = append(st.Versions, v)
+		if st.DefaultVersion == 0 {
+			st.DefaultVersion = v.Version
+		}
+		changes++
+		return PutDocumentResult{Version: v, Created: true}, nil
+	}
+	checkPut := func(req PutDocumentRequest, creating bool) error {
+		if deleted {
+			return fmt.Errorf("document %s is being deleted", st.Name)
+		}
+		if err := documents.ValidName(req.Name); err != nil {
+			return err
+		}
+		if st.Name != "" && req.Name != st.Name {
+			return fmt.Errorf("document name %s does not match workflow document %s", req.Name, st.Name)
+		}
+		if creating && len(st.Versions) > 0 {
+			return fmt.Errorf("document %s already exists (version %d); use update to add a version", req.Name, len(st.Versions))
+		}
+		if !creating && len(st.Versions) == 0 {
+			return fmt.Errorf("document %s: %w", req.Name, documents.ErrNotFound)
+		}
+		if err := checkContent(req.Content); err != nil {
+			return fmt.Errorf("document %s: %w", req.Name, err)
+		}
+		if n := len(st.Versions); n > 0 && st.Versions[n-1].Hash == documents.Hash([]byte(req.Content)) {
+			return nil // unchanged: no new version, nothing to bound
+		}
+		if total := st.contentBytes() + len(req.Content); total > maxDocumentContentBytes {
+			return fmt.Errorf("document %s: its versions would hold %d bytes, more than the %d a document keeps; register the new content under a new name", req.Name, total, maxDocumentContentBytes)
+		}
+		return nil
+	}
+	for _, h := range []struct {
+		name     string
+		creating bool
+	}{{DocumentUpdateCreate, true}, {DocumentUpdateUpdate, false}} {
+		creating := h.creating
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, put, workflow.UpdateHandlerOptions{
+			Validator: func(ctx workflow.Context, req PutDocumentRequest) error { return checkPut(req, creating) },
+		}); err != nil {
+			return fmt.Errorf("set %s handler: %w", h.name, err)
+		}
+	}
+
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, DocumentUpdateSetDefault,
+		func(ctx workflow.Context, req SetDefaultRequest) (DocumentInfo, error) {
+			st.DefaultVersion = req.Version
+			changes++
+			return info(), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req SetDefaultRequest) error {
+			if deleted || len(st.Versions) == 0 {
+				return fmt.Errorf("document %s: %w", st.Name, documents.ErrNotFound)
+			}
+			if req.Version < 1 || req.Version > len(st.Versions) {
+				return fmt.Errorf("document %s has no version %d (versions 1-%d)", st.Name, req.Version, len(st.Versions))
+			}
+			return nil
+		}},
+	); err != nil {
+		return fmt.Errorf("set setDefault handler: %w", err)
+	}
+
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, DocumentUpdateDelete,
+		func(ctx workflow.Context, req DeleteDocumentRequest) (DocumentInfo, error) {
+			deleted = true
+			workflow.GetLogger(ctx).Info("document deleted", "document", st.Name, "by", req.By)
+			return info(), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req DeleteDocumentRequest) error {
+			if deleted || len(st.Versions) == 0 {
+				return fmt.Errorf("document %s: %w", st.Name, documents.ErrNotFound)
+			}
+			return nil
+		}},
+	); err != nil {
+		return fmt.Errorf("set delete handler: %w", err)
+	}
+
+	if len(st.Versions) == 0 {
+		// Started by an update-with-start whose create was rejected: close rather than
+		// linger as a document with no content.
+		ok, err := workflow.AwaitWithTimeout(ctx, unregisteredGrace, func() bool { return len(st.Versions) > 0 })
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+	}
+	if err := workflow.Await(ctx, func() bool {
+		return deleted || changes >= maxDocumentChangesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+	}); err != nil {
+		return err
+	}
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	if deleted {
+		return nil
+	}
+	return workflow.NewContinueAsNewError(ctx, DocumentWorkflowType, st)
+}
+
+// resolve turns a version selector into a version number, as SSM reads $LATEST and
+// $DEFAULT.
+func (st DocumentState) resolve(selector string) (int, error) {
+	switch selector {
+	case "", documents.VersionDefault:
+		return st.DefaultVersion, nil
+	case documents.VersionLatest:
+		return len(st.Versions), nil
+	}
+	n, err := strconv.Atoi(selector)
+	if err != nil || documents.ValidVersion(selector) != nil {
+		return 0, fmt.Errorf("document %s: version %q: want a version number, %s or %s", st.Name, selector, documents.VersionLatest, documents.VersionDefault)
+	}
+	if n > len(st.Versions) {
+		return 0, fmt.Errorf("document %s version %d: %w (latest is %d)", st.Name, n, documents.ErrNotFound, len(st.Versions))
+	}
+	return n, nil
+}
+
+func (st DocumentState) contentBytes() int {
+	total := 0
+	for _, v := range st.Versions {
+		total += len(v.Content)
+	}
+	return total
+}
+
+// IsDocumentNotFound reports whether a query or update error says the document (or the
+// version) does not exist. Errors crossing Temporal lose their chain, so it reads the text.
+func IsDocumentNotFound(err error) bool {
+	return err != nil && (errors.Is(err, documents.ErrNotFound) || strings.Contains(err.Error(), ": "+documents.ErrNotFound.Error()))
+}

@@ -1,0 +1,118 @@
+package workflows
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+)
+
+const docV1 = `{"schemaVersion": "2.2", "mainSteps": [{"action": "aws:runShellScript", "name": "a", "inputs": {"runCommand": "true"}}]}`
+const docV2 = `{"schemaVersion": "2.2", "mainSteps": [{"action": "aws:runShellScript", "name": "a", "inputs": {"runCommand": "false"}}]}`
+
+// expectUpdate is an update callback that checks the outcome when it arrives.
+func expectUpdate(t *testing.T, name, reject string, check func(t *testing.T, res any)) *testsuite.TestUpdateCallback {
+	return &testsuite.TestUpdateCallback{
+		OnAccept: func() {
+			if reject != "" {
+				t.Errorf("%s: accepted, want rejected with %q", name, reject)
+			}
+		},
+		OnReject: func(err error) {
+			if reject == "" {
+				t.Errorf("%s: rejected: %v", name, err)
+				return
+			}
+			require.ErrorContains(t, err, reject, name)
+		},
+		OnComplete: func(res any, err error) {
+			require.NoError(t, err, name)
+			if check != nil {
+				check(t, res)
+			}
+		},
+	}
+}
+
+func TestDocumentWorkflow(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(DocumentWorkflow)
+	steps := []struct {
+		name   string
+		update string
+		arg    any
+		reject string
+		check  func(t *testing.T, res any)
+	}{
+		{"create", DocumentUpdateCreate, PutDocumentRequest{Name: "my-doc", Content: docV1, By: "u@h"}, "", func(t *testing.T, res any) {
+			r := decode[PutDocumentResult](t, res)
+			require.True(t, r.Created)
+			require.Equal(t, 1, r.Version.Version)
+		}},
+		{"create twice", DocumentUpdateCreate, PutDocumentRequest{Name: "my-doc", Content: docV1, By: "u@h"}, "document my-doc already exists (version 1)", nil},
+		{"invalid content", DocumentUpdateUpdate, PutDocumentRequest{Name: "my-doc", Content: `{"schemaVersion": "2.2"}`, By: "u@h"}, "mainSteps: at least one step is required", nil},
+		{"built-in name", DocumentUpdateUpdate, PutDocumentRequest{Name: "AWS-RunShellScript", Content: docV1}, "is built in", nil},
+		{"unchanged", DocumentUpdateUpdate, PutDocumentRequest{Name: "my-doc", Content: docV1, By: "u@h"}, "", func(t *testing.T, res any) {
+			r := decode[PutDocumentResult](t, res)
+			require.False(t, r.Created)
+			require.Equal(t, 1, r.Version.Version)
+		}},
+		{"update", DocumentUpdateUpdate, PutDocumentRequest{Name: "my-doc", Content: docV2, By: "v@h"}, "", func(t *testing.T, res any) {
+			r := decode[PutDocumentResult](t, res)
+			require.True(t, r.Created)
+			require.Equal(t, 2, r.Version.Version)
+			require.Equal(t, "v@h", r.Version.CreatedBy)
+		}},
+		{"default to a missing version", DocumentUpdateSetDefault, SetDefaultRequest{Version: 3}, "document my-doc has no version 3 (versions 1-2)", nil},
+		{"set default", DocumentUpdateSetDefault, SetDefaultRequest{Version: 2}, "", func(t *testing.T, res any) {
+			require.Equal(t, 2, decode[DocumentInfo](t, res).DefaultVersion)
+		}},
+	}
+	for i, st := range steps {
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(st.update, st.name, expectUpdate(t, st.name, st.reject, st.check), st.arg)
+		}, time.Duration(i+1)*time.Second)
+	}
+	env.RegisterDelayedCallback(func() {
+		for sel, want := range map[string]int{"$DEFAULT": 2, "$LATEST": 2, "1": 1, "": 2} {
+			v, err := env.QueryWorkflow(DocumentQueryVersion, sel)
+			require.NoError(t, err)
+			var dv DocumentVersion
+			require.NoError(t, v.Get(&dv))
+			require.Equal(t, want, dv.Version, sel)
+		}
+		_, err := env.QueryWorkflow(DocumentQueryVersion, "7")
+		require.True(t, IsDocumentNotFound(err), err)
+		env.UpdateWorkflow(DocumentUpdateDelete, "delete", expectUpdate(t, "delete", "", nil), DeleteDocumentRequest{By: "u@h"})
+	}, time.Minute)
+	env.ExecuteWorkflow(DocumentWorkflow, DocumentState{})
+	require.NoError(t, env.GetWorkflowError())
+}
+
+func TestDocumentWorkflowClosesWhenCreateRejected(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(DocumentWorkflow)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(DocumentUpdateCreate, "bad", expectUpdate(t, "bad", "json syntax error", nil), PutDocumentRequest{Name: "my-doc", Content: "{"})
+	}, time.Second)
+	env.ExecuteWorkflow(DocumentWorkflow, DocumentState{})
+	require.NoError(t, env.GetWorkflowError())
+	require.True(t, env.IsWorkflowCompleted())
+}
+
+// decode reads an update result, which the test environment hands over as the value or
+// as its encoded form.
+func decode[T any](t *testing.T, res any) T {
+	if v, ok := res.(T); ok {
+		return v
+	}
+	if p, ok := res.(*T); ok {
+		return *p
+	}
+	t.Fatalf("unexpected update result %T", res)
+	var zero T
+	return zero
+}

@@ -1,0 +1,102 @@
+package workflows
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/documents"
+)
+
+func flowStep(name string, mutate ...func(*documents.PlanStep)) documents.PlanStep {
+	s := documents.PlanStep{Name: name, Action: documents.ActionRunShellScript, Shell: "sh", Script: "x", TimeoutSeconds: 60, MaxAttempts: 1}
+	for _, m := range mutate {
+		m(&s)
+	}
+	return s
+}
+
+func TestTargetStepFlow(t *testing.T) {
+	onFailure := func(v string) func(*documents.PlanStep) { return func(s *documents.PlanStep) { s.OnFailure = v } }
+	finally := func(s *documents.PlanStep) { s.FinallyStep = true }
+	tests := []struct {
+		name     string
+		steps    []documents.PlanStep
+		exits    map[string][]int // exit code of each run of a step, in order
+		platform string
+		status   string
+		steps2   string // step name=status/exit, in order
+		runIDs   []string
+	}{
+		{"failure exits", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {2}}, "linux", StatusFailed,
+			"a=Failed/2 b=Skipped/0", []string{"e1-n1-0"}},
+		{"continue", []documents.PlanStep{flowStep("a", onFailure("continue")), flowStep("b")}, map[string][]int{"a": {2}}, "linux", StatusFailed,
+			"a=Failed/2 b=Success/0", []string{"e1-n1-0", "e1-n1-1"}},
+		{"successAndExit", []documents.PlanStep{flowStep("a", onFailure("successAndExit")), flowStep("b")}, map[string][]int{"a": {2}}, "linux", StatusSuccess,
+			"a=Failed/2 b=Skipped/0", []string{"e1-n1-0"}},
+		{"onSuccess exit", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.OnSuccess = "exit" }), flowStep("b")}, nil, "linux", StatusSuccess,
+			"a=Success/0 b=Skipped/0", []string{"e1-n1-0"}},
+		{"finally runs after exit", []documents.PlanStep{flowStep("a"), flowStep("b"), flowStep("c", finally)}, map[string][]int{"a": {1}}, "linux", StatusFailed,
+			"a=Failed/1 b=Skipped/0 c=Success/0", []string{"e1-n1-0", "e1-n1-2"}},
+		{"168 stops as success", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {168}}, "linux", StatusSuccess,
+			"a=Success/168 b=Skipped/0", []string{"e1-n1-0"}},
+		{"169 stops as failed, no retry", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.MaxAttempts = 3 }), flowStep("b")}, map[string][]int{"a": {169}}, "linux", StatusFailed,
+			"a=Failed/169 b=Skipped/0", []string{"e1-n1-0"}},
+		{"attempts until success", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.MaxAttempts = 3 })}, map[string][]int{"a": {1, 1, 0}}, "linux", StatusSuccess,
+			"a=Success/0", []string{"e1-n1-0", "e1-n1-0-a2", "e1-n1-0-a3"}},
+		{"attempts exhausted", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.MaxAttempts = 2 })}, map[string][]int{"a": {4, 5}}, "linux", StatusFailed,
+			"a=Failed/5", []string{"e1-n1-0", "e1-n1-0-a2"}},
+		{"reboot on linux", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {194}}, "linux", StatusSuccess,
+			"a=Success/194 b=Success/0", []string{"e1-n1-0", "e1-n1-1"}},
+		{"3010 is a failure on linux", []documents.PlanStep{flowStep("a")}, map[string][]int{"a": {3010}}, "linux", StatusFailed,
+			"a=Failed/3010", []string{"e1-n1-0"}},
+		{"reboot on windows", []documents.PlanStep{flowStep("a")}, map[string][]int{"a": {3010}}, "windows", StatusSuccess,
+			"a=Success/3010", []string{"e1-n1-0"}},
+		{"refused step", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.Refused = "sourceType GitHub is not supported" }), flowStep("b")}, nil, "linux", StatusFailed,
+			"a=Failed/-1 b=Skipped/0", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			var runIDs []string
+			runs := map[string]int{}
+			env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RunStepInput) (activities.StepResult, error) {
+				runIDs = append(runIDs, in.RunID)
+				codes := tt.exits[in.Step.Name]
+				code := 0
+				if n := runs[in.Step.Name]; n < len(codes) {
+					code = codes[n]
+				}
+				runs[in.Step.Name]++
+				return activities.StepResult{Step: in.Step.Name, ExitCode: code}, nil
+			}).Maybe()
+			env.ExecuteWorkflow(TargetWorkflow, TargetInput{AssociationName: "web", ExecutionID: "e1",
+				Node: activities.TargetRef{NodeID: "n1", Platform: tt.platform}, Plan: *testPlan(tt.steps...)})
+			require.NoError(t, env.GetWorkflowError())
+			var sum TargetSummary
+			require.NoError(t, env.GetWorkflowResult(&sum))
+			require.Equal(t, tt.status, sum.Status, sum.DetailedStatus)
+			var got []string
+			for _, s := range sum.Steps {
+				got = append(got, s.Name+"="+s.Status+"/"+itoa(s.ExitCode))
+			}
+			require.Equal(t, tt.steps2, join(got))
+			require.Equal(t, tt.runIDs, runIDs)
+			if tt.name == "reboot on linux" {
+				require.Contains(t, sum.Steps[0].DetailedStatus, "reboot requested (exit code 194)")
+			}
+			if tt.name == "refused step" {
+				require.Equal(t, "step a: sourceType GitHub is not supported", sum.DetailedStatus)
+			}
+		})
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func join(s []string) string { return strings.Join(s, " ") }
