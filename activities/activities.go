@@ -51,8 +51,14 @@ type Activities struct {
 	// Files is the directory whose files aws:downloadContent (sourceType Worker) may copy
 	// to nodes; "" serves none, so a document cannot read the worker's own files.
 	Files string
+	// OutputDir is the output store's directory (internal/outputstore),
+	// where each step's full stdout and stderr go; "" stores none.
+	OutputDir string
 	// HTTPClient fetches aws:downloadContent HTTP sources; nil means http.DefaultClient.
 	HTTPClient *http.Client
+	// Secrets resolves {{ssm-secure:NAME}} parameter values just before a step runs; nil
+	// holds none, so a step that references a secret fails with ErrSecretNotFound.
+	Secrets SecretSource
 }
 
 func (a *Activities) now() time.Time {

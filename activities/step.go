@@ -28,6 +28,10 @@ type RunStepInput struct {
 	NodeID string             `json:"nodeId"`
 	RunID  string             `json:"runId"`
 	Step   documents.PlanStep `json:"step"`
+	// AssociationName and ExecutionID file the step's full output in the
+	// output store; steps scheduled before they existed store none.
+	AssociationName string `json:"associationName,omitempty"`
+	ExecutionID     string `json:"executionId,omitempty"`
 }
 
 // StepResult is what a step did on a node. A non-zero exit code is a
@@ -44,6 +48,9 @@ type StepResult struct {
 	EndedAt         time.Time `json:"endedAt"`
 	Resumed         bool      `json:"resumed,omitempty"`
 	Attempt         int32     `json:"attempt"`
+	// OutputStoreError says why the full output is missing from the
+	// worker's output store, if it is.
+	OutputStoreError string `json:"outputStoreError,omitempty"`
 }
 
 // RunStep runs one rendered step on a node, detached from the connection:
@@ -99,6 +106,8 @@ func (a *Activities) RunStep(ctx context.Context, in RunStepInput) (StepResult, 
 	res.Stdout, res.Stderr = r.Stdout, r.Stderr
 	res.StdoutTruncated, res.StderrTruncated = r.StdoutTruncated, r.StderrTruncated
 	res.Resumed = r.Resumed
+	// Output store (issue 4): the full output, beyond what history keeps.
+	res.OutputStoreError = a.storeOutput(ctx, conn, in, r)
 	res.EndedAt = a.now()
 	activity.GetLogger(ctx).Info("step finished", "node", in.NodeID, "step", in.Step.Name, "exitCode", r.ExitCode, "timedOut", r.TimedOut)
 	return res, nil

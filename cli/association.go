@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -113,6 +114,7 @@ func associationCommand() *ucli.Command {
 				}, append(connectFlags(), outputFlag)...),
 				Action: associationTargets,
 			},
+			associationOutputCommand(),
 		},
 	}
 }
@@ -631,7 +633,7 @@ func follow(c *ucli.Context, cn *conn, name, execID string) error {
 			last = line
 		}
 		if done {
-			if err := printTargetSummaries(c, res.Targets); err != nil {
+			if err := printOutcome(c, cn, name, res); err != nil {
 				return err
 			}
 			if res.Status != workflows.StatusSuccess {
@@ -645,6 +647,90 @@ func follow(c *ucli.Context, cn *conn, name, execID string) error {
 			return c.Context.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
+	}
+}
+
+// listAllUpTo is the largest execution whose every target --wait lists;
+// past it, --wait lists the targets that did not succeed.
+const listAllUpTo = 50
+
+// printOutcome prints the targets of an ended execution.
+func printOutcome(c *ucli.Context, cn *conn, name string, res workflows.ExecutionResult) error {
+	if res.Counts.Total <= listAllUpTo {
+		ts, err := targetSummaries(c, cn, name, res)
+		if err != nil {
+			return err
+		}
+		return printTargetSummaries(c, ts)
+	}
+	ts := slices.Clone(res.Failures)
+	for _, nr := range res.NotRun {
+		for _, id := range nr.Nodes {
+			if len(ts) >= listAllUpTo {
+				break
+			}
+			ts = append(ts, workflows.TargetSummary{NodeID: id, Status: nr.Status, DetailedStatus: nr.DetailedStatus, ExitCode: -1})
+		}
+	}
+	if len(ts) == 0 {
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "targets that did not succeed (first %d; see `association targets`):\n", len(ts))
+	return printTargetSummaries(c, ts)
+}
+
+// targetLookups bounds the concurrent reads of target workflows.
+const targetLookups = 16
+
+// targetSummaries returns every target of an execution: each dispatched
+// one from its target workflow (running ones as InProgress), then the ones
+// that never ran.
+func targetSummaries(c *ucli.Context, cn *conn, name string, res workflows.ExecutionResult) ([]workflows.TargetSummary, error) {
+	execWF := workflows.ExecutionWorkflowID(name, res.ExecutionID)
+	out := make([]workflows.TargetSummary, len(res.Dispatched))
+	errs := make([]error, len(res.Dispatched))
+	sem := make(chan struct{}, targetLookups)
+	var wg sync.WaitGroup
+	for i, id := range res.Dispatched {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i], errs[i] = targetSummary(c, cn, workflows.TargetWorkflowID(execWF, id), id)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, nr := range res.NotRun {
+		for _, id := range nr.Nodes {
+			out = append(out, workflows.TargetSummary{NodeID: id, Status: nr.Status, DetailedStatus: nr.DetailedStatus, ExitCode: -1})
+		}
+	}
+	return out, nil
+}
+
+// targetSummary reads one target workflow's outcome.
+func targetSummary(c *ucli.Context, cn *conn, wfID, nodeID string) (workflows.TargetSummary, error) {
+	d, err := cn.client.DescribeWorkflowExecution(c.Context, wfID, "")
+	if err != nil {
+		return workflows.TargetSummary{}, fmt.Errorf("describe %s: %w", wfID, err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	switch info.GetStatus() {
+	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return workflows.TargetSummary{NodeID: nodeID, WorkflowID: wfID, Status: workflows.StatusInProgress, StartedAt: info.GetStartTime().AsTime()}, nil
+	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		var s workflows.TargetSummary
+		if err := cn.client.GetWorkflow(c.Context, wfID, "").Get(c.Context, &s); err != nil {
+			return s, fmt.Errorf("read %s: %w", wfID, err)
+		}
+		return s, nil
+	default:
+		return workflows.TargetSummary{NodeID: nodeID, WorkflowID: wfID, Status: workflows.StatusFailed, ExitCode: -1,
+			DetailedStatus: "target workflow " + strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")),
+			StartedAt:      info.GetStartTime().AsTime(), EndedAt: info.GetCloseTime().AsTime()}, nil
 	}
 }
 
@@ -689,8 +775,12 @@ func associationTargets(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	outs := make([]TargetOutput, 0, len(res.Targets))
-	for _, t := range res.Targets {
+	ts, err := targetSummaries(c, cn, name, res)
+	if err != nil {
+		return err
+	}
+	outs := make([]TargetOutput, 0, len(ts))
+	for _, t := range ts {
 		o := TargetOutput{TargetSummary: t, Output: []activities.StepResult{}}
 		if t.WorkflowID != "" {
 			if o.Output, err = stepResults(c, cn, t.WorkflowID); err != nil {
@@ -703,7 +793,7 @@ func associationTargets(c *ucli.Context) error {
 		return p.value(outs)
 	}
 	fmt.Fprintf(c.App.Writer, "execution %s: %s %s\n\n", execID, res.Status, res.DetailedStatus)
-	if err := printTargetSummaries(c, res.Targets); err != nil {
+	if err := printTargetSummaries(c, ts); err != nil {
 		return err
 	}
 	for _, o := range outs {

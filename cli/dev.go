@@ -49,6 +49,11 @@ func devRun(c *ucli.Context) error {
 		return err
 	}
 	defer enc.close()
+	stopPprof, err := servePprof(c.String("pprof"), logger)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	srv, err := devserver.Start(ctx, devserver.Config{
 		DataDir:          c.String("data-dir"),
 		IP:               c.String("ip"),
@@ -76,6 +81,7 @@ func devRun(c *ucli.Context) error {
 		fmt.Fprintf(w, "  Web UI:   %s\n", u)
 	}
 	fmt.Fprintf(w, "  Data:     %s\n", c.String("data-dir"))
+	fmt.Fprintf(w, "  Output:   %s\n", outputDir(c))
 	enc.describe(w)
 
 	// Without a worker here, registering the local node waits for one

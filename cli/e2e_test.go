@@ -80,6 +80,8 @@ type harness struct {
 	t    *testing.T
 	sshd *testsshd.Server
 	tag  string
+	// outputDir is the worker's output store.
+	outputDir string
 }
 
 // codecKeys encrypt every payload the tests' CLI, clients and workers write.
@@ -97,7 +99,7 @@ func dialTest(t *testing.T) client.Client {
 
 func setup(t *testing.T) *harness {
 	sshd := testsshd.Start(t)
-	h := &harness{t: t, sshd: sshd, tag: strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(t.Name(), "-"))}
+	h := &harness{t: t, sshd: sshd, tag: strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(t.Name(), "-")), outputDir: t.TempDir()}
 	c := dialTest(t)
 	dialer, err := transport.NewSSHDialer(transport.SSHConfig{Credentials: map[string]string{"default": sshd.KeyFile}})
 	require.NoError(t, err)
@@ -109,7 +111,7 @@ func setup(t *testing.T) *harness {
 			Client: c,
 			Activities: &activities.Activities{
 				Client: c, Namespace: "default", DataConverter: codec.NewDataConverter(codecKeys),
-				Nodes: pool, HeartbeatEvery: time.Second,
+				Nodes: pool, HeartbeatEvery: time.Second, OutputDir: h.outputDir,
 			},
 		})
 	}()

@@ -29,6 +29,7 @@ func workerFlags() []ucli.Flag {
 		&ucli.IntFlag{Name: "max-concurrent-steps", Usage: "steps this worker runs at once", Value: 200},
 		&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
 		&ucli.StringFlag{Name: "files", Usage: "directory whose files documents may copy to nodes (aws:downloadContent sourceType Worker); none by default"},
+		&ucli.StringFlag{Name: "output-dir", Usage: "output store: the directory where each step's full stdout and stderr go, as <association>/<execution>/<node>/<step>.stdout|.stderr (up to 100 MiB per stream); read it with `stead association output` on this machine", Value: defaultOutputDir},
 		&ucli.StringFlag{Name: "pprof", Usage: "serve Go's pprof profiles on this host:port (e.g. 127.0.0.1:6060), to see where the worker spends its time"},
 	}
 }
@@ -50,6 +51,11 @@ func workerCommand() *ucli.Command {
 				return err
 			}
 			defer cn.client.Close()
+			stop, err := servePprof(c.String("pprof"), logger)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			logger.Info("worker started", "address", c.String("address"), "namespace", cn.namespace, "region", regionOrDefault(c.String("region")))
 			return runWorker(c, cn, logger, c.String("region"))
 		},
@@ -68,13 +74,6 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 	creds, err := transport.ParseCredentialFlags(c.StringSlice("credential"))
 	if err != nil {
 		return err
-	}
-	if addr := c.String("pprof"); addr != "" {
-		stop, err := servePprof(addr, logger)
-		if err != nil {
-			return err
-		}
-		defer stop()
 	}
 	known := c.String("known-hosts")
 	if known == "" {
@@ -112,15 +111,20 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 			DataConverter:  cn.dc,
 			Nodes:          pool,
 			Files:          c.String("files"),
+			OutputDir:      outputDir(c),
 			HeartbeatEvery: 5 * time.Second,
 		},
 		MaxConcurrentSteps: c.Int("max-concurrent-steps"),
 	})
 }
 
-// servePprof serves the runtime profiles on addr until stop is called. It
-// uses its own mux, so nothing else is exposed on that address.
+// servePprof serves the runtime profiles on addr until stop is called; an
+// empty addr serves nothing. It uses its own mux, so nothing else is
+// exposed on that address.
 func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for pprof on %s: %w", addr, err)

@@ -42,6 +42,12 @@ type Parameter struct {
 	// InterpolationType "ENV_VAR" makes the value always available to scripts as the
 	// environment variable SSM_<name>, and never code even as a whole runCommand element.
 	InterpolationType string
+	// Secret is a Stead extension ("secret": true; SSM documents do not have it): the
+	// value still reaches the step, but only as its SSM_<name> environment variable, and
+	// the worker replaces it with *** in captured output, errors and logs, and read
+	// commands show *** instead. A value given as {{ssm-secure:NAME}} is secret whatever
+	// this says.
+	Secret bool
 }
 
 // Step is one entry of mainSteps: a plugin (action) and its inputs.
@@ -101,7 +107,7 @@ func (b *builder) addf(format string, args ...any) {
 var (
 	documentKeys  = []string{"schemaVersion", "description", "parameters", "mainSteps"}
 	parameterKeys = []string{"type", "description", "default", "allowedValues", "allowedPattern", "displayType",
-		"minItems", "maxItems", "minChars", "maxChars", "interpolationType"}
+		"minItems", "maxItems", "minChars", "maxChars", "interpolationType", "secret"}
 	// settings appears (as null) in documents the SSM agent hands to plugins; it carries nothing for Stead.
 	stepKeys = []string{"action", "name", "precondition", "inputs", "timeoutSeconds", "maxAttempts",
 		"onFailure", "onSuccess", "finallyStep", "settings"}
@@ -216,6 +222,7 @@ func (b *builder) parameter(name string, v any) (Parameter, bool) {
 		MinChars:          b.intValue(where+": minChars", m["minChars"]),
 		MaxChars:          b.intValue(where+": maxChars", m["maxChars"]),
 		InterpolationType: b.str(where+": interpolationType", m["interpolationType"]),
+		Secret:            b.boolValue(where+": secret", m["secret"]),
 	}
 	switch av := m["allowedValues"].(type) {
 	case nil:

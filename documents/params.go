@@ -119,6 +119,7 @@ func resolveParameters(doc *Document, given map[string]any) (map[string]resolved
 		}
 	}
 	values := make(map[string]resolved, len(doc.Parameters))
+	total := 0
 	for _, name := range declared {
 		p := doc.Parameters[name]
 		v, ok := given[name]
@@ -135,7 +136,11 @@ func resolveParameters(doc *Document, given map[string]any) (map[string]resolved
 		}
 		if len(verrs) == 0 {
 			values[name] = r
+			total += len(r.text)
 		}
+	}
+	if total > MaxParametersBytes {
+		errs = append(errs, fmt.Errorf("parameters: values are %d bytes together, more than the limit of %d", total, MaxParametersBytes))
 	}
 	return values, errs
 }
@@ -143,6 +148,14 @@ func resolveParameters(doc *Document, given map[string]any) (map[string]resolved
 // resolveValue reads v as a value of p's type and checks p's constraints on it. The value
 // is a string, []string, int64, bool, map[string]any or []any of maps.
 func resolveValue(p Parameter, v any) (resolved, []error) {
+	// A reference is checked as a reference: its value exists only on the worker, so the
+	// declared constraints cannot apply to it.
+	if name, ok, err := secretReference(p, v); err != nil {
+		return resolved{}, []error{err}
+	} else if ok {
+		ref := SecretRefText(name)
+		return resolved{value: ref, text: ref, secret: true}, nil
+	}
 	value, err := coerce(p.Type, v)
 	if err != nil {
 		return resolved{}, []error{err}
@@ -150,6 +163,9 @@ func resolveValue(p Parameter, v any) (resolved, []error) {
 	text, err := valueText(value)
 	if err != nil {
 		return resolved{}, []error{err}
+	}
+	if len(text) > MaxParameterValueBytes {
+		return resolved{}, []error{fmt.Errorf("value is %d bytes, more than the limit of %d", len(text), MaxParameterValueBytes)}
 	}
 	var errs []error
 	if hasNUL(value) {
@@ -197,7 +213,7 @@ func resolveValue(p Parameter, v any) (resolved, []error) {
 			}
 		}
 	}
-	return resolved{value: value, text: text}, errs
+	return resolved{value: value, text: text, secret: p.Secret}, errs
 }
 
 func itemError(typ string, i int, err error) error {
@@ -447,6 +463,9 @@ func hasNUL(v any) bool {
 type resolved struct {
 	value any
 	text  string
+	// secret is set for a {{ssm-secure:NAME}} reference and for a parameter declared
+	// secret: the value may reach a script only through its environment variable.
+	secret bool
 }
 
 func valueText(v any) (string, error) {

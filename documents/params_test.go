@@ -77,15 +77,15 @@ func TestParameterValues(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Equal(t, []EnvVar{
-		{"SSM_action", "Install"},
-		{"SSM_count", "2"},
-		{"SSM_enabled", "true"},
-		{"SSM_hosts", `["a.example","b-1"]`},
-		{"SSM_name", "web"},
-		{"SSM_rules", `[{"port":22}]`},
-		{"SSM_secret", "s3cr3t"},
-		{"SSM_tags", `{"env":"prod"}`},
-		{"SSM_version", "1.2"},
+		{Name: "SSM_action", Value: "Install"},
+		{Name: "SSM_count", Value: "2"},
+		{Name: "SSM_enabled", Value: "true"},
+		{Name: "SSM_hosts", Value: `["a.example","b-1"]`},
+		{Name: "SSM_name", Value: "web"},
+		{Name: "SSM_rules", Value: `[{"port":22}]`},
+		{Name: "SSM_secret", Value: "s3cr3t"},
+		{Name: "SSM_tags", Value: `{"env":"prod"}`},
+		{Name: "SSM_version", Value: "1.2"},
 	}, plan.Steps[0].Env)
 }
 

@@ -60,7 +60,13 @@ type PlanStep struct {
 }
 
 // EnvVar is one environment variable a step's script runs with.
-type EnvVar struct{ Name, Value string }
+type EnvVar struct {
+	Name, Value string
+	// Secret marks the value of a secret parameter: the worker resolves a
+	// {{ssm-secure:NAME}} Value before the step runs and redacts the value from what it
+	// captures; anything that shows a plan shows RedactedEnv.
+	Secret bool `json:",omitempty"`
+}
 
 // Shells a PlanStep runs under.
 const (
@@ -154,6 +160,9 @@ func (d *Document) script(action string, elements []string, values map[string]re
 
 func (d *Document) renderStep(s Step, values map[string]resolved) (PlanStep, error) {
 	c, _ := flowControl(s) // checked by Validate
+	if err := d.checkSecretPlacement(s, values); err != nil {
+		return PlanStep{}, err
+	}
 	ps := PlanStep{
 		Name:        s.Name,
 		Action:      s.Action,
@@ -207,7 +216,7 @@ func (d *Document) renderStep(s Step, values map[string]resolved) (PlanStep, err
 		}
 	}
 	for _, name := range sortedKeys(refs) {
-		ps.Env = append(ps.Env, EnvVar{Name: EnvPrefix + name, Value: values[name].text})
+		ps.Env = append(ps.Env, EnvVar{Name: EnvPrefix + name, Value: values[name].text, Secret: values[name].secret})
 	}
 	if wd, ok := s.Inputs[inputWorkingDirectory].(string); ok {
 		ps.WorkingDirectory = substituteRaw(wd, text)

@@ -205,7 +205,7 @@ func (d *Document) checkPlaceholders(s string, allowed []string) []error {
 		p, ok := d.Parameters[name]
 		switch {
 		case strings.HasPrefix(name, "ssm:") || strings.HasPrefix(name, "ssm-secure:"):
-			errs = append(errs, fmt.Errorf("{{ %s }}: Parameter Store references are not supported; pass the value as a parameter", name))
+			errs = append(errs, fmt.Errorf("{{ %s }}: Parameter Store references are not supported in a document; declare a String parameter and give it the value {{ssm-secure:NAME}}", name))
 		case !ok:
 			msg := fmt.Sprintf("{{ %s }}: no such parameter", name)
 			if near := nearest(name, sortedKeys(d.Parameters)); near != "" {

@@ -37,23 +37,58 @@ type ExecutionInput struct {
 	Spec               AssociationSpec `json:"spec"`
 	// Nodes, when set, limits the run to these of the matching nodes.
 	Nodes []string `json:"nodes,omitempty"`
+	// Carry is the state of a run that continued as new.
+	Carry *ExecutionCarry `json:"carry,omitempty"`
 }
 
+// ExecutionCarry is what an execution hands to its next run when it
+// continues as new to keep its history bounded.
+type ExecutionCarry struct {
+	Result ExecutionResult        `json:"result"`
+	Plan   documents.Plan         `json:"plan"`
+	Nodes  []activities.TargetRef `json:"nodes"`
+	Next   int                    `json:"next"`
+}
+
+// maxFailuresKept bounds the failed targets an execution result lists.
+const maxFailuresKept = 100
+
+// maxTargetsPerRun is how many targets one run of an execution dispatches
+// before it drains and continues as new: about four history events per
+// target keeps a run well under Temporal's 10,240-event warning.
+var maxTargetsPerRun = 1000
+
 // ExecutionResult is an execution's state: live through the progress
-// query, final as the workflow's result.
+// query, final as the workflow's result. It stays small for any fleet size:
+// each dispatched target's summary and output live in its own target
+// workflow, TargetWorkflowID(ExecutionWorkflowID(association, id), node).
 type ExecutionResult struct {
-	ExecutionID     string          `json:"executionId"`
-	Association     string          `json:"association"`
-	Reason          string          `json:"reason"`
-	Status          string          `json:"status"`
-	DetailedStatus  string          `json:"detailedStatus,omitempty"`
-	Document        string          `json:"document"`
-	DocumentVersion string          `json:"documentVersion,omitempty"`
-	DocumentHash    string          `json:"documentHash,omitempty"`
-	Counts          Counts          `json:"counts"`
-	Targets         []TargetSummary `json:"targets"`
-	StartedAt       time.Time       `json:"startedAt"`
-	EndedAt         time.Time       `json:"endedAt"`
+	ExecutionID     string `json:"executionId"`
+	Association     string `json:"association"`
+	Reason          string `json:"reason"`
+	Status          string `json:"status"`
+	DetailedStatus  string `json:"detailedStatus,omitempty"`
+	Document        string `json:"document"`
+	DocumentVersion string `json:"documentVersion,omitempty"`
+	DocumentHash    string `json:"documentHash,omitempty"`
+	Counts          Counts `json:"counts"`
+	// Dispatched lists, in order, the nodes a target workflow was started for.
+	Dispatched []string `json:"dispatched,omitempty"`
+	// NotRun groups the targets that never got a target workflow.
+	NotRun []NotRun `json:"notRun,omitempty"`
+	// Failures holds the first targets that did not succeed.
+	Failures  []TargetSummary `json:"failures,omitempty"`
+	StartedAt time.Time       `json:"startedAt"`
+	EndedAt   time.Time       `json:"endedAt"`
+	// Runs counts the workflow runs the execution took (continue-as-new).
+	Runs int `json:"runs"`
+}
+
+// NotRun is a group of targets that ended without running, for one reason.
+type NotRun struct {
+	Status         string   `json:"status"`
+	DetailedStatus string   `json:"detailedStatus"`
+	Nodes          []string `json:"nodes"`
 }
 
 // ExecutionWorkflowID names an execution of an association.
@@ -75,16 +110,29 @@ var controlOptions = workflow.ActivityOptions{
 // ExecutionWorkflow carries one run of an association to its targets:
 // render the document, resolve the targets, then keep at most
 // MaxConcurrency target workflows running, stopping dispatch once more than
-// MaxErrors targets have failed.
+// MaxErrors targets have failed. After maxTargetsPerRun targets it lets the
+// running ones finish and continues as new, so no history grows with the
+// fleet.
 func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult, error) {
-	res := ExecutionResult{
-		ExecutionID: in.ExecutionID,
-		Association: in.AssociationName,
-		Reason:      in.Reason,
-		Status:      StatusInProgress,
-		Document:    in.Spec.Document,
-		StartedAt:   workflow.Now(ctx),
+	var (
+		res   ExecutionResult
+		plan  documents.Plan
+		nodes []activities.TargetRef
+		next  int
+	)
+	if in.Carry != nil {
+		res, plan, nodes, next = in.Carry.Result, in.Carry.Plan, in.Carry.Nodes, in.Carry.Next
+	} else {
+		res = ExecutionResult{
+			ExecutionID: in.ExecutionID,
+			Association: in.AssociationName,
+			Reason:      in.Reason,
+			Status:      StatusInProgress,
+			Document:    in.Spec.Document,
+			StartedAt:   workflow.Now(ctx),
+		}
 	}
+	res.Runs++
 	if err := workflow.SetQueryHandler(ctx, ExecutionQueryProgress, func() (ExecutionResult, error) { return res, nil }); err != nil {
 		return res, fmt.Errorf("set progress handler: %w", err)
 	}
@@ -96,34 +144,32 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 		return res, err
 	}
 
-	actx := workflow.WithActivityOptions(ctx, controlOptions)
-	var a *activities.Activities
-	var plan documents.Plan
-	err := workflow.ExecuteActivity(actx, a.PrepareDocument, activities.PrepareInput{
-		Document: in.Spec.Document, Parameters: in.Spec.Parameters,
-	}).Get(ctx, &plan)
-	if err != nil {
-		return finish(StatusFailed, "prepare document: "+rootMessage(err))
-	}
-	res.Document, res.DocumentVersion, res.DocumentHash = plan.DocumentName, plan.DocumentVersion, plan.DocumentHash
+	if in.Carry == nil {
+		actx := workflow.WithActivityOptions(ctx, controlOptions)
+		var a *activities.Activities
+		err := workflow.ExecuteActivity(actx, a.PrepareDocument, activities.PrepareInput{
+			Document: in.Spec.Document, Parameters: in.Spec.Parameters,
+		}).Get(ctx, &plan)
+		if err != nil {
+			return finish(StatusFailed, "prepare document: "+rootMessage(err))
+		}
+		res.Document, res.DocumentVersion, res.DocumentHash = plan.DocumentName, plan.DocumentVersion, plan.DocumentHash
 
-	var resolved activities.ResolveResult
-	err = workflow.ExecuteActivity(actx, a.ResolveTargets, activities.ResolveInput{Targets: in.Spec.Targets, Nodes: in.Nodes}).Get(ctx, &resolved)
-	if err != nil {
-		return finish(StatusFailed, "resolve targets: "+rootMessage(err))
-	}
-	for _, n := range resolved.Nodes {
-		res.Targets = append(res.Targets, TargetSummary{NodeID: n.NodeID, Status: StatusPending})
-	}
-	for _, id := range resolved.Missing {
-		res.Targets = append(res.Targets, TargetSummary{NodeID: id, Status: StatusUndeliverable, DetailedStatus: "node is not registered", ExitCode: -1})
-	}
-	res.Counts.Total = len(res.Targets)
-	for _, t := range res.Targets {
-		res.Counts.add(t.Status, 1)
-	}
-	if res.Counts.Total == 0 {
-		return finish(StatusSuccess, "no targets matched")
+		var resolved activities.ResolveResult
+		err = workflow.ExecuteActivity(actx, a.ResolveTargets, activities.ResolveInput{Targets: in.Spec.Targets, Nodes: in.Nodes}).Get(ctx, &resolved)
+		if err != nil {
+			return finish(StatusFailed, "resolve targets: "+rootMessage(err))
+		}
+		nodes = resolved.Nodes
+		res.Counts.Total = len(nodes) + len(resolved.Missing)
+		res.Counts.Pending = len(nodes)
+		if len(resolved.Missing) > 0 {
+			res.NotRun = append(res.NotRun, NotRun{Status: StatusUndeliverable, DetailedStatus: "node is not registered", Nodes: resolved.Missing})
+			res.Counts.Undeliverable = len(resolved.Missing)
+		}
+		if res.Counts.Total == 0 {
+			return finish(StatusSuccess, "no targets matched")
+		}
 	}
 
 	concurrency := in.Spec.MaxConcurrency.Concurrency(res.Counts.Total)
@@ -131,15 +177,9 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 	execWorkflowID := ExecutionWorkflowID(in.AssociationName, in.ExecutionID)
 
 	selector := workflow.NewSelector(ctx)
-	inFlight, next := 0, 0
+	inFlight, dispatchedThisRun := 0, 0
 	stopped := false
-	setStatus := func(i int, s TargetSummary) {
-		res.Counts.add(res.Targets[i].Status, -1)
-		res.Targets[i] = s
-		res.Counts.add(s.Status, 1)
-	}
-	dispatch := func(i int) {
-		ref := resolved.Nodes[i]
+	dispatch := func(ref activities.TargetRef) {
 		wfID := TargetWorkflowID(execWorkflowID, ref.NodeID)
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID:          wfID,
@@ -154,7 +194,10 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 				searchattr.Status.ValueSet(StatusInProgress),
 			),
 		})
-		setStatus(i, TargetSummary{NodeID: ref.NodeID, WorkflowID: wfID, Status: StatusInProgress, StartedAt: workflow.Now(ctx)})
+		res.Counts.add(StatusPending, -1)
+		res.Counts.add(StatusInProgress, 1)
+		res.Dispatched = append(res.Dispatched, ref.NodeID)
+		startedAt := workflow.Now(ctx)
 		inFlight++
 		f := workflow.ExecuteChildWorkflow(cctx, TargetWorkflow, TargetInput{
 			AssociationName: in.AssociationName, ExecutionID: in.ExecutionID, Node: ref, Plan: plan,
@@ -166,20 +209,27 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 			if err := f.Get(ctx, &s); err != nil {
 				status, detail := failureStatus(err)
 				s = TargetSummary{NodeID: ref.NodeID, WorkflowID: wfID, Status: status, DetailedStatus: detail, ExitCode: -1,
-					StartedAt: res.Targets[i].StartedAt, EndedAt: workflow.Now(ctx)}
+					StartedAt: startedAt, EndedAt: workflow.Now(ctx)}
 			}
-			setStatus(i, s)
+			res.Counts.add(StatusInProgress, -1)
+			res.Counts.add(s.Status, 1)
+			if s.Status != StatusSuccess && len(res.Failures) < maxFailuresKept {
+				res.Failures = append(res.Failures, s)
+			}
 		})
 	}
 
+	rollover := false
 	for {
 		cancelled := ctx.Err() != nil
 		if !stopped && (cancelled || res.Counts.Errors() > errorLimit) {
 			stopped = true
 		}
-		for !stopped && inFlight < concurrency && next < len(resolved.Nodes) {
-			dispatch(next)
+		for !stopped && !rollover && inFlight < concurrency && next < len(nodes) {
+			dispatch(nodes[next])
 			next++
+			dispatchedThisRun++
+			rollover = dispatchedThisRun >= maxTargetsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 		}
 		if inFlight == 0 {
 			break
@@ -187,22 +237,34 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		selector.Select(dctx)
 	}
+	cancelled := ctx.Err() != nil
+	if rollover && !stopped && !cancelled && next < len(nodes) {
+		return res, workflow.NewContinueAsNewError(ctx, ExecutionWorkflow, ExecutionInput{
+			AssociationName: in.AssociationName, AssociationVersion: in.AssociationVersion,
+			ExecutionID: in.ExecutionID, Reason: in.Reason, Spec: in.Spec, Nodes: in.Nodes,
+			Carry: &ExecutionCarry{Result: res, Plan: plan, Nodes: nodes, Next: next},
+		})
+	}
 
 	// Whatever was never dispatched ends Skipped, or Cancelled when the
 	// execution was.
-	cancelled := ctx.Err() != nil
-	for i := next; i < len(resolved.Nodes); i++ {
-		s := TargetSummary{NodeID: resolved.Nodes[i].NodeID, Status: StatusSkipped, DetailedStatus: "MaxErrors reached: not dispatched", ExitCode: -1}
+	if rest := nodes[next:]; len(rest) > 0 {
+		nr := NotRun{Status: StatusSkipped, DetailedStatus: "MaxErrors reached: not dispatched"}
 		if cancelled {
-			s.Status, s.DetailedStatus = StatusCancelled, "execution cancelled before dispatch"
+			nr.Status, nr.DetailedStatus = StatusCancelled, "execution cancelled before dispatch"
 		}
-		setStatus(i, s)
+		for _, r := range rest {
+			nr.Nodes = append(nr.Nodes, r.NodeID)
+		}
+		res.NotRun = append(res.NotRun, nr)
+		res.Counts.add(StatusPending, -len(rest))
+		res.Counts.add(nr.Status, len(rest))
 	}
 	c := res.Counts
 	switch {
 	case cancelled:
 		return finish(StatusCancelled, fmt.Sprintf("cancelled: %d of %d targets succeeded", c.Success, c.Total))
-	case next < len(resolved.Nodes):
+	case next < len(nodes):
 		return finish(StatusFailed, fmt.Sprintf("stopped after %d errors (MaxErrors %s): %d succeeded, %d skipped", c.Errors(), in.Spec.MaxErrors, c.Success, c.Skipped))
 	case c.Errors() > 0:
 		return finish(StatusFailed, fmt.Sprintf("%d of %d targets failed (%d failed, %d timed out, %d undeliverable)", c.Errors(), c.Total, c.Failed, c.TimedOut+c.DeliveryTimedOut, c.Undeliverable))

@@ -240,9 +240,11 @@ func runStep(ctx workflow.Context, in TargetInput, runID string, step documents.
 	var a *activities.Activities
 	var res activities.StepResult
 	err := workflow.ExecuteActivity(actx, a.RunStep, activities.RunStepInput{
-		NodeID: in.Node.NodeID,
-		RunID:  runID,
-		Step:   step,
+		NodeID:          in.Node.NodeID,
+		RunID:           runID,
+		Step:            step,
+		AssociationName: in.AssociationName,
+		ExecutionID:     in.ExecutionID,
 	}).Get(ctx, &res)
 	ss := StepSummary{Name: step.Name, ExitCode: res.ExitCode}
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -106,10 +107,58 @@ func TestExecutionAllSucceed(t *testing.T) {
 	require.Equal(t, StatusSuccess, res.Status)
 	require.Equal(t, Counts{Total: 3, Success: 3}, res.Counts)
 	require.Equal(t, "sha256:00", res.DocumentHash)
-	for _, tg := range res.Targets {
-		require.Equal(t, StatusSuccess, tg.Status)
-		require.Equal(t, "execution/web/e1/"+tg.NodeID, tg.WorkflowID)
+	require.Equal(t, []string{"a", "b", "c"}, res.Dispatched)
+	require.Empty(t, res.Failures)
+	require.Empty(t, res.NotRun)
+}
+
+// runExecution runs an execution to its end across continue-as-new, the
+// way the server would, and returns its result and the number of runs.
+func runExecution(t *testing.T, in ExecutionInput, setup func(*testsuite.TestWorkflowEnvironment)) (ExecutionResult, int) {
+	for runs := 1; runs <= 20; runs++ {
+		env := newEnv(t)
+		setup(env)
+		env.ExecuteWorkflow(ExecutionWorkflow, in)
+		var can *workflow.ContinueAsNewError
+		if err := env.GetWorkflowError(); errors.As(err, &can) {
+			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
+			require.NotNil(t, in.Carry)
+			continue
+		}
+		var res ExecutionResult
+		require.NoError(t, env.GetWorkflowResult(&res))
+		return res, runs
 	}
+	t.Fatal("execution never ended")
+	return ExecutionResult{}, 0
+}
+
+func TestExecutionContinuesAsNewAcrossBatches(t *testing.T) {
+	defer func(n int) { maxTargetsPerRun = n }(maxTargetsPerRun)
+	maxTargetsPerRun = 3
+	ids := []string{"n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"}
+	ran := map[string]int{}
+	res, runs := runExecution(t, execInput("2", "1"), func(env *testsuite.TestWorkflowEnvironment) {
+		env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(testPlan(), nil).Maybe()
+		env.OnActivity(acts.ResolveTargets, mock.Anything, mock.Anything).Return(nodes(ids...), nil).Maybe()
+		env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RunStepInput) (activities.StepResult, error) {
+			ran[in.NodeID]++
+			if in.NodeID == "n5" {
+				return activities.StepResult{ExitCode: 4}, nil
+			}
+			return activities.StepResult{}, nil
+		}).Maybe()
+	})
+	require.Equal(t, 3, runs, "8 targets in batches of 3")
+	require.Equal(t, 3, res.Runs)
+	require.Equal(t, ids, res.Dispatched)
+	for _, id := range ids {
+		require.Equal(t, 1, ran[id], id)
+	}
+	require.Equal(t, Counts{Total: 8, Success: 7, Failed: 1}, res.Counts)
+	require.Len(t, res.Failures, 1)
+	require.Equal(t, "n5", res.Failures[0].NodeID)
+	require.Equal(t, StatusFailed, res.Status)
 }
 
 func TestExecutionStopsAtMaxErrors(t *testing.T) {
@@ -123,12 +172,12 @@ func TestExecutionStopsAtMaxErrors(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&res))
 	require.Equal(t, StatusFailed, res.Status)
 	require.Contains(t, res.DetailedStatus, "stopped after 2 errors (MaxErrors 1)")
-	got := map[string]string{}
-	for _, tg := range res.Targets {
-		got[tg.NodeID] = tg.Status
-	}
-	require.Equal(t, map[string]string{"a": StatusSuccess, "b": StatusFailed, "c": StatusFailed, "d": StatusSkipped, "e": StatusSkipped}, got)
-	require.Equal(t, 2, res.Counts.Skipped)
+	require.Equal(t, []string{"a", "b", "c"}, res.Dispatched)
+	require.Equal(t, []NotRun{{Status: StatusSkipped, DetailedStatus: "MaxErrors reached: not dispatched", Nodes: []string{"d", "e"}}}, res.NotRun)
+	require.Len(t, res.Failures, 2)
+	require.Equal(t, "b", res.Failures[0].NodeID)
+	require.Equal(t, "c", res.Failures[1].NodeID)
+	require.Equal(t, Counts{Total: 5, Success: 1, Failed: 2, Skipped: 2}, res.Counts)
 }
 
 func TestExecutionMissingAndUndeliverable(t *testing.T) {
@@ -149,14 +198,9 @@ func TestExecutionMissingAndUndeliverable(t *testing.T) {
 	require.Equal(t, StatusFailed, res.Status)
 	require.Equal(t, 2, res.Counts.Undeliverable)
 	require.Equal(t, 1, res.Counts.Success)
-	for _, tg := range res.Targets {
-		if tg.NodeID == "b" {
-			require.Contains(t, tg.DetailedStatus, "HostKeyMismatch")
-		}
-		if tg.NodeID == "ghost" {
-			require.Equal(t, "node is not registered", tg.DetailedStatus)
-		}
-	}
+	require.Len(t, res.Failures, 1)
+	require.Contains(t, res.Failures[0].DetailedStatus, "HostKeyMismatch")
+	require.Equal(t, []NotRun{{Status: StatusUndeliverable, DetailedStatus: "node is not registered", Nodes: []string{"ghost"}}}, res.NotRun)
 }
 
 func TestExecutionBadDocumentFails(t *testing.T) {

@@ -137,15 +137,23 @@ func (e *env) fanOut(ctx context.Context, r *report, n int) error {
 	cold := &row{name: fmt.Sprintf("fan-out `true`, N=%d, cold", n)}
 	warm := &row{name: fmt.Sprintf("fan-out `true`, N=%d, warm", n)}
 	conc := strconv.Itoa(e.cfg.concurrency)
-	for rep := range e.cfg.reps {
+	steadReps := e.cfg.reps
+	if n >= 1000 {
+		steadReps = min(steadReps, e.cfg.bigReps)
+	}
+	for rep := range steadReps {
 		if err := e.restartWorker(ctx); err != nil {
 			return err
 		}
 		name := fmt.Sprintf("fan%d-%d", n, rep+1)
 		logf("stead: fan-out %d, run %d: cold", n, rep+1)
-		var prof func() error
-		if n == 1000 && rep == 0 && e.cfg.profileDir != "" && e.cfg.pprof != "" {
-			prof = e.profileWorker(filepath.Join(e.cfg.profileDir, "worker-fanout-1000.pprof"))
+		var profs []func() error
+		if n == 1000 && rep == 0 && e.cfg.profileDir != "" {
+			for who, addr := range map[string]string{"worker": e.cfg.pprof, "server": e.cfg.serverPprof} {
+				if addr != "" {
+					profs = append(profs, profile(addr, filepath.Join(e.cfg.profileDir, who+"-fanout-1000.pprof")))
+				}
+			}
 		}
 		before := time.Now()
 		sr, err := e.steadTimed(ctx, "association", "create", "--name", name, "--document", "Stead-RunShellScript",
@@ -154,9 +162,9 @@ func (e *env) fanOut(ctx context.Context, r *report, n int) error {
 		if err != nil {
 			return fmt.Errorf("stead fan-out %d: %w", n, err)
 		}
-		if prof != nil {
-			if err := prof(); err != nil {
-				logf("worker profile: %v", err)
+		for _, end := range profs {
+			if err := end(); err != nil {
+				logf("profile: %v", err)
 			}
 		}
 		cold.addStead(sr)
@@ -197,16 +205,19 @@ func (e *env) fanOut(ctx context.Context, r *report, n int) error {
 		logf("floor: fan-out %d, run %d: %.2f s", n, rep+1, secs)
 	}
 	if !e.cfg.skipAnsible {
-		reps := e.cfg.reps
+		// At the largest N a single cold run takes minutes: it runs once
+		// and cold only, as a scheduled run meets it.
+		reps, kinds := e.cfg.ansibleReps, []struct {
+			r    *row
+			kind string
+		}{{cold, "cold"}, {warm, "warm"}}
 		if n >= 1000 {
-			reps = min(reps, e.cfg.bigReps)
+			reps, kinds = 1, kinds[:1]
+			warm.note = "Ansible ran cold only at this size, once"
 		}
 		for rep := range reps {
 			e.dropControlMasters()
-			for _, t := range []struct {
-				r    *row
-				kind string
-			}{{cold, "cold"}, {warm, "warm"}} {
+			for _, t := range kinds {
 				d, kb, err := e.runAnsible(ctx, "ansible", subsetTag(n), "-m", "command", "-a", "true", "-f", conc, "-o")
 				if err != nil {
 					return fmt.Errorf("ansible fan-out %d (%s): %w", n, t.kind, err)
@@ -221,13 +232,13 @@ func (e *env) fanOut(ctx context.Context, r *report, n int) error {
 	return nil
 }
 
-// profileWorker starts a CPU profile of the worker and returns a function
-// that ends it and saves it at path.
-func (e *env) profileWorker(path string) func() error {
+// profile starts a 60 s CPU profile of the process serving pprof on addr
+// and returns a function that waits for it and saves it at path.
+func profile(addr, path string) func() error {
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		resp, err := http.Get("http://" + e.cfg.pprof + "/debug/pprof/profile?seconds=60")
+		resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=60")
 		if err != nil {
 			done <- err
 			return
@@ -248,7 +259,7 @@ func (e *env) profileWorker(path string) func() error {
 	}()
 	return func() error {
 		// The profile covers a fixed 60 s; the run usually ends sooner.
-		logf("waiting for the worker profile (%s left)", (60*time.Second - time.Since(start)).Round(time.Second))
+		logf("waiting for a profile (%s left)", (60*time.Second - time.Since(start)).Round(time.Second))
 		return <-done
 	}
 }
@@ -304,11 +315,10 @@ func (e *env) steps(ctx context.Context, r *report) error {
 		logf("floor: steps, run %d: %.2f s", rep+1, secs)
 	}
 	if !e.cfg.skipAnsible {
-		e.dropControlMasters()
-		if _, _, err := e.runAnsible(ctx, "ansible-playbook", e.ansible.steps); err != nil {
-			return fmt.Errorf("ansible steps (warm-up): %w", err)
+		if err := e.warmAnsible(ctx, 20); err != nil {
+			return err
 		}
-		for rep := range e.cfg.reps {
+		for rep := range e.cfg.ansibleReps {
 			d, kb, err := e.runAnsible(ctx, "ansible-playbook", e.ansible.steps)
 			if err != nil {
 				return fmt.Errorf("ansible steps: %w", err)
@@ -332,6 +342,15 @@ func noChangeScript() []string {
 		cmds = append(cmds, fmt.Sprintf(`printf '%%s\n' '%s' | cmp -s - %s || printf '%%s\n' '%s' > %s`, c, f, c, f))
 	}
 	return cmds
+}
+
+// ansibleFilesScript writes the files of Ansible's copy tasks.
+func ansibleFilesScript() string {
+	cmds := []string{`mkdir -p "$HOME/bench-ansible"`}
+	for i := range fileCount {
+		cmds = append(cmds, fmt.Sprintf(`printf '%%s\n' '%s' > "$HOME/bench-ansible/f%02d"`, strings.TrimSuffix(fileContent(i), "\n"), i+1))
+	}
+	return strings.Join(cmds, "\n")
 }
 
 // noChange runs the file-writing document twice on 50 hosts and times the
@@ -369,19 +388,28 @@ func (e *env) noChange(ctx context.Context, r *report) error {
 		logf("floor: no-change, run %d: %.2f s", rep+1, secs)
 	}
 	if !e.cfg.skipAnsible {
-		e.dropControlMasters()
-		if _, _, err := e.runAnsible(ctx, "ansible-playbook", e.ansible.copies); err != nil {
-			return fmt.Errorf("ansible no-change (first run): %w", err)
+		// Ansible's first run would take minutes only to write files:
+		// they are written as it would write them, and its one run is
+		// the no-change run.
+		if _, _, err := e.floorRun(ctx, 50, 1, ansibleFilesScript()); err != nil {
+			return fmt.Errorf("write ansible's files: %w", err)
 		}
-		for rep := range e.cfg.reps {
-			d, kb, err := e.runAnsible(ctx, "ansible-playbook", e.ansible.copies)
-			if err != nil {
-				return fmt.Errorf("ansible no-change: %w", err)
-			}
-			rw.addAnsible(d.Seconds(), kb)
-			logf("ansible: no-change, re-run %d: %.2f s", rep+1, d.Seconds())
+		if err := e.warmAnsible(ctx, 50); err != nil {
+			return err
 		}
+		out, d, kb, err := e.runAnsibleOut(ctx, "ansible-playbook", e.ansible.copies)
+		if err != nil {
+			return fmt.Errorf("ansible no-change: %w", err)
+		}
+		if !strings.Contains(out, "changed=0") || strings.Contains(out, "changed=1") {
+			rw.note = "Ansible reported changes on its no-change run"
+		}
+		rw.addAnsible(d.Seconds(), kb)
+		logf("ansible: no-change run: %.2f s", d.Seconds())
 		e.dropControlMasters()
+		if rw.note == "" {
+			rw.note = "Ansible's files were written beforehand over plain SSH with the content its copy tasks set, and its one timed run changed nothing (changed=0)"
+		}
 	}
 	return nil
 }

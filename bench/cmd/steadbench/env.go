@@ -88,9 +88,12 @@ func (e *env) startStead(ctx context.Context) error {
 		return err
 	}
 	e.stead = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	e.server, err = e.procs.start("server", filepath.Join(e.dir, "server.log"), nil,
-		e.cfg.stead, "dev", "--no-local-node", "--no-worker", "--data-dir", filepath.Join(e.dir, "data"),
-		"--port", strconv.Itoa(port), "--ui-port", "-1", "--log-level", "warn")
+	args := []string{e.cfg.stead, "dev", "--no-local-node", "--no-worker", "--data-dir", filepath.Join(e.dir, "data"),
+		"--port", strconv.Itoa(port), "--ui-port", "-1", "--log-level", "warn"}
+	if e.cfg.serverPprof != "" {
+		args = append(args, "--pprof", e.cfg.serverPprof)
+	}
+	e.server, err = e.procs.start("server", filepath.Join(e.dir, "server.log"), nil, args...)
 	if err != nil {
 		return err
 	}
@@ -100,7 +103,7 @@ func (e *env) startStead(ctx context.Context) error {
 	if !e.server.alive() {
 		return fmt.Errorf("stead dev exited: %s", e.server.tail())
 	}
-	args := []string{e.cfg.stead, "worker", "--address", e.stead,
+	args = []string{e.cfg.stead, "worker", "--address", e.stead,
 		"--credential", "default=" + e.sshd.KeyFile, "--known-hosts", e.knownHosts, "--log-level", "warn"}
 	if e.cfg.pprof != "" {
 		args = append(args, "--pprof", e.cfg.pprof)

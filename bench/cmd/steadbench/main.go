@@ -30,9 +30,11 @@ type config struct {
 	concurrency int
 	reps        int
 	bigReps     int
+	ansibleReps int
 	idleAssocs  int
 	idle        time.Duration
 	pprof       string
+	serverPprof string
 	profileDir  string
 	skipAnsible bool
 	command     string
@@ -46,12 +48,14 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", "file whose benchmark section is rewritten with the results; empty writes none")
 	flag.IntVar(&cfg.hosts, "hosts", 1000, "loopback hosts to pose as (the largest fan-out)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 50, "hosts worked on at once, for every tool")
-	flag.IntVar(&cfg.reps, "reps", 3, "runs of each case")
-	flag.IntVar(&cfg.bigReps, "big-reps", 2, "runs of the largest fan-out with Ansible, which takes minutes each")
+	flag.IntVar(&cfg.reps, "reps", 3, "runs of each case with Stead and the floor")
+	flag.IntVar(&cfg.bigReps, "big-reps", 2, "runs of the largest fan-out with Stead (cold and warm each)")
+	flag.IntVar(&cfg.ansibleReps, "ansible-reps", 2, "runs of each case with Ansible, which is CPU-bound here and takes the most time; at the largest fan-out and in the no-change case Ansible runs once")
 	flag.IntVar(&cfg.idleAssocs, "idle-associations", 1000, "associations on rate(30 minutes) in the idle case")
 	flag.DurationVar(&cfg.idle, "idle", 60*time.Second, "how long the idle case measures")
 	flag.StringVar(&cfg.pprof, "pprof", "127.0.0.1:6061", "where the worker serves pprof; empty for none")
-	flag.StringVar(&cfg.profileDir, "profile-dir", "", "if set, keep a worker CPU profile of the largest Stead fan-out here")
+	flag.StringVar(&cfg.serverPprof, "server-pprof", "127.0.0.1:6062", "where the server serves pprof; empty for none")
+	flag.StringVar(&cfg.profileDir, "profile-dir", "", "if set, keep CPU profiles of the worker and the server during the largest Stead fan-out here")
 	flag.BoolVar(&cfg.skipAnsible, "skip-ansible", false, "measure Stead and the floor only")
 	flag.StringVar(&cfg.command, "command", "make bench", "the command line reported in BENCHMARKS.md")
 	flag.BoolVar(&cfg.hold, "hold", false, "set up the hosts, server and worker, print how to reach them and wait for Ctrl-C, to profile by hand")
@@ -109,8 +113,8 @@ func run(ctx context.Context, cfg config) error {
 	logf("registered %d nodes in %s", len(e.hosts), took.Round(time.Millisecond))
 
 	if cfg.hold {
-		logf("holding: TEMPORAL_ADDRESS=%s, worker pprof on %s, worker pid %d, server pid %d, hosts tagged %s..%s; Ctrl-C ends",
-			e.stead, cfg.pprof, e.worker.pid(), e.server.pid(), subsetTag(subsets[0]), subsetTag(subsets[len(subsets)-1]))
+		logf("holding: TEMPORAL_ADDRESS=%s, worker pprof on %s, server pprof on %s, worker pid %d, server pid %d, hosts tagged %s..%s; Ctrl-C ends",
+			e.stead, cfg.pprof, cfg.serverPprof, e.worker.pid(), e.server.pid(), subsetTag(subsets[0]), subsetTag(subsets[len(subsets)-1]))
 		<-ctx.Done()
 		return nil
 	}

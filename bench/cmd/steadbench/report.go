@@ -145,8 +145,8 @@ func (r *report) markdown() string {
 	var b strings.Builder
 	b.WriteString("## Stead, Ansible and the SSH floor (`make bench`)\n\n")
 	fmt.Fprintf(&b, "Measured %s on %s. Command: `%s`.\n", r.started.UTC().Format("2006-01-02 15:04 MST"), machine(), r.cfg.command)
-	fmt.Fprintf(&b, "%d loopback hosts (one OpenSSH sshd on 127.1.x.y), concurrency %d for every tool, %d runs per case (Ansible at N=1000: %d).\n\n",
-		r.cfg.hosts, r.cfg.concurrency, r.cfg.reps, min(r.cfg.reps, r.cfg.bigReps))
+	fmt.Fprintf(&b, "%d loopback hosts (one OpenSSH sshd on 127.1.x.y), concurrency %d for every tool. Runs per case: Stead and the floor %d (Stead at N=1000: %d), Ansible %d (once at N=1000 and in the no-change case: Ansible is CPU-bound on this machine and a run takes minutes).\n\n",
+		r.cfg.hosts, r.cfg.concurrency, r.cfg.reps, min(r.cfg.reps, r.cfg.bigReps), r.cfg.ansibleReps)
 	b.WriteString(r.table())
 	b.WriteString("\n")
 	for _, rw := range r.rows {

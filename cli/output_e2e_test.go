@@ -1,0 +1,51 @@
+package cli_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/workflows"
+)
+
+// History keeps the first 24,000 characters of stdout; the output store
+// keeps all of it, and `association output` prints it.
+func TestFullOutputGoesToTheOutputStore(t *testing.T) {
+	h := setup(t)
+	h.register("out-1", 60)
+	// seq 1 20000 prints 108,894 characters; the last line is 20000.
+	out := ok(t, "association", "create", "--name", "full-output", "--document", "Stead-RunShellScript",
+		"--targets", "Key=InstanceIds,Values=out-1",
+		"--parameters", `{"commands":["seq 1 20000","echo err-line >&2"]}`, "--wait")
+	id := execID(t, out)
+	var want strings.Builder
+	for i := 1; i <= 20000; i++ {
+		want.WriteString(itoa(i) + "\n")
+	}
+
+	outs := targetsJSON(t, "full-output", id)
+	require.Len(t, outs, 1)
+	require.Equal(t, workflows.StatusSuccess, outs[0].Status)
+	res := outs[0].Output[0]
+	require.Len(t, res.Stdout, activities.StdoutLimit)
+	require.True(t, res.StdoutTruncated)
+	require.Empty(t, res.OutputStoreError)
+	require.Equal(t, want.String()[:activities.StdoutLimit], res.Stdout)
+
+	args := []string{"association", "output", "full-output", "--execution", id, "--node", "out-1", "--output-dir", h.outputDir}
+	require.Equal(t, want.String(), ok(t, append(args, "--step", res.Step)...))
+	require.Equal(t, want.String(), ok(t, args...), "the node's only step is printed without --step")
+	require.Equal(t, "err-line\n", ok(t, append(args, "--stderr")...))
+
+	fails(t, "no stdout of step nope on node out-1", append(args, "--step", "nope")...)
+	fails(t, "no output of node out-2", "association", "output", "full-output", "--execution", id, "--node", "out-2", "--output-dir", h.outputDir)
+	fails(t, "not a valid name in the output store", "association", "output", "full-output", "--execution", "../x", "--node", "out-1", "--output-dir", h.outputDir)
+	fails(t, "want exactly one association NAME", "association", "output", "--execution", id, "--node", "out-1")
+	ok(t, "association", "delete", "full-output")
+}
+
+// itoa formats a line of seq's output.
+func itoa(i int) string { return strconv.Itoa(i) }
