@@ -1,14 +1,17 @@
 package activities
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/detached"
 	"github.com/stead-io/stead/internal/secrets"
+	"github.com/stead-io/stead/internal/transport"
 )
 
 // ErrSecretNotFound is the failure type of a step whose {{ssm-secure:NAME}} reference
@@ -83,4 +86,44 @@ func redactError(r *secrets.Redactor, err error) error {
 		return temporal.NewApplicationError(msg, app.Type())
 	}
 	return errors.New(msg)
+}
+
+// redactingConn is a connection whose commands' output is redacted as it streams: the
+// output store copies a step's full output from the node through it.
+type redactingConn struct {
+	transport.Conn
+	r *secrets.Redactor
+}
+
+// Run implements transport.Conn.
+func (c redactingConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	var so, se *secrets.Writer
+	if stdout != nil {
+		so = c.r.Writer(stdout)
+		stdout = so
+	}
+	if stderr != nil {
+		se = c.r.Writer(stderr)
+		stderr = se
+	}
+	code, err := c.Conn.Run(ctx, cmd, stdin, stdout, stderr)
+	for _, w := range []*secrets.Writer{so, se} {
+		if w != nil {
+			if ferr := w.Flush(); ferr != nil && err == nil {
+				err = fmt.Errorf("write redacted output: %w", ferr)
+			}
+		}
+	}
+	return code, err
+}
+
+// forStore is what the output store may copy: conn, redacting when the step has
+// secrets, and the run's kept output redacted as in the step's result.
+func forStore(r *secrets.Redactor, conn transport.Conn, run detached.Result) (transport.Conn, detached.Result) {
+	if r.Empty() {
+		return conn, run
+	}
+	run.Stdout = redactStream(r, run.Stdout, run.StdoutTruncated)
+	run.Stderr = redactStream(r, run.Stderr, run.StderrTruncated)
+	return redactingConn{Conn: conn, r: r}, run
 }

@@ -82,9 +82,10 @@ func (a *Activities) RunStep(ctx context.Context, in RunStepInput) (StepResult, 
 	}
 	defer conn.Close()
 
-	env := make([]detached.EnvVar, len(in.Step.Env))
-	for i, e := range in.Step.Env {
-		env[i] = detached.EnvVar{Name: e.Name, Value: e.Value}
+	// Secrets: resolved here, redacted below (activities/secrets.go).
+	env, redact, err := a.stepEnv(in)
+	if err != nil {
+		return res, err
 	}
 	r, err := detached.Run(ctx, conn, detached.Spec{
 		RunID:            in.RunID,
@@ -94,20 +95,23 @@ func (a *Activities) RunStep(ctx context.Context, in RunStepInput) (StepResult, 
 		Timeout:          time.Duration(in.Step.TimeoutSeconds) * time.Second,
 		StdoutLimit:      StdoutLimit,
 		StderrLimit:      StderrLimit,
+		Sudo:             n.Sudo,
 	}, func() { activity.RecordHeartbeat(ctx) })
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		return res, deliveryError(err)
+		return res, redactError(redact, deliveryError(err))
 	}
 	res.ExitCode = r.ExitCode
 	res.TimedOut = r.TimedOut
 	res.Stdout, res.Stderr = r.Stdout, r.Stderr
 	res.StdoutTruncated, res.StderrTruncated = r.StdoutTruncated, r.StderrTruncated
+	redactOutput(redact, &res)
 	res.Resumed = r.Resumed
 	// Output store (issue 4): the full output, beyond what history keeps.
-	res.OutputStoreError = a.storeOutput(ctx, conn, in, r)
+	storeConn, storeRun := forStore(redact, conn, r) // secrets never reach the output store
+	res.OutputStoreError = a.storeOutput(ctx, storeConn, in, storeRun)
 	res.EndedAt = a.now()
 	activity.GetLogger(ctx).Info("step finished", "node", in.NodeID, "step", in.Step.Name, "exitCode", r.ExitCode, "timedOut", r.TimedOut)
 	return res, nil

@@ -37,6 +37,7 @@ func startWorkerProcess(t *testing.T, sshd *testsshd.Server) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), workerProcessEnv+"="+strings.Join([]string{
 		"--address", frontend, "--credential", "default=" + sshd.KeyFile, "--log-level", "warn",
+		"--output-dir", t.TempDir(),
 	}, "\x1f"))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	require.NoError(t, cmd.Start())

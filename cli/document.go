@@ -568,6 +568,8 @@ func documentRender(c *ucli.Context) error {
 		return err
 	}
 	plan.DocumentVersion, plan.DocumentHash = src.Version, src.Hash
+	// A secret parameter's value is never printed; a {{ssm-secure:...}} reference is.
+	plan = plan.Redacted()
 	if p.json {
 		return p.value(plan)
 	}

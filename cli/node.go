@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -31,6 +32,10 @@ func nodeCommand() *ucli.Command {
 		&ucli.StringFlag{Name: "region", Usage: "region whose workers reach this node"},
 		&ucli.StringFlag{Name: "host-key", Usage: `pinned SSH host key, e.g. "ssh-ed25519 AAAA..."`},
 		&ucli.StringFlag{Name: "credential", Usage: "name of the worker-held credential to log in with"},
+		&ucli.BoolFlag{Name: "sudo", Usage: "run steps on this node through sudo -n (as root; needs a NOPASSWD sudoers rule for the login user); without it steps run as the login user"},
+		&ucli.StringFlag{Name: "reboot-command", Usage: "shell command that reboots the node when a step exits 194 (default: shutdown -r now, as the login user; through sudo -n on a --sudo node)"},
+		&ucli.StringFlag{Name: "boot-id-command", Usage: "shell command printing an id that changes on every boot (default: cat /proc/sys/kernel/random/boot_id)"},
+		&ucli.DurationFlag{Name: "reboot-timeout", Usage: "how long a rebooted node may take to come back before its target ends TimedOut (default 10m)"},
 	}
 	return &ucli.Command{
 		Name:  "node",
@@ -78,7 +83,14 @@ func nodeRegister(c *ucli.Context) error {
 	n := node.Node{
 		ID: c.String("id"), Address: c.String("address"), Port: c.Int("port"), User: c.String("user"),
 		Platform: c.String("platform"), Transport: c.String("transport"), Region: c.String("region"),
-		HostKey: c.String("host-key"), Credential: c.String("credential"),
+		HostKey: c.String("host-key"), Credential: c.String("credential"), Sudo: c.Bool("sudo"),
+		RebootCommand: c.String("reboot-command"), BootIDCommand: c.String("boot-id-command"),
+	}
+	if d := c.Duration("reboot-timeout"); c.IsSet("reboot-timeout") {
+		if d < time.Second || d%time.Second != 0 {
+			return fmt.Errorf("node %s: reboot timeout %s: want whole seconds, at least 1s", n.ID, d)
+		}
+		n.RebootTimeoutSeconds = int(d / time.Second)
 	}
 	for _, t := range c.StringSlice("tag") {
 		k, v, err := node.ParseTag(t)
@@ -128,13 +140,68 @@ func nodeImport(c *ucli.Context) error {
 		return err
 	}
 	defer cn.client.Close()
-	for _, n := range nodes {
-		if _, err := registerNode(c, cn, n); err != nil {
-			return err
-		}
+	// Register concurrently, then wait once until targeting sees every
+	// node as registered: a fleet of thousands imports in seconds.
+	registered := make([]node.Node, len(nodes))
+	errs := make([]error, len(nodes))
+	sem := make(chan struct{}, importConcurrency)
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var st workflows.NodeState
+			st, errs[i] = sendRegistration(c, cn, n)
+			registered[i] = st.Node
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := awaitAllVisible(c, cn, registered); err != nil {
+		return err
 	}
 	fmt.Fprintf(c.App.Writer, "%d nodes registered\n", len(nodes))
 	return nil
+}
+
+// importConcurrency bounds the registrations node import sends at once.
+const importConcurrency = 16
+
+// awaitAllVisible waits until a listing of every node shows each of want
+// with its new spec.
+func awaitAllVisible(c *ucli.Context, cn *conn, want []node.Node) error {
+	q, err := targets.NodeQuery(nil)
+	if err != nil {
+		return err
+	}
+	within := visibleWithin + time.Duration(len(want))*time.Millisecond
+	deadline := time.Now().Add(within)
+	for {
+		seen, err := node.List(c.Context, cn.client, cn.namespace, cn.dc, q)
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]node.Node, len(seen))
+		for _, n := range seen {
+			byID[n.ID] = n
+		}
+		missing := 0
+		for _, n := range want {
+			if got, ok := byID[n.ID]; !ok || !reflect.DeepEqual(normalized(got), normalized(n)) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d nodes registered but not yet visible to targeting after %s", missing, len(want), within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // visibleWithin bounds how long register waits for a node to become
@@ -145,6 +212,19 @@ const visibleWithin = 10 * time.Second
 // then waits until a targeting query sees the new spec, so an association
 // created right after registration finds the node.
 func registerNode(c *ucli.Context, cn *conn, n node.Node) (workflows.NodeState, error) {
+	st, err := sendRegistration(c, cn, n)
+	if err != nil {
+		return st, err
+	}
+	err = awaitVisible(c, cn, n.ID, func(seen []node.Node) bool {
+		return len(seen) == 1 && reflect.DeepEqual(normalized(seen[0]), normalized(st.Node))
+	})
+	return st, err
+}
+
+// sendRegistration starts the node's workflow if needed and sends it the
+// spec with update-with-start.
+func sendRegistration(c *ucli.Context, cn *conn, n node.Node) (workflows.NodeState, error) {
 	start := cn.client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       node.WorkflowID(n.ID),
 		TaskQueue:                workflows.TaskQueue,
@@ -167,10 +247,7 @@ func registerNode(c *ucli.Context, cn *conn, n node.Node) (workflows.NodeState, 
 	if err := h.Get(c.Context, &st); err != nil {
 		return st, fmt.Errorf("register node %s: %w", n.ID, err)
 	}
-	err = awaitVisible(c, cn, n.ID, func(seen []node.Node) bool {
-		return len(seen) == 1 && reflect.DeepEqual(normalized(seen[0]), normalized(st.Node))
-	})
-	return st, err
+	return st, nil
 }
 
 // awaitVisible polls what targeting sees of a node until done says so:

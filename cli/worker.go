@@ -28,6 +28,7 @@ func workerFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "known-hosts", Usage: "known_hosts file for nodes without a pinned host key (default ~/.ssh/known_hosts if it exists)"},
 		&ucli.IntFlag{Name: "max-concurrent-steps", Usage: "steps this worker runs at once", Value: 200},
 		&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
+		secretsFileFlag(),
 		&ucli.StringFlag{Name: "files", Usage: "directory whose files documents may copy to nodes (aws:downloadContent sourceType Worker); none by default"},
 		&ucli.StringFlag{Name: "output-dir", Usage: "output store: the directory where each step's full stdout and stderr go, as <association>/<execution>/<node>/<step>.stdout|.stderr (up to 100 MiB per stream); read it with `stead association output` on this machine", Value: defaultOutputDir},
 		&ucli.StringFlag{Name: "pprof", Usage: "serve Go's pprof profiles on this host:port (e.g. 127.0.0.1:6060), to see where the worker spends its time"},
@@ -75,6 +76,11 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 	if err != nil {
 		return err
 	}
+	secretStore, err := loadWorkerSecrets(c, logger)
+	if err != nil {
+		return err
+	}
+	warnIfRoot(logger)
 	known := c.String("known-hosts")
 	if known == "" {
 		if home, err := os.UserHomeDir(); err == nil {
@@ -113,6 +119,7 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 			Files:          c.String("files"),
 			OutputDir:      outputDir(c),
 			HeartbeatEvery: 5 * time.Second,
+			Secrets:        secretStore,
 		},
 		MaxConcurrentSteps: c.Int("max-concurrent-steps"),
 	})

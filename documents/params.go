@@ -486,6 +486,10 @@ func valueText(v any) (string, error) {
 	return strings.TrimSuffix(buf.String(), "\n"), nil
 }
 
+// maxParameterFlagBytes bounds the raw --parameters text: room for MaxParametersBytes of
+// values even when JSON escaping inflates them.
+const maxParameterFlagBytes = 4 * MaxParametersBytes
+
 // ParseParameterFlags reads the CLI's --parameters values. Each value is either a JSON
 // object, whose keys are merged in, or key=value; repeating a key=value appends, which is
 // how a StringList is given one item at a time. A name given by two JSON objects, or by
@@ -493,6 +497,14 @@ func valueText(v any) (string, error) {
 func ParseParameterFlags(values []string) (map[string]any, error) {
 	out := map[string]any{}
 	fromJSON := map[string]bool{}
+	size := 0
+	for _, raw := range values {
+		size += len(raw)
+	}
+	// Bounds the text before it is decoded; the values are bounded once they are read.
+	if size > maxParameterFlagBytes {
+		return nil, fmt.Errorf("parameters: %d bytes given, more than the limit of %d", size, maxParameterFlagBytes)
+	}
 	for _, raw := range values {
 		trimmed := strings.TrimSpace(raw)
 		if strings.HasPrefix(trimmed, "{") {

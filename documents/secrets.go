@@ -164,3 +164,14 @@ func RedactedEnv(env []EnvVar) []EnvVar {
 	}
 	return out
 }
+
+// Redacted is p as it may be shown to a person: every step's environment is RedactedEnv.
+func (p *Plan) Redacted() *Plan {
+	cp := *p
+	cp.Steps = make([]PlanStep, len(p.Steps))
+	for i, s := range p.Steps {
+		s.Env = RedactedEnv(s.Env)
+		cp.Steps[i] = s
+	}
+	return &cp
+}

@@ -255,6 +255,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 			}
 		}
 	})
+	drainDocumentChanges := watchDocumentChanges(ctx, &st, &deleting)
 	err = workflow.SetUpdateHandlerWithOptions(ctx, AssociationUpdateDelete,
 		func(ctx workflow.Context, req DeleteRequest) (AssociationState, error) {
 			deleting = true
@@ -330,6 +331,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		return nil
 	}
 	// Carry signals that arrived but were not yet read into the next run.
+	drainDocumentChanges(ctx)
 	var m activities.NodeMatched
 	for nodeMatched.ReceiveAsync(&m) {
 		if !slices.Contains(st.NewNodes, m.NodeID) {

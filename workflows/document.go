@@ -152,6 +152,9 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 			st.DefaultVersion = v.Version
 		}
 		changes++
+		if v.Version > 1 {
+			notifyDocumentChange(ctx, activities.DocumentChanged{Document: st.Name, Latest: true, Version: v.Version})
+		}
 		return PutDocumentResult{Version: v, Created: true}, nil
 	}
 	checkPut := func(req PutDocumentRequest, creating bool) error {
@@ -195,8 +198,12 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, DocumentUpdateSetDefault,
 		func(ctx workflow.Context, req SetDefaultRequest) (DocumentInfo, error) {
+			changed := st.DefaultVersion != req.Version
 			st.DefaultVersion = req.Version
 			changes++
+			if changed {
+				notifyDocumentChange(ctx, activities.DocumentChanged{Document: st.Name, Default: true, Version: req.Version})
+			}
 			return info(), nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req SetDefaultRequest) error {

@@ -1,11 +1,15 @@
 package workflows
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/stead-io/stead/activities"
 )
 
 const docV1 = `{"schemaVersion": "2.2", "mainSteps": [{"action": "aws:runShellScript", "name": "a", "inputs": {"runCommand": "true"}}]}`
@@ -39,6 +43,13 @@ func TestDocumentWorkflow(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(DocumentWorkflow)
+	env.RegisterActivity(&activities.Activities{})
+	var changes []activities.DocumentChanged
+	env.OnActivity((&activities.Activities{}).NotifyDocumentChange, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.DocumentChanged) ([]string, error) {
+			changes = append(changes, in)
+			return nil, nil
+		})
 	steps := []struct {
 		name   string
 		update string
@@ -89,6 +100,33 @@ func TestDocumentWorkflow(t *testing.T) {
 	}, time.Minute)
 	env.ExecuteWorkflow(DocumentWorkflow, DocumentState{})
 	require.NoError(t, env.GetWorkflowError())
+	// A new version changes $LATEST, a new default $DEFAULT: associations
+	// using them are told (reason DocumentChange). Version 1 and the
+	// unchanged update tell nobody.
+	require.Equal(t, []activities.DocumentChanged{
+		{Document: "my-doc", Latest: true, Version: 2},
+		{Document: "my-doc", Default: true, Version: 2},
+	}, changes)
+}
+
+func TestDocumentChangeApplies(t *testing.T) {
+	latest := activities.DocumentChanged{Document: "my-doc", Latest: true, Version: 2}
+	def := activities.DocumentChanged{Document: "my-doc", Default: true, Version: 2}
+	for _, tt := range []struct {
+		ref     string
+		change  activities.DocumentChanged
+		applies bool
+	}{
+		{"my-doc", def, true},
+		{"my-doc:$DEFAULT", def, true},
+		{"my-doc:$LATEST", def, false},
+		{"my-doc:$LATEST", latest, true},
+		{"my-doc", latest, false},
+		{"my-doc:1", def, false},
+		{"other-doc", def, false},
+	} {
+		require.Equal(t, tt.applies, documentChangeApplies(tt.ref, tt.change), "%s %+v", tt.ref, tt.change)
+	}
 }
 
 func TestDocumentWorkflowClosesWhenCreateRejected(t *testing.T) {

@@ -258,8 +258,12 @@ func runStep(ctx workflow.Context, in TargetInput, runID string, step documents.
 	case res.ExitCode == 0 || res.ExitCode == exitSucceedAndStop:
 		ss.Status = StatusSuccess
 	case flow && res.ExitCode == rebootExitCodes[in.Node.Platform]:
-		ss.Status = StatusSuccess
-		ss.DetailedStatus = fmt.Sprintf("reboot requested (exit code %d); Stead does not reboot nodes yet, so the node was not rebooted", res.ExitCode)
+		if workflow.GetVersion(ctx, rebootChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			ss.Status = StatusSuccess
+			ss.DetailedStatus = fmt.Sprintf("reboot requested (exit code %d); Stead does not reboot nodes yet, so the node was not rebooted", res.ExitCode)
+			break
+		}
+		ss.Status, ss.DetailedStatus = rebootNode(ctx, in, runID, res.ExitCode)
 	case res.ExitCode == exitFailAndStop:
 		ss.Status, ss.DetailedStatus = StatusFailed, "exit code 169: document stopped as failed"
 	default:
@@ -290,4 +294,55 @@ func failureStatus(err error) (string, string) {
 		return StatusTimedOut, err.Error()
 	}
 	return StatusFailed, err.Error()
+}
+
+// rebootChange marks the workflow change that made reboot exit codes
+// reboot the node; before it they were only reported.
+const rebootChange = "reboot-node"
+
+// rebootMargin is what an AwaitBoot activity may take beyond the node's
+// reboot timeout, for its last probe and a retry after a worker crash.
+const rebootMargin = 2 * time.Minute
+
+// rebootNode reboots the node after a step exited with the reboot code and
+// waits until it is back with a new boot id, so the next step runs on the
+// rebooted node. It returns the step's status: Success once the node is
+// back, TimedOut if it is not back within its reboot timeout, Failed if the
+// reboot command failed, Undeliverable if the node could not be reached to
+// reboot it.
+func rebootNode(ctx workflow.Context, in TargetInput, runID string, exitCode int) (string, string) {
+	var a *activities.Activities
+	rctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              RegionTaskQueue(in.Node.Region),
+		ScheduleToStartTimeout: stepDeliveryTimeout,
+		StartToCloseTimeout:    2 * time.Minute,
+		RetryPolicy:            stepRetry,
+	})
+	var reboot activities.RebootResult
+	if err := workflow.ExecuteActivity(rctx, a.RebootNode, activities.RebootInput{NodeID: in.Node.NodeID, RunID: runID}).Get(ctx, &reboot); err != nil {
+		status, detail := failureStatus(err)
+		return status, fmt.Sprintf("exit code %d asked for a reboot: %s", exitCode, detail)
+	}
+	wait := time.Duration(reboot.TimeoutSeconds) * time.Second
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              RegionTaskQueue(in.Node.Region),
+		ScheduleToStartTimeout: stepDeliveryTimeout,
+		StartToCloseTimeout:    wait + rebootMargin,
+		HeartbeatTimeout:       time.Minute,
+		RetryPolicy:            stepRetry,
+	})
+	var bootID string
+	err := workflow.ExecuteActivity(actx, a.AwaitBoot, activities.AwaitBootInput{
+		NodeID: in.Node.NodeID, BootID: reboot.BootID, Until: workflow.Now(ctx).Add(wait),
+	}).Get(ctx, &bootID)
+	var app *temporal.ApplicationError
+	switch {
+	case err == nil:
+		return StatusSuccess, fmt.Sprintf("rebooted (exit code %d): boot id %s, then %s", exitCode, reboot.BootID, bootID)
+	case errors.As(err, &app) && app.Type() == activities.ErrRebootTimedOut:
+		return StatusTimedOut, fmt.Sprintf("rebooted (exit code %d) but the node was not back within %s", exitCode, wait)
+	default:
+		status, detail := failureStatus(err)
+		return status, fmt.Sprintf("rebooted (exit code %d): wait for the node: %s", exitCode, detail)
+	}
 }

@@ -2,12 +2,14 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/documents"
@@ -53,6 +55,8 @@ func TestTargetStepFlow(t *testing.T) {
 			"a=Failed/5", []string{"e1-n1-0", "e1-n1-0-a2"}},
 		{"reboot on linux", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {194}}, "linux", StatusSuccess,
 			"a=Success/194 b=Success/0", []string{"e1-n1-0", "e1-n1-1"}},
+		{"reboot never back", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {194}}, "linux", StatusTimedOut,
+			"a=TimedOut/194 b=Skipped/0", []string{"e1-n1-0"}},
 		{"3010 is a failure on linux", []documents.PlanStep{flowStep("a")}, map[string][]int{"a": {3010}}, "linux", StatusFailed,
 			"a=Failed/3010", []string{"e1-n1-0"}},
 		{"reboot on windows", []documents.PlanStep{flowStep("a")}, map[string][]int{"a": {3010}}, "windows", StatusSuccess,
@@ -75,6 +79,20 @@ func TestTargetStepFlow(t *testing.T) {
 				runs[in.Step.Name]++
 				return activities.StepResult{Step: in.Step.Name, ExitCode: code}, nil
 			}).Maybe()
+			var rebooted []string
+			env.OnActivity(acts.RebootNode, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RebootInput) (activities.RebootResult, error) {
+				rebooted = append(rebooted, in.RunID)
+				return activities.RebootResult{BootID: "boot-1", TimeoutSeconds: 60}, nil
+			}).Maybe()
+			env.OnActivity(acts.AwaitBoot, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AwaitBootInput) (string, error) {
+				if in.BootID != "boot-1" {
+					return "", errors.New("wrong boot id")
+				}
+				if tt.name == "reboot never back" {
+					return "", temporal.NewNonRetryableApplicationError("not back", activities.ErrRebootTimedOut, nil)
+				}
+				return "boot-2", nil
+			}).Maybe()
 			env.ExecuteWorkflow(TargetWorkflow, TargetInput{AssociationName: "web", ExecutionID: "e1",
 				Node: activities.TargetRef{NodeID: "n1", Platform: tt.platform}, Plan: *testPlan(tt.steps...)})
 			require.NoError(t, env.GetWorkflowError())
@@ -87,8 +105,14 @@ func TestTargetStepFlow(t *testing.T) {
 			}
 			require.Equal(t, tt.steps2, join(got))
 			require.Equal(t, tt.runIDs, runIDs)
+			if strings.HasPrefix(tt.name, "reboot") {
+				require.Equal(t, []string{"e1-n1-0"}, rebooted, "the node reboots once, after the step that asked")
+			}
 			if tt.name == "reboot on linux" {
-				require.Contains(t, sum.Steps[0].DetailedStatus, "reboot requested (exit code 194)")
+				require.Equal(t, "rebooted (exit code 194): boot id boot-1, then boot-2", sum.Steps[0].DetailedStatus)
+			}
+			if tt.name == "reboot never back" {
+				require.Contains(t, sum.DetailedStatus, "the node was not back within 1m0s")
 			}
 			if tt.name == "refused step" {
 				require.Equal(t, "step a: sourceType GitHub is not supported", sum.DetailedStatus)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,12 +138,15 @@ func TestExecutionContinuesAsNewAcrossBatches(t *testing.T) {
 	defer func(n int) { maxTargetsPerRun = n }(maxTargetsPerRun)
 	maxTargetsPerRun = 3
 	ids := []string{"n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"}
+	var mu sync.Mutex // the test environment runs activities concurrently
 	ran := map[string]int{}
 	res, runs := runExecution(t, execInput("2", "1"), func(env *testsuite.TestWorkflowEnvironment) {
 		env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(testPlan(), nil).Maybe()
 		env.OnActivity(acts.ResolveTargets, mock.Anything, mock.Anything).Return(nodes(ids...), nil).Maybe()
 		env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RunStepInput) (activities.StepResult, error) {
+			mu.Lock()
 			ran[in.NodeID]++
+			mu.Unlock()
 			if in.NodeID == "n5" {
 				return activities.StepResult{ExitCode: 4}, nil
 			}

@@ -102,9 +102,9 @@ mv -f "$d/env$tmp" "$d/env" && mv -f "$d/script$tmp" "$d/script.sh" &&
 	mv -f "$d/wrapper$tmp" "$d/wrapper.sh" || fail "cannot write the step files"
 mkdir "$d/started" 2>/dev/null || claimed
 if command -v setsid >/dev/null 2>&1; then
-	setsid sh "$d/wrapper.sh" "$d" @TIMEOUT@ @GRACE@ "$wd" </dev/null >/dev/null 2>&1 &
+	setsid sh "$d/wrapper.sh" "$d" @TIMEOUT@ @GRACE@ "$wd" @SUDO@ </dev/null >/dev/null 2>&1 &
 else
-	nohup sh "$d/wrapper.sh" "$d" @TIMEOUT@ @GRACE@ "$wd" </dev/null >/dev/null 2>&1 &
+	nohup sh "$d/wrapper.sh" "$d" @TIMEOUT@ @GRACE@ "$wd" @SUDO@ </dev/null >/dev/null 2>&1 &
 fi
 w=$!
 echo "$w" >"$d/pid$tmp" && mv -f "$d/pid$tmp" "$d/pid"
@@ -115,14 +115,19 @@ await "$w" launched
 // wrapperScript is wrapper.sh: it runs one step's script in a process
 // group of its own, enforces the timeout on the node and records the exit
 // code atomically.
-const wrapperScript = `# Stead step wrapper. Usage: wrapper.sh RUNDIR TIMEOUT_SECONDS GRACE_SECONDS WORKDIR
-d=$1 limit=$2 grace=$3 wd=$4
+const wrapperScript = `# Stead step wrapper. Usage: wrapper.sh RUNDIR TIMEOUT_SECONDS GRACE_SECONDS WORKDIR SUDO
+d=$1 limit=$2 grace=$3 wd=$4 sudo=$5
 cd "$d" || exit 1
-step='. "$1" && { rm -f "$1"; cd "${2:-$HOME}" && exec sh "$3"; }'
+inner='. "$1" && { rm -f "$1"; cd "${2:-$HOME}" && exec sh "$3"; }'
+step=$inner
+# With sudo, root sources the env file and runs the script: sudo resets the
+# environment, so the values travel in the file, never on a command line.
+# sudo relays TERM to the script; KILL stops sudo only.
+[ "$sudo" = 1 ] && step='exec sudo -n -- sh -c "$4" stead-step "$1" "$2" "$3"'
 if command -v setsid >/dev/null 2>&1; then
-	setsid sh -c "$step" stead-step "$d/env" "$wd" "$d/script.sh" </dev/null >stdout 2>stderr &
+	setsid sh -c "$step" stead-step "$d/env" "$wd" "$d/script.sh" "$inner" </dev/null >stdout 2>stderr &
 else
-	sh -c "$step" stead-step "$d/env" "$wd" "$d/script.sh" </dev/null >stdout 2>stderr &
+	sh -c "$step" stead-step "$d/env" "$wd" "$d/script.sh" "$inner" </dev/null >stdout 2>stderr &
 fi
 c=$!
 echo "$c" >group.tmp && mv -f group.tmp group
@@ -194,6 +199,7 @@ func (s Spec) runCommand(envLines int) string {
 		"@SCRIPTBYTES@", strconv.Itoa(len(s.Script)),
 		"@TIMEOUT@", strconv.FormatInt(seconds(s.Timeout), 10),
 		"@GRACE@", strconv.FormatInt(seconds(s.KillGrace), 10),
+		"@SUDO@", sudoFlag(s.Sudo),
 		"@WRAPPER@", wrapperScript,
 	).Replace(runProgram)
 	return "sh -c " + shellQuote(program)
@@ -206,4 +212,11 @@ func (s Spec) cancelCommand() string {
 		"@GRACETICKS@", strconv.FormatInt(seconds(s.KillGrace)*5, 10),
 	).Replace(cancelProgram)
 	return "sh -c " + shellQuote(program)
+}
+
+func sudoFlag(on bool) string {
+	if on {
+		return "1"
+	}
+	return "0"
 }

@@ -66,8 +66,11 @@ func Run(ctx context.Context, conn transport.Conn, spec Spec, heartbeat func()) 
 	payload := spec.WorkingDirectory + "\n" + env + spec.Script
 
 	stopBeating := beat(heartbeat)
-	var stdout, stderr bytes.Buffer
-	code, err := conn.Run(ctx, spec.runCommand(envLines), strings.NewReader(payload), &stdout, &stderr)
+	// The program sends at most the limits plus a header; a node that sends more (it
+	// controls its end of the session) must not make the worker hold it all.
+	stdout := &capped{max: spec.StdoutLimit + replySlack}
+	stderr := &capped{max: spec.StderrLimit + replySlack}
+	code, err := conn.Run(ctx, spec.runCommand(envLines), strings.NewReader(payload), stdout, stderr)
 	stopBeating()
 
 	if ctx.Err() != nil {
@@ -87,6 +90,24 @@ func Run(ctx context.Context, conn transport.Conn, spec Spec, heartbeat func()) 
 		return res, fmt.Errorf("run step %s in %s: %w", spec.RunID, res.RunDir, ErrInterrupted)
 	}
 	return res, nil
+}
+
+// replySlack is what the run program's reply may hold beyond the kept output: the
+// header line and the run directory's path.
+const replySlack = 8 << 10
+
+// capped keeps the first max bytes written to it and drops the rest, reporting every
+// write as complete so the session is not broken off.
+type capped struct {
+	bytes.Buffer
+	max int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := c.max - c.Len(); room > 0 {
+		c.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }
 
 // beat calls heartbeat every heartbeatInterval until the returned func is

@@ -33,6 +33,10 @@ type Spec struct {
 	// keeps; 0 means DefaultStdoutLimit and DefaultStderrLimit. The full
 	// streams stay in the run directory.
 	StdoutLimit, StderrLimit int
+	// Sudo runs the script through `sudo -n` (root, no password prompt; it fails at once
+	// if the login user may not). The wrapper, the run directory and the output files
+	// stay the login user's; root only sources the env file and runs the script.
+	Sudo bool
 }
 
 // EnvVar is one environment variable for the script.

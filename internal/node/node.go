@@ -38,7 +38,29 @@ type Node struct {
 	HostKey    string            `json:"hostKey,omitempty" yaml:"hostKey,omitempty"`
 	Credential string            `json:"credential,omitempty" yaml:"credential,omitempty"`
 	Tags       map[string]string `json:"tags,omitempty" yaml:"tags,omitempty"`
+	// Sudo makes steps run through `sudo -n` (as root, never prompting): the node opts
+	// in to escalation, so a document run elsewhere never gains more than the login
+	// user has. The login user needs a NOPASSWD sudoers rule; sudo passwords are not
+	// supported.
+	Sudo bool `json:"sudo,omitempty" yaml:"sudo,omitempty"`
+	// RebootCommand reboots the node when a step exits 194 (3010 on
+	// Windows); "" means DefaultRebootCommand.
+	RebootCommand string `json:"rebootCommand,omitempty" yaml:"rebootCommand,omitempty"`
+	// BootIDCommand prints an id that changes on every boot, by which
+	// Stead sees that a reboot happened; "" means DefaultBootIDCommand.
+	BootIDCommand string `json:"bootIdCommand,omitempty" yaml:"bootIdCommand,omitempty"`
+	// RebootTimeoutSeconds bounds the wait for the node to come back from
+	// a reboot; 0 means DefaultRebootTimeoutSeconds.
+	RebootTimeoutSeconds int `json:"rebootTimeoutSeconds,omitempty" yaml:"rebootTimeoutSeconds,omitempty"`
 }
+
+// Reboot defaults. The reboot command runs as the login user, through
+// sudo -n only on a node that opted in with Sudo, like every step.
+const (
+	DefaultRebootCommand        = "shutdown -r now"
+	DefaultBootIDCommand        = "cat /proc/sys/kernel/random/boot_id"
+	DefaultRebootTimeoutSeconds = 600
+)
 
 // idPattern keeps node ids safe in workflow ids, visibility queries and
 // remote run-directory names.
@@ -125,6 +147,12 @@ func (n Node) Validate() error {
 	}
 	if strings.ContainsAny(n.User, " \t\n'\"\\;$`") {
 		errs = append(errs, fmt.Errorf("user %q: not a valid user name", n.User))
+	}
+	if strings.ContainsRune(n.RebootCommand, 0) || strings.ContainsRune(n.BootIDCommand, 0) {
+		errs = append(errs, errors.New("reboot and boot id commands must not contain a NUL byte"))
+	}
+	if n.RebootTimeoutSeconds < 0 || n.RebootTimeoutSeconds > 86400 {
+		errs = append(errs, fmt.Errorf("reboot timeout %ds: want 1-86400 seconds", n.RebootTimeoutSeconds))
 	}
 	for _, k := range slices.Sorted(maps.Keys(n.Tags)) {
 		if err := ValidTag(k, n.Tags[k]); err != nil {

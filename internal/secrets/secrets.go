@@ -8,8 +8,10 @@
 package secrets
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -256,4 +258,72 @@ func (r *Redactor) Truncated(s string) string {
 // Contains reports whether s holds a secret value.
 func (r *Redactor) Contains(s string) bool {
 	return !r.Empty() && r.String(s) != s
+}
+
+// Writer returns a writer that redacts what it passes on to w, even when a secret is
+// split across writes: it holds back the end of what it was given until it can tell.
+// Flush passes the rest on once the stream is over.
+func (r *Redactor) Writer(w io.Writer) *Writer {
+	rw := &Writer{w: w}
+	if !r.Empty() {
+		rw.longest = len(r.values[0])
+		for _, v := range r.values {
+			rw.values = append(rw.values, []byte(v))
+		}
+	}
+	return rw
+}
+
+// Writer is a redacting writer; see Redactor.Writer.
+type Writer struct {
+	values  [][]byte // longest first
+	w       io.Writer
+	longest int
+	held    []byte
+	err     error
+}
+
+// Write redacts p and passes on everything that can no longer be part of a secret.
+func (rw *Writer) Write(p []byte) (int, error) {
+	if rw.err != nil {
+		return 0, rw.err
+	}
+	rw.held = append(rw.held, p...)
+	rw.emit(len(rw.held) - (rw.longest - 1))
+	return len(p), rw.err
+}
+
+// Flush passes on what Write held back.
+func (rw *Writer) Flush() error {
+	if rw.err == nil {
+		rw.emit(len(rw.held))
+	}
+	return rw.err
+}
+
+// emit writes the redacted text of held up to cut (or just past a secret that starts
+// before cut), keeping the rest. A secret starting before cut lies wholly in held, since
+// cut leaves room for the longest.
+func (rw *Writer) emit(cut int) {
+	if cut <= 0 {
+		return
+	}
+	var out []byte
+	i := 0
+scan:
+	for i < cut {
+		for _, v := range rw.values {
+			if bytes.HasPrefix(rw.held[i:], v) {
+				out = append(out, "***"...)
+				i += len(v)
+				continue scan
+			}
+		}
+		out = append(out, rw.held[i])
+		i++
+	}
+	rw.held = append(rw.held[:0], rw.held[i:]...)
+	if len(out) > 0 {
+		_, rw.err = rw.w.Write(out)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -53,6 +54,26 @@ type Server struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	logPath string
+	opts    Options
+}
+
+// Options place an sshd in a network namespace, so tests can build hosts
+// that only some workers reach, or that go away and come back.
+type Options struct {
+	// Netns is the network namespace (as for `ip netns exec`) sshd runs in;
+	// "" is the caller's.
+	Netns string
+	// Address is where logins are allowed and readiness is checked: an
+	// address of the namespace reachable from the caller's. "" means
+	// loopback only.
+	Address string
+	// HostCA, if set, signs the server's host key into a host certificate
+	// that sshd presents to clients offering certificate algorithms, as a
+	// fleet whose host keys an SSH certificate authority signs does.
+	HostCA ssh.Signer
+	// HostPrincipals are the host names the certificate is valid for;
+	// empty means any host.
+	HostPrincipals []string
 }
 
 // Target returns an ssh Target for the host at addr (a 127.x.y.z address)
@@ -85,12 +106,18 @@ func (s *Server) Dialer(t testing.TB) *transport.SSHDialer {
 // the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "stead-sshd-")
 	if err != nil {
 		t.Fatalf("testsshd: create directory: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	s, err := Launch(dir)
+	s, err := launch(dir, opts)
 	if err != nil {
 		t.Fatalf("testsshd: %v", err)
 	}
@@ -118,6 +145,15 @@ func Start(t testing.TB) *Server {
 // traversable; its parents must be already. It is Start for programs that are not tests, such
 // as the benchmark; the caller must call Stop and owns dir.
 func Launch(dir string) (*Server, error) {
+	return LaunchWith(dir, Options{})
+}
+
+// LaunchWith is Launch with sshd placed as opts say.
+func LaunchWith(dir string, opts Options) (*Server, error) {
+	return launch(dir, opts)
+}
+
+func launch(dir string, opts Options) (*Server, error) {
 	if _, err := os.Stat(sshdPath); err != nil {
 		return nil, fmt.Errorf("%s not found: install the openssh-server package (apt-get install openssh-server): %w", sshdPath, err)
 	}
@@ -134,10 +170,15 @@ func Launch(dir string) (*Server, error) {
 		return nil, fmt.Errorf("make %s traversable: %w", dir, err)
 	}
 
-	s := &Server{User: UserName, dir: dir}
+	s := &Server{User: UserName, dir: dir, opts: opts}
 	hostPub, err := writeKey(filepath.Join(dir, "host_ed25519"))
 	if err != nil {
 		return nil, fmt.Errorf("write host key: %w", err)
+	}
+	if opts.HostCA != nil {
+		if err := writeHostCert(filepath.Join(dir, "host_ed25519-cert.pub"), hostPub, opts); err != nil {
+			return nil, fmt.Errorf("write host certificate: %w", err)
+		}
 	}
 	s.hostPub = hostPub
 	s.HostKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostPub)))
@@ -221,6 +262,9 @@ func (s *Server) run() error {
 	}
 	defer logFile.Close()
 	cmd := exec.Command(sshdPath, "-D", "-e", "-f", cfg)
+	if s.opts.Netns != "" {
+		cmd = exec.Command("ip", "netns", "exec", s.opts.Netns, sshdPath, "-D", "-e", "-f", cfg)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("run %s: %w", sshdPath, err)
@@ -237,7 +281,7 @@ func (s *Server) run() error {
 			return fmt.Errorf("sshd exited: %s", tail(logPath))
 		default:
 		}
-		if answers(s.Port) {
+		if answers(s.readyAddress(), s.Port) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -258,6 +302,9 @@ func (s *Server) config() string {
 	fmt.Fprintf(&b, "Port %d\n", s.Port)
 	b.WriteString("ListenAddress 0.0.0.0\n")
 	fmt.Fprintf(&b, "HostKey %s\n", filepath.Join(s.dir, "host_ed25519"))
+	if s.opts.HostCA != nil {
+		fmt.Fprintf(&b, "HostCertificate %s\n", filepath.Join(s.dir, "host_ed25519-cert.pub"))
+	}
 	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", filepath.Join(s.dir, "authorized_keys"))
 	fmt.Fprintf(&b, "AllowUsers %s\n", s.User)
 	b.WriteString(`PidFile none
@@ -279,6 +326,9 @@ Subsystem sftp internal-sftp
 		// Failed-auth tests must not get the loopback source blocked.
 		b.WriteString("PerSourcePenalties no\n")
 	}
+	if s.opts.Address != "" {
+		fmt.Fprintf(&b, "Match LocalAddress %s\n\tPubkeyAuthentication yes\n\tAuthenticationMethods publickey\n", s.opts.Address)
+	}
 	b.WriteString("Match LocalAddress 127.0.0.0/8\n\tPubkeyAuthentication yes\n\tAuthenticationMethods publickey\n")
 	return b.String()
 }
@@ -296,9 +346,26 @@ func hasPenalties() bool {
 	return major > 9 || major == 9 && minor >= 8
 }
 
-// answers reports whether an SSH server greets on 127.0.0.1:port.
-func answers(port int) bool {
-	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+// Restart starts sshd again after Stop, on the same port with the same
+// keys: a host coming back.
+func (s *Server) Restart() error {
+	if s.cmd != nil {
+		return errors.New("restart sshd: it is running")
+	}
+	return s.run()
+}
+
+// readyAddress is where s is checked for readiness.
+func (s *Server) readyAddress() string {
+	if s.opts.Address != "" {
+		return s.opts.Address
+	}
+	return "127.0.0.1"
+}
+
+// answers reports whether an SSH server greets on addr:port.
+func answers(addr string, port int) bool {
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, strconv.Itoa(port)), time.Second)
 	if err != nil {
 		return false
 	}
@@ -333,6 +400,25 @@ func writeKey(path string) (ssh.PublicKey, error) {
 		return nil, err
 	}
 	return ssh.NewPublicKey(pub)
+}
+
+// writeHostCert signs hostPub with opts.HostCA into a host certificate
+// valid from an hour ago (clock skew) for a day, and writes it to path.
+func writeHostCert(path string, hostPub ssh.PublicKey, opts Options) error {
+	now := time.Now()
+	cert := &ssh.Certificate{
+		Key:             hostPub,
+		Serial:          1,
+		CertType:        ssh.HostCert,
+		KeyId:           "stead-testsshd",
+		ValidPrincipals: opts.HostPrincipals,
+		ValidAfter:      uint64(now.Add(-time.Hour).Unix()),
+		ValidBefore:     uint64(now.Add(24 * time.Hour).Unix()),
+	}
+	if err := cert.SignCert(rand.Reader, opts.HostCA); err != nil {
+		return err
+	}
+	return os.WriteFile(path, ssh.MarshalAuthorizedKey(cert), 0o644)
 }
 
 // tail returns the end of the log at path, for failure messages.

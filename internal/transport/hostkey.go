@@ -93,6 +93,10 @@ type knownHosts struct {
 	modTime  time.Time
 	size     int64
 	callback ssh.HostKeyCallback
+	// caLines are the numbers of the file's @cert-authority lines. knownhosts lists a
+	// CA's key among a host's known keys, as if the host had presented it; these tell
+	// the two apart.
+	caLines map[int]bool
 }
 
 // newKnownHosts loads path and fails if it cannot be read or parsed.
@@ -127,8 +131,49 @@ func (k *knownHosts) current() (ssh.HostKeyCallback, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read known_hosts: %w", err)
 	}
+	data, err := os.ReadFile(k.path)
+	if err != nil {
+		return nil, fmt.Errorf("read known_hosts: %w", err)
+	}
+	k.caLines = map[int]bool{}
+	for i, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "@cert-authority" {
+			k.caLines[i+1] = true
+		}
+	}
 	k.callback, k.modTime, k.size = cb, fi.ModTime(), fi.Size()
 	return cb, nil
+}
+
+// certAlgorithms are the host certificate algorithms offered when a certificate
+// authority in known_hosts covers the host: the certificate's key type is not known
+// beforehand.
+var certAlgorithms = []string{
+	ssh.CertAlgoED25519v01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01,
+	ssh.CertAlgoECDSA521v01, ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+}
+
+// plainAlgorithms are offered after the certificate algorithms to a host only a CA
+// covers, so that a host without a certificate is reported as presenting an unknown
+// key rather than as offering no common algorithm.
+var plainAlgorithms = []string{
+	ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
+}
+
+// hostKeys splits the keys known_hosts lists for a host into its own keys and whether a
+// certificate authority covers it.
+func (k *knownHosts) hostKeys(want []knownhosts.KnownKey) (own []knownhosts.KnownKey, ca bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, w := range want {
+		if w.Filename == k.path && k.caLines[w.Line] {
+			ca = true
+			continue
+		}
+		own = append(own, w)
+	}
+	return own, ca
 }
 
 // check builds the verification for one dial to hostPort at remote. It
@@ -142,14 +187,24 @@ func (k *knownHosts) check(hostPort string, remote net.Addr) (hostKeyCheck, erro
 	var algorithms []string
 	var keyErr *knownhosts.KeyError
 	if err := cb(hostPort, remote, k.probe); errors.As(err, &keyErr) {
+		own, ca := k.hostKeys(keyErr.Want)
 		seen := map[string]bool{}
-		for _, known := range keyErr.Want {
-			for _, a := range algorithmsFor(known.Key.Type()) {
+		add := func(list []string) {
+			for _, a := range list {
 				if !seen[a] {
 					seen[a] = true
 					algorithms = append(algorithms, a)
 				}
 			}
+		}
+		if ca {
+			add(certAlgorithms)
+		}
+		for _, known := range own {
+			add(algorithmsFor(known.Key.Type()))
+		}
+		if ca && len(own) == 0 {
+			add(plainAlgorithms)
 		}
 	}
 	return hostKeyCheck{
@@ -158,6 +213,15 @@ func (k *knownHosts) check(hostPort string, remote net.Addr) (hostKeyCheck, erro
 			err := cb(host, remote, got)
 			var keyErr *knownhosts.KeyError
 			var revoked *knownhosts.RevokedError
+			if cert, ok := got.(*ssh.Certificate); ok && err != nil {
+				return certError(cert, err)
+			}
+			if errors.As(err, &keyErr) {
+				if own, ca := k.hostKeys(keyErr.Want); ca && len(own) == 0 {
+					return &hostKeyError{kind: HostKeyUnknown, presented: got,
+						err: fmt.Errorf("host presented %s %s without a certificate, and known_hosts trusts only a certificate authority for this host", got.Type(), ssh.FingerprintSHA256(got))}
+				}
+			}
 			switch {
 			case err == nil:
 				return nil
@@ -175,4 +239,25 @@ func (k *knownHosts) check(hostPort string, remote net.Addr) (hostKeyCheck, erro
 			}
 		},
 	}, nil
+}
+
+// certError classifies why a host certificate was refused. ssh.CertChecker reports
+// plain errors, so its messages are matched; anything unrecognised is HostKeyUnknown.
+func certError(cert *ssh.Certificate, err error) error {
+	ca := ssh.FingerprintSHA256(cert.SignatureKey)
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "revoked"):
+		return &hostKeyError{kind: HostKeyMismatch, presented: cert,
+			err: fmt.Errorf("host presented a certificate (serial %d) that known_hosts marks revoked", cert.Serial)}
+	case strings.Contains(msg, "no authorities"):
+		return &hostKeyError{kind: HostKeyUnknown, presented: cert,
+			err: fmt.Errorf("host presented a certificate signed by %s, which known_hosts does not trust as a certificate authority for this host", ca)}
+	case strings.Contains(msg, "principal"):
+		return &hostKeyError{kind: HostKeyUnknown, presented: cert,
+			err: fmt.Errorf("host presented a certificate signed by %s that is not valid for this host (principals %s)", ca, strings.Join(cert.ValidPrincipals, ","))}
+	default:
+		return &hostKeyError{kind: HostKeyUnknown, presented: cert,
+			err: fmt.Errorf("host presented a certificate signed by %s that was refused: %w", ca, err)}
+	}
 }

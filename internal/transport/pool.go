@@ -254,3 +254,17 @@ func (pc *pooledConn) Close() error {
 	}
 	return pc.pool.put(pc.key, c)
 }
+
+// Drop closes the idle connections to t. A caller that knows the node
+// went away (it rebooted) drops them, so the next Get dials afresh instead
+// of trying a connection to the host's previous life.
+func (p *Pool) Drop(t Target) {
+	key := keyOf(t)
+	p.mu.Lock()
+	list := p.free[key]
+	delete(p.free, key)
+	p.mu.Unlock()
+	for _, ic := range list {
+		_ = ic.conn.Close()
+	}
+}

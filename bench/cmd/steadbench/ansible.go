@@ -82,7 +82,6 @@ control_path_dir = %s
 	for i := range fileCount {
 		fmt.Fprintf(&copies, "    - name: file %02d\n      copy:\n        dest: \"~/bench-ansible/f%02d\"\n        content: %q\n", i+1, i+1, fileContent(i))
 	}
-	copies.WriteString("")
 	// copy does not create the parent directory: a first task does.
 	copiesYAML := strings.Replace(copies.String(), "  tasks:\n", "  tasks:\n    - name: directory\n      file:\n        path: \"~/bench-ansible\"\n        state: directory\n", 1)
 	for path, content := range map[string]string{a.cfg: cfg, a.inventory: inv.String(), a.steps: steps.String(), a.copies: copiesYAML} {

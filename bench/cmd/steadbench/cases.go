@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ type steadRun struct {
 // steadTimed runs one stead command (an association create or start with
 // --wait) and samples the worker's and the server's memory meanwhile.
 func (e *env) steadTimed(ctx context.Context, args ...string) (steadRun, error) {
+	e.clearRuns()
 	w := samplePeak(100*time.Millisecond, func() int64 { return rssKB(e.worker.pid()) })
 	s := samplePeak(100*time.Millisecond, func() int64 { return rssKB(e.server.pid()) })
 	res, err := e.steadCmd(ctx, 15*time.Minute, args...)
@@ -32,6 +34,17 @@ func (e *env) steadTimed(ctx context.Context, args ...string) (steadRun, error) 
 		return run, fmt.Errorf("%w; first failures: %s", err, failedLines(res.stdout, 3))
 	}
 	return run, nil
+}
+
+// clearRuns empties the run directories Stead leaves on the nodes. Every
+// posing host shares the test user's home, so without this one directory
+// would collect the runs of all hosts and cases (over 10,000 in a full
+// run), and each step's prune of week-old runs would scan them all: a cost
+// no single real host has.
+func (e *env) clearRuns() {
+	if u, err := user.Lookup(e.sshd.User); err == nil {
+		_ = os.RemoveAll(filepath.Join(u.HomeDir, ".stead", "runs"))
+	}
 }
 
 // failedLines returns up to n lines of a target table that name a target
@@ -121,6 +134,9 @@ func (e *env) core(ctx context.Context, r *report) error {
 		return fmt.Errorf("stat stead binary: %w", err)
 	}
 	r.binaryBytes = st.Size()
+	if res, err := runCmd(ctx, 30*time.Second, nil, e.cfg.stead, "--version"); err == nil {
+		r.version = strings.TrimSpace(res.stdout)
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()

@@ -119,6 +119,10 @@ func run(ctx context.Context, cfg config) error {
 		return nil
 	}
 	r := &report{cfg: cfg, started: time.Now()}
+	// Other work on the machine slows every tool: the load is reported
+	// beside the numbers so a reader can tell a quiet run from a busy one.
+	load := samplePeakAll(5*time.Second, loadAvg)
+	defer func() { r.load = load.end() }()
 	if err := e.core(ctx, r); err != nil {
 		return err
 	}
@@ -140,6 +144,7 @@ func run(ctx context.Context, cfg config) error {
 	if err := e.idleCost(ctx, r); err != nil {
 		return err
 	}
+	r.load = load.end()
 	table := r.table()
 	fmt.Println()
 	fmt.Println(table)

@@ -312,3 +312,54 @@ func (p *procs) stop(pr *proc) {
 		}
 	}
 }
+
+// loadAvg is the one-minute load average, in hundredths.
+func loadAvg() int64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return int64(v * 100)
+}
+
+// seriesSampler keeps every value a measure takes while it runs.
+type seriesSampler struct {
+	stop chan struct{}
+	done chan []int64
+	once sync.Once
+	vals []int64
+}
+
+// samplePeakAll polls measure every interval until stopped.
+func samplePeakAll(interval time.Duration, measure func() int64) *seriesSampler {
+	s := &seriesSampler{stop: make(chan struct{}), done: make(chan []int64, 1)}
+	go func() {
+		var vals []int64
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			vals = append(vals, measure())
+			select {
+			case <-s.stop:
+				s.done <- vals
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+// end stops sampling and returns the values; later calls return the same.
+func (s *seriesSampler) end() []int64 {
+	s.once.Do(func() {
+		close(s.stop)
+		s.vals = <-s.done
+	})
+	return s.vals
+}

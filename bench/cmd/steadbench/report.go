@@ -56,6 +56,8 @@ type report struct {
 	history                    *historyResult
 	idle                       *idleResult
 	idleSetup                  time.Duration
+	load                       []int64 // one-minute load averages, in hundredths
+	version                    string  // what `stead --version` printed
 }
 
 // median returns the median of xs; 0 if empty.
@@ -147,6 +149,14 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "Measured %s on %s. Command: `%s`.\n", r.started.UTC().Format("2006-01-02 15:04 MST"), machine(), r.cfg.command)
 	fmt.Fprintf(&b, "%d loopback hosts (one OpenSSH sshd on 127.1.x.y), concurrency %d for every tool. Runs per case: Stead and the floor %d (Stead at N=1000: %d), Ansible %d (once at N=1000 and in the no-change case: Ansible is CPU-bound on this machine and a run takes minutes).\n\n",
 		r.cfg.hosts, r.cfg.concurrency, r.cfg.reps, min(r.cfg.reps, r.cfg.bigReps), r.cfg.ansibleReps)
+	if len(r.load) > 0 {
+		ls := make([]float64, len(r.load))
+		for i, v := range r.load {
+			ls[i] = float64(v) / 100
+		}
+		fmt.Fprintf(&b, "One-minute load average during the run: median %.1f, max %.1f on %d cores. A load well above the core count means other work shared the machine and inflated every tool's times.\n\n",
+			median(ls), slices.Max(ls), runtime.NumCPU())
+	}
 	b.WriteString(r.table())
 	b.WriteString("\n")
 	for _, rw := range r.rows {
@@ -159,7 +169,7 @@ func (r *report) markdown() string {
 		}
 	}
 	b.WriteString("\n### Core numbers\n\n")
-	fmt.Fprintf(&b, "- `bin/stead` size: %.0f MB (%d bytes).\n", float64(r.binaryBytes)/1024/1024, r.binaryBytes)
+	fmt.Fprintf(&b, "- `bin/stead` size: %.0f MB (%d bytes); measured build: %s.\n", float64(r.binaryBytes)/1024/1024, r.binaryBytes, r.version)
 	if len(r.firstStart) > 0 {
 		fmt.Fprintf(&b, "- `association create` to the first target starting (200 targets): median %.0f ms (%.0f–%.0f).\n",
 			median(r.firstStart)*1000, slices.Min(r.firstStart)*1000, slices.Max(r.firstStart)*1000)

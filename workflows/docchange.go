@@ -1,0 +1,95 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/documents"
+)
+
+// ReasonDocumentChange is a run caused by a new default or latest version
+// of the document an association runs by $DEFAULT (or a bare name) or
+// $LATEST.
+const ReasonDocumentChange = "DocumentChange"
+
+// Workflow changes that brought document-change runs. Histories from
+// before them replay without the notification and without the run.
+const (
+	documentChangeNotify = "document-change-notify"
+	documentChangeRuns   = "document-change-runs"
+)
+
+// notifyDocumentChange tells the associations using a document by a
+// selector that now resolves to another version. A failure is logged, not
+// returned: the document change itself stands, and the associations still
+// pick the new version up at their next run.
+func notifyDocumentChange(ctx workflow.Context, change activities.DocumentChanged) {
+	if workflow.GetVersion(ctx, documentChangeNotify, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
+	var a *activities.Activities
+	var told []string
+	if err := workflow.ExecuteActivity(actx, a.NotifyDocumentChange, change).Get(ctx, &told); err != nil {
+		workflow.GetLogger(ctx).Warn("associations not told of the document change", "document", change.Document, "error", err)
+		return
+	}
+	workflow.GetLogger(ctx).Info("associations told of the document change", "document", change.Document, "associations", told)
+}
+
+// watchDocumentChanges queues a DocumentChange run whenever the document
+// the association runs by $DEFAULT or $LATEST gets a new version under
+// that selector. Associations that apply only at their cron interval do
+// not run on a change, as they do not on create or update. At most one
+// such run waits in the queue: it reads the document when it starts. The
+// returned drain handles signals that arrived but were not yet read, before
+// the association continues as new.
+func watchDocumentChanges(ctx workflow.Context, st *AssociationState, deleting *bool) (drain func(workflow.Context)) {
+	ch := workflow.GetSignalChannel(ctx, activities.SignalDocumentChanged)
+	handle := func(ctx workflow.Context, m activities.DocumentChanged) {
+		if *deleting || st.Spec.ApplyOnlyAtCronInterval || !documentChangeApplies(st.Spec.Document, m) {
+			return
+		}
+		if workflow.GetVersion(ctx, documentChangeRuns, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			return
+		}
+		queued := false
+		for _, r := range st.Queue {
+			queued = queued || r.Reason == ReasonDocumentChange
+		}
+		if !queued {
+			st.Queue = append(st.Queue, PendingRun{ExecutionID: newExecutionID(ctx), Reason: ReasonDocumentChange})
+		}
+	}
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var m activities.DocumentChanged
+			ch.Receive(ctx, &m)
+			handle(ctx, m)
+		}
+	})
+	return func(ctx workflow.Context) {
+		var m activities.DocumentChanged
+		for ch.ReceiveAsync(&m) {
+			handle(ctx, m)
+		}
+	}
+}
+
+// documentChangeApplies reports whether a change of a document's default
+// or latest version changes what the reference ref runs.
+func documentChangeApplies(ref string, m activities.DocumentChanged) bool {
+	name, version, err := documents.ParseRef(ref)
+	if err != nil || name != m.Document {
+		return false
+	}
+	switch version {
+	case "", documents.VersionDefault:
+		return m.Default
+	case documents.VersionLatest:
+		return m.Latest
+	}
+	return false
+}

@@ -1,0 +1,75 @@
+package workflows
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/internal/schedule"
+)
+
+// associationEnv runs AssociationWorkflow with executions mocked; it
+// returns the reasons of the executions started, in order.
+func associationEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]string) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(AssociationWorkflow)
+	env.RegisterWorkflow(ExecutionWorkflow)
+	runs := []string{}
+	env.OnWorkflow(ExecutionWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in ExecutionInput) (ExecutionResult, error) {
+		runs = append(runs, in.Reason)
+		return ExecutionResult{ExecutionID: in.ExecutionID, Status: StatusSuccess, Counts: Counts{Total: 1, Success: 1}}, nil
+	}).Maybe()
+	return env, &runs
+}
+
+// An association whose workflow resumes four hours after its slot (no
+// worker ran meanwhile: eight rate(30 minutes) slots were missed) runs
+// once at once, then on its grid again, never once per missed slot.
+func TestMissedSlotsFireOnce(t *testing.T) {
+	env, runs := associationEnv(t)
+	start := time.Date(2026, 3, 1, 12, 10, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	sched, err := schedule.ParseWithMinimumRate("rate(30 minutes)", time.Minute)
+	require.NoError(t, err)
+	anchor := start.Add(-5*time.Hour - 10*time.Minute)
+	st := AssociationState{
+		Spec: AssociationSpec{Name: "web", Document: "Stead-RunShellScript", Schedule: sched}, Version: 1,
+		CreatedAt: anchor, ScheduleAnchor: anchor, Status: StatusSuccess, NextRunAt: start.Add(-4 * time.Hour),
+	}
+	var described AssociationState
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(AssociationQueryDescribe)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&described))
+		env.UpdateWorkflow(AssociationUpdateDelete, "del", &updateCallbacks{t: t}, DeleteRequest{By: "test"})
+	}, 15*time.Minute)
+	env.ExecuteWorkflow(AssociationWorkflow, CreateAssociationInput{}, &st)
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{ReasonSched}, *runs, "one run for every missed slot together")
+	require.Equal(t, start.Add(20*time.Minute), described.NextRunAt.UTC(), "the next slot is on the grid, after recovery")
+}
+
+// A new $LATEST version runs an association that uses $LATEST, with
+// reason DocumentChange; a change of the default does not.
+func TestDocumentChangeRunsAssociation(t *testing.T) {
+	env, runs := associationEnv(t)
+	spec := AssociationSpec{Name: "web", Document: "my-doc:$LATEST"}
+	signal := func(after time.Duration, m activities.DocumentChanged) {
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(activities.SignalDocumentChanged, m) }, after)
+	}
+	signal(time.Minute, activities.DocumentChanged{Document: "my-doc", Default: true, Version: 2})
+	signal(2*time.Minute, activities.DocumentChanged{Document: "other-doc", Latest: true, Version: 2})
+	signal(3*time.Minute, activities.DocumentChanged{Document: "my-doc", Latest: true, Version: 3})
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(AssociationUpdateDelete, "del", &updateCallbacks{t: t}, DeleteRequest{By: "test"})
+	}, 10*time.Minute)
+	env.ExecuteWorkflow(AssociationWorkflow, CreateAssociationInput{Spec: spec, By: "test", ExecutionID: "first"}, (*AssociationState)(nil))
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{ReasonCreate, ReasonDocumentChange}, *runs)
+}
