@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X github.com/stead-io/stead/cli.Version=$(VERSION)
 # Packages whose concurrency is ours: run them under the race detector.
 RACE_PKGS := ./internal/transport/... ./internal/detached/... ./workflows/... ./documents/... ./internal/schedule/...
 FUZZTIME ?= 5s
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: build run test fuzz lint bench clean
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
@@ -21,9 +22,12 @@ const AssociationTargetsMemoKey = "targets"
 // newly matches its targets.
 const SignalNodeMatched = "node-matched"
 
-// NodeMatched is the SignalNodeMatched payload.
+// NodeMatched is the SignalNodeMatched payload: the node and when it
+// changed, so that a run for it can tell whether an execution already
+// reached it since.
 type NodeMatched struct {
-	NodeID string `json:"nodeId"`
+	NodeID string    `json:"nodeId"`
+	At     time.Time `json:"at"`
 }
 
 // NotifyInput is a node that was registered or changed, and what it was
@@ -31,6 +35,8 @@ type NodeMatched struct {
 type NotifyInput struct {
 	Node     node.Node  `json:"node"`
 	Previous *node.Node `json:"previous,omitempty"`
+	// At is when the node was registered or changed.
+	At time.Time `json:"at"`
 }
 
 // NotifyAssociations tells every association whose targets the node now
@@ -64,7 +70,7 @@ func (a *Activities) NotifyAssociations(ctx context.Context, in NotifyInput) ([]
 				continue
 			}
 			id := e.GetExecution().GetWorkflowId()
-			err := a.Client.SignalWorkflow(ctx, id, "", SignalNodeMatched, NodeMatched{NodeID: in.Node.ID})
+			err := a.Client.SignalWorkflow(ctx, id, "", SignalNodeMatched, NodeMatched{NodeID: in.Node.ID, At: in.At})
 			var nf *serviceerror.NotFound
 			if errors.As(err, &nf) {
 				continue // deleted meanwhile

@@ -2,6 +2,10 @@ package activities
 
 import (
 	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
 	"slices"
 	"strings"
 
@@ -12,8 +16,12 @@ import (
 // ResolveInput is the targets of an association.
 type ResolveInput struct {
 	Targets []targets.Target `json:"targets"`
-	// Nodes, when set, keeps only these of the matching nodes.
-	Nodes []string `json:"nodes,omitempty"`
+	// Nodes, when set, keeps only these of the matching nodes, and of
+	// those only the ones no run of Association reached since they changed:
+	// a node that changed just before an execution started is already
+	// covered by it.
+	Nodes       []NodeMatched `json:"nodes,omitempty"`
+	Association string        `json:"association,omitempty"`
 }
 
 // TargetRef is a node an execution runs on, with what routing needs.
@@ -44,8 +52,18 @@ func (a *Activities) ResolveTargets(ctx context.Context, in ResolveInput) (Resol
 	var res ResolveResult
 	found := map[string]bool{}
 	for _, n := range nodes {
-		if len(in.Nodes) > 0 && !slices.Contains(in.Nodes, n.ID) {
-			continue
+		if len(in.Nodes) > 0 {
+			i := slices.IndexFunc(in.Nodes, func(m NodeMatched) bool { return m.NodeID == n.ID })
+			if i < 0 {
+				continue
+			}
+			reached, err := a.reachedSince(ctx, in.Association, n.ID, in.Nodes[i].At)
+			if err != nil {
+				return ResolveResult{}, err
+			}
+			if reached {
+				continue
+			}
 		}
 		found[n.ID] = true
 		res.Nodes = append(res.Nodes, TargetRef{NodeID: n.ID, Region: n.Region, Platform: n.Platform})
@@ -57,4 +75,16 @@ func (a *Activities) ResolveTargets(ctx context.Context, in ResolveInput) (Resol
 		}
 	}
 	return res, nil
+}
+
+// reachedSince reports whether an execution of the association started a
+// target workflow for the node at or after since.
+func (a *Activities) reachedSince(ctx context.Context, association, nodeID string, since time.Time) (bool, error) {
+	q := fmt.Sprintf("WorkflowType = 'TargetWorkflow' AND SteadAssociation = '%s' AND SteadNodeId = '%s' AND StartTime >= '%s'",
+		association, nodeID, since.UTC().Format(time.RFC3339Nano))
+	resp, err := a.Client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: a.Namespace, Query: q})
+	if err != nil {
+		return false, fmt.Errorf("count runs of %s on %s: %w", association, nodeID, err)
+	}
+	return resp.GetCount() > 0, nil
 }

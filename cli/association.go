@@ -298,17 +298,8 @@ func associationUpdate(c *ucli.Context) error {
 	if spec.Document, err = associationDocument(c, cn, spec.Document, spec.Parameters); err != nil {
 		return err
 	}
-	h, err := cn.client.UpdateWorkflow(c.Context, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.AssociationWorkflowID(name),
-		UpdateName:   workflows.AssociationUpdateUpdate,
-		Args:         []any{workflows.UpdateRequest{Spec: spec, ExpectedVersion: c.Int("association-version"), By: cn.identity}},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
 	var st workflows.AssociationState
-	if err == nil {
-		err = h.Get(c.Context, &st)
-	}
-	if err != nil {
+	if err := sendUpdate(c, cn, workflows.AssociationWorkflowID(name), workflows.AssociationUpdateUpdate, workflows.UpdateRequest{Spec: spec, ExpectedVersion: c.Int("association-version"), By: cn.identity}, &st); err != nil {
 		return notFound(err, "association "+name+" not found", "update association "+name)
 	}
 	fmt.Fprintf(c.App.Writer, "association %s updated to version %d\n", name, st.Version)
@@ -324,15 +315,7 @@ func associationUpdate(c *ucli.Context) error {
 }
 
 func associationVersions(c *ucli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
-	p, err := newPrinter(c)
-	if err != nil {
-		return err
-	}
-	cn, err := connect(c)
+	name, p, cn, err := openNamed(c, "NAME")
 	if err != nil {
 		return err
 	}
@@ -368,17 +351,8 @@ func associationStart(c *ucli.Context) error {
 	if _, err := describeAssociation(c, cn, name); err != nil {
 		return err
 	}
-	h, err := cn.client.UpdateWorkflow(c.Context, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.AssociationWorkflowID(name),
-		UpdateName:   workflows.AssociationUpdateStart,
-		Args:         []any{workflows.StartRequest{By: cn.identity}},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
 	var execID string
-	if err == nil {
-		err = h.Get(c.Context, &execID)
-	}
-	if err != nil {
+	if err := sendUpdate(c, cn, workflows.AssociationWorkflowID(name), workflows.AssociationUpdateStart, workflows.StartRequest{By: cn.identity}, &execID); err != nil {
 		return notFound(err, "association "+name+" not found", "start association "+name)
 	}
 	fmt.Fprintf(c.App.Writer, "association %s: execution %s queued\n", name, execID)
@@ -401,16 +375,7 @@ func associationDelete(c *ucli.Context) error {
 	if _, err := describeAssociation(c, cn, name); err != nil {
 		return err
 	}
-	h, err := cn.client.UpdateWorkflow(c.Context, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.AssociationWorkflowID(name),
-		UpdateName:   workflows.AssociationUpdateDelete,
-		Args:         []any{workflows.DeleteRequest{By: cn.identity}},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(c.Context, nil)
-	}
-	if err != nil {
+	if err := sendUpdate(c, cn, workflows.AssociationWorkflowID(name), workflows.AssociationUpdateDelete, workflows.DeleteRequest{By: cn.identity}, nil); err != nil {
 		return notFound(err, "association "+name+" not found", "delete association "+name)
 	}
 	// The workflow ends right after the update; wait for that, and for
@@ -505,15 +470,7 @@ func associationList(c *ucli.Context) error {
 }
 
 func associationDescribe(c *ucli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
-	p, err := newPrinter(c)
-	if err != nil {
-		return err
-	}
-	cn, err := connect(c)
+	name, p, cn, err := openNamed(c, "NAME")
 	if err != nil {
 		return err
 	}
@@ -552,15 +509,7 @@ func associationDescribe(c *ucli.Context) error {
 }
 
 func associationExecutions(c *ucli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
-	p, err := newPrinter(c)
-	if err != nil {
-		return err
-	}
-	cn, err := connect(c)
+	name, p, cn, err := openNamed(c, "NAME")
 	if err != nil {
 		return err
 	}

@@ -112,3 +112,36 @@ func (quietLogger) Debug(string, ...any) {}
 func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
+
+// openNamed starts a read command about one named thing: its single
+// argument, the output printer and a connection, which the caller closes.
+func openNamed(c *ucli.Context, arg string) (string, *printer, *conn, error) {
+	name, err := oneArg(c, arg)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	p, err := newPrinter(c)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return name, p, cn, nil
+}
+
+// sendUpdate sends a workflow update and waits for its result (into
+// result, unless nil).
+func sendUpdate(c *ucli.Context, cn *conn, workflowID, update string, arg, result any) error {
+	h, err := cn.client.UpdateWorkflow(c.Context, client.UpdateWorkflowOptions{
+		WorkflowID:   workflowID,
+		UpdateName:   update,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return err
+	}
+	return h.Get(c.Context, result)
+}

@@ -417,15 +417,7 @@ func documentDescribe(c *ucli.Context) error {
 }
 
 func documentVersions(c *ucli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
-	p, err := newPrinter(c)
-	if err != nil {
-		return err
-	}
-	cn, err := connect(c)
+	name, p, cn, err := openNamed(c, "NAME")
 	if err != nil {
 		return err
 	}
@@ -612,6 +604,10 @@ func documentRender(c *ucli.Context) error {
 				sum = d.SHA256
 			}
 			fmt.Fprintf(w, "download: %s\nsha256: %s\nto: %s\n", from, sum, d.DestinationPath)
+			continue
+		}
+		if l := s.LocalDocument; l != nil {
+			fmt.Fprintf(w, "runs the document file %s on the node when reached, with documentParameters %s\n", l.Path, l.Parameters)
 			continue
 		}
 		if s.WorkingDirectory != "" {

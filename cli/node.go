@@ -322,15 +322,7 @@ func nodeList(c *ucli.Context) error {
 }
 
 func nodeDescribe(c *ucli.Context) error {
-	id, err := oneArg(c, "ID")
-	if err != nil {
-		return err
-	}
-	p, err := newPrinter(c)
-	if err != nil {
-		return err
-	}
-	cn, err := connect(c)
+	id, p, cn, err := openNamed(c, "ID")
 	if err != nil {
 		return err
 	}
@@ -392,16 +384,7 @@ func nodeDeregister(c *ucli.Context) error {
 	if _, err := describeNode(c, cn, id); err != nil {
 		return err
 	}
-	h, err := cn.client.UpdateWorkflow(c.Context, client.UpdateWorkflowOptions{
-		WorkflowID:   node.WorkflowID(id),
-		UpdateName:   workflows.NodeUpdateDeregister,
-		Args:         []any{workflows.DeregisterNodeRequest{By: cn.identity}},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(c.Context, nil)
-	}
-	if err != nil {
+	if err := sendUpdate(c, cn, node.WorkflowID(id), workflows.NodeUpdateDeregister, workflows.DeregisterNodeRequest{By: cn.identity}, nil); err != nil {
 		return notFound(err, "node "+id+" is not registered", "deregister node "+id)
 	}
 	if err := awaitVisible(c, cn, id, func(seen []node.Node) bool { return len(seen) == 0 }); err != nil {

@@ -21,7 +21,9 @@ const (
 	// DocumentTypeSSM names a registered or built-in document by documentPath ("NAME" or
 	// "NAME:VERSION").
 	DocumentTypeSSM = "SSMDocument"
-	// DocumentTypeLocalPath names a document file on the target; Stead refuses it at run time.
+	// DocumentTypeLocalPath names a document file on the target, one an earlier
+	// aws:downloadContent step put there: it is read and expanded when the step is reached
+	// (see LocalDocument).
 	DocumentTypeLocalPath = "LocalPath"
 )
 
@@ -520,8 +522,7 @@ func (d *Document) renderRunDocument(ps PlanStep, s Step, values map[string]reso
 	}
 	docPath := strings.TrimSpace(substituteRaw(stringOf(s.Inputs[inputDocumentPath]), text))
 	if docType == DocumentTypeLocalPath {
-		ps.Refused = fmt.Sprintf("documentType LocalPath (%s) is not supported: Stead renders every document before it runs and cannot read one from the node; register it (stead document create) and use documentType SSMDocument", docPath)
-		return []PlanStep{ps}, nil
+		return d.renderLocalPath(ps, s, docPath, values, x)
 	}
 	name, version, err := ParseRef(docPath)
 	if err != nil {
@@ -593,7 +594,14 @@ func (d *Document) renderRunDocument(ps PlanStep, s Step, values map[string]reso
 	if err != nil {
 		return nil, fmt.Errorf("document %s: %w", src.Name, err)
 	}
-	origin := fmt.Sprintf("%s:%s %s", src.Name, src.Version, src.Hash)
+	nestSteps(ps, steps, fmt.Sprintf("%s:%s %s", src.Name, src.Version, src.Hash))
+	return steps, nil
+}
+
+// nestSteps makes a nested document's rendered steps the steps of the aws:runDocument
+// step ps that ran it: named "<ps>.<step>", marked with origin, limited to ps's platforms
+// and failing as ps does unless they say otherwise.
+func nestSteps(ps PlanStep, steps []PlanStep, origin string) {
 	for i := range steps {
 		c := &steps[i]
 		c.Name = ps.Name + "." + c.Name
@@ -611,7 +619,6 @@ func (d *Document) renderRunDocument(ps PlanStep, s Step, values map[string]reso
 		// A nested finally step is an ordinary step of the flattened plan.
 		c.FinallyStep = false
 	}
-	return steps, nil
 }
 
 // codeParameters are the parameters d runs as code: those whose placeholder makes up a

@@ -76,9 +76,27 @@ func TestRunDocumentExpansion(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "nested.nested.nested.runShellScript", p.Steps[0].Name)
 		}},
-		{"local path refused at run time", strings.Replace(runDocumentStep("bootstrap", `{}`), "SSMDocument", "LocalPath", 1), nil, func(t *testing.T, p *Plan, err error) {
+		{"local path expanded when reached", strings.Replace(runDocumentStep("bootstrap", `{"message": "{{ msg }}!", "commands": "{{ cmds }}"}`), "SSMDocument", "LocalPath", 1), nil, func(t *testing.T, p *Plan, err error) {
 			require.NoError(t, err)
-			require.Contains(t, p.Steps[0].Refused, "documentType LocalPath (bootstrap) is not supported")
+			require.Len(t, p.Steps, 1)
+			s := p.Steps[0]
+			require.Empty(t, s.Refused)
+			require.Equal(t, "nested", s.Name)
+			require.Equal(t, OnFailureContinue, s.OnFailure)
+			require.Equal(t, &LocalDocument{
+				Path:           "bootstrap",
+				Parameters:     `{"commands":["true"],"message":"hi!"}`,
+				DataParameters: map[string]string{"message": "msg"},
+				Chain:          []string{"top"},
+			}, s.LocalDocument)
+		}},
+		{"local path within the nesting limit", runDocumentStep("d1", `{}`), map[string]string{"d1": runDocumentStep("d2", `{}`), "d2": strings.Replace(runDocumentStep("x.json", `{}`), "SSMDocument", "LocalPath", 1)}, func(t *testing.T, p *Plan, err error) {
+			require.NoError(t, err)
+			require.Equal(t, "nested.nested.nested", p.Steps[0].Name)
+			require.Equal(t, []string{"top", "d1", "d2"}, p.Steps[0].LocalDocument.Chain)
+		}},
+		{"local path beyond the nesting limit", runDocumentStep("d1", `{}`), map[string]string{"d1": runDocumentStep("d2", `{}`), "d2": runDocumentStep("d3", `{}`), "d3": strings.Replace(runDocumentStep("x.json", `{}`), "SSMDocument", "LocalPath", 1)}, func(t *testing.T, p *Plan, err error) {
+			require.ErrorContains(t, err, "deeper than 3 documents: top -> d1 -> d2 -> d3 -> LocalPath:x.json")
 		}},
 		{"bad version", runDocumentStep("child:latest", `{}`), map[string]string{"child": childDoc}, func(t *testing.T, p *Plan, err error) {
 			require.ErrorContains(t, err, `version "latest": want a version number, $LATEST or $DEFAULT`)
@@ -163,4 +181,85 @@ func TestValidNameAndRef(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, [2]string{tt.name, tt.version}, [2]string{n, v})
 	}
+}
+
+// localStep renders a one-step document whose step runs the document file path with
+// params, and returns that plan step as the target would reach it.
+func localStep(t *testing.T, path, params string) PlanStep {
+	t.Helper()
+	doc := strings.Replace(runDocumentStep(path, params), "SSMDocument", "LocalPath", 1)
+	p, err := Render("top", []byte(doc), nil)
+	require.NoError(t, err)
+	require.Len(t, p.Steps, 1)
+	require.NotNil(t, p.Steps[0].LocalDocument)
+	return p.Steps[0]
+}
+
+func TestRenderLocal(t *testing.T) {
+	t.Run("data stays data", func(t *testing.T) {
+		ps := localStep(t, "child.json", `{"message": "{{ msg }}; touch /tmp/x"}`)
+		steps, err := RenderLocal(ps, []byte(childDoc), ResolveBuiltin)
+		require.NoError(t, err)
+		require.Len(t, steps, 1)
+		s := steps[0]
+		require.Equal(t, "nested.say", s.Name)
+		require.Equal(t, "echo \"${SSM_message}\"\ntrue", s.Script)
+		require.Equal(t, []EnvVar{{Name: "SSM_message", Value: "hi; touch /tmp/x"}}, s.Env)
+		require.Equal(t, OnFailureContinue, s.OnFailure)
+		require.Equal(t, "LocalPath:child.json "+Hash([]byte(childDoc)), s.Document)
+	})
+	t.Run("code from code", func(t *testing.T) {
+		ps := localStep(t, "child.json", `{"message": "m", "commands": "{{ cmds }}"}`)
+		steps, err := RenderLocal(ps, []byte(childDoc), ResolveBuiltin)
+		require.NoError(t, err)
+		require.Equal(t, "echo \"${SSM_message}\"\ntrue", steps[0].Script)
+	})
+	t.Run("data never becomes code", func(t *testing.T) {
+		ps := localStep(t, "child.json", `{"message": "m", "commands": ["echo {{ msg }}"]}`)
+		_, err := RenderLocal(ps, []byte(childDoc), ResolveBuiltin)
+		require.EqualError(t, err, "documentParameters: commands: {{ msg }} would become code in document child.json; pass it to a parameter the document uses as data")
+	})
+	t.Run("invalid file", func(t *testing.T) {
+		ps := localStep(t, "child.json", `{}`)
+		_, err := RenderLocal(ps, []byte("{\"schemaVersion\": \"2.2\",\n  \"mainSteps\": [}"), ResolveBuiltin)
+		require.ErrorContains(t, err, "parse document child.json: ")
+		require.ErrorContains(t, err, "line 2")
+	})
+	t.Run("unsupported plugin", func(t *testing.T) {
+		ps := localStep(t, "child.json", `{}`)
+		_, err := RenderLocal(ps, []byte(`{"schemaVersion": "2.2", "mainSteps": [{"action": "aws:softwareInventory", "name": "inv", "inputs": {}}]}`), ResolveBuiltin)
+		require.EqualError(t, err, "validate document child.json: step inv: plugin aws:softwareInventory is not supported")
+	})
+	t.Run("unknown parameter", func(t *testing.T) {
+		ps := localStep(t, "child.json", `{"mesage": "x"}`)
+		_, err := RenderLocal(ps, []byte(childDoc), ResolveBuiltin)
+		require.ErrorContains(t, err, "parameters of document child.json: parameter mesage: unknown parameter; did you mean message?")
+	})
+	t.Run("nested local path", func(t *testing.T) {
+		ps := localStep(t, "a.json", `{}`)
+		inner := strings.Replace(runDocumentStep("b.json", `{}`), "SSMDocument", "LocalPath", 1)
+		steps, err := RenderLocal(ps, []byte(inner), ResolveBuiltin)
+		require.NoError(t, err)
+		require.Equal(t, "nested.nested", steps[0].Name)
+		require.Equal(t, []string{"top", "LocalPath:a.json"}, steps[0].LocalDocument.Chain)
+		deep := steps[0]
+		deep.LocalDocument.Chain = append(deep.LocalDocument.Chain, "d", "e")
+		_, err = RenderLocal(deep, []byte(childDoc), ResolveBuiltin)
+		require.EqualError(t, err, "aws:runDocument nests LocalPath:b.json deeper than 3 documents: top -> LocalPath:a.json -> d -> e -> LocalPath:b.json")
+	})
+	t.Run("cycle", func(t *testing.T) {
+		ps := localStep(t, "a.json", `{}`)
+		inner := strings.Replace(runDocumentStep("a.json", `{}`), "SSMDocument", "LocalPath", 1)
+		steps, err := RenderLocal(ps, []byte(inner), ResolveBuiltin)
+		require.NoError(t, err)
+		_, err = RenderLocal(steps[0], []byte(inner), ResolveBuiltin)
+		require.EqualError(t, err, "aws:runDocument cycle: top -> LocalPath:a.json -> LocalPath:a.json")
+	})
+	t.Run("built-in inside", func(t *testing.T) {
+		ps := localStep(t, "a.json", `{}`)
+		steps, err := RenderLocal(ps, []byte(runDocumentStep("AWS-RunShellScript", `{"commands": ["uptime"]}`)), ResolveBuiltin)
+		require.NoError(t, err)
+		require.Equal(t, "nested.nested.runShellScript", steps[0].Name)
+		require.Equal(t, "uptime", steps[0].Script)
+	})
 }

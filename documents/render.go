@@ -54,6 +54,10 @@ type PlanStep struct {
 	// Refused says why this step cannot run anywhere (an unsupported source or document
 	// type): the step fails with this reason when it is reached, as SSM fails it at run time.
 	Refused string `json:",omitempty"`
+	// LocalDocument is set for aws:runDocument with documentType LocalPath: the file exists
+	// only on the node, once the steps before it ran, so the target reads and expands it
+	// when the step is reached (RenderLocal) instead of rendering it here.
+	LocalDocument *LocalDocument `json:",omitempty"`
 	// Document is "NAME:VERSION sha256:..." of the nested document an aws:runDocument step
 	// took this step from; "" for the plan's own steps.
 	Document string `json:",omitempty"`

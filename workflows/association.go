@@ -122,7 +122,7 @@ type AssociationState struct {
 	ScheduleAnchor time.Time `json:"scheduleAnchor"`
 	// NewNodes are nodes that newly matched the targets and wait for a
 	// run of their own.
-	NewNodes []string `json:"newNodes,omitempty"`
+	NewNodes []activities.NodeMatched `json:"newNodes,omitempty"`
 }
 
 // PendingRun is a requested execution not yet started.
@@ -130,7 +130,7 @@ type PendingRun struct {
 	ExecutionID string `json:"executionId"`
 	Reason      string `json:"reason"`
 	// Nodes limits the run to these nodes (a NewNode run).
-	Nodes []string `json:"nodes,omitempty"`
+	Nodes []activities.NodeMatched `json:"nodes,omitempty"`
 }
 
 // UpdateRequest replaces an association's spec with a new version.
@@ -250,9 +250,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		for {
 			var m activities.NodeMatched
 			nodeMatched.Receive(ctx, &m)
-			if !slices.Contains(st.NewNodes, m.NodeID) {
-				st.NewNodes = append(st.NewNodes, m.NodeID)
-			}
+			st.NewNodes = addMatched(st.NewNodes, m)
 		}
 	})
 	drainDocumentChanges := watchDocumentChanges(ctx, &st, &deleting)
@@ -334,11 +332,19 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	drainDocumentChanges(ctx)
 	var m activities.NodeMatched
 	for nodeMatched.ReceiveAsync(&m) {
-		if !slices.Contains(st.NewNodes, m.NodeID) {
-			st.NewNodes = append(st.NewNodes, m.NodeID)
-		}
+		st.NewNodes = addMatched(st.NewNodes, m)
 	}
 	return workflow.NewContinueAsNewError(ctx, AssociationWorkflow, in, &st)
+}
+
+// addMatched records a node that newly matched, keeping one entry per
+// node with its latest change.
+func addMatched(list []activities.NodeMatched, m activities.NodeMatched) []activities.NodeMatched {
+	if i := slices.IndexFunc(list, func(x activities.NodeMatched) bool { return x.NodeID == m.NodeID }); i >= 0 {
+		list[i] = m
+		return list
+	}
+	return append(list, m)
 }
 
 // startExecution starts a run as a child workflow and records its outcome
@@ -373,9 +379,14 @@ func startExecution(ctx workflow.Context, st *AssociationState, run PendingRun) 
 			rec.Counts, rec.DocumentHash = res.Counts, res.DocumentHash
 		}
 		rec.EndedAt = workflow.Now(gctx)
+		st.Running = nil
+		if rec.Reason == ReasonNewNode && rec.Status == StatusSuccess && rec.Counts.Total == 0 {
+			// Every new node was reached by an execution already: this run
+			// changed nothing, and is not worth a line in the record.
+			return
+		}
 		st.Executions = appendBounded(st.Executions, *rec, maxExecutionsKept)
 		st.Status, st.DetailedStatus = rec.Status, rec.DetailedStatus
-		st.Running = nil
 		dctx, _ := workflow.NewDisconnectedContext(gctx)
 		if err := publishAssociation(dctx, *st); err != nil {
 			workflow.GetLogger(gctx).Error("publish association status", "error", err)

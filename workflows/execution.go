@@ -35,8 +35,9 @@ type ExecutionInput struct {
 	ExecutionID        string          `json:"executionId"`
 	Reason             string          `json:"reason"`
 	Spec               AssociationSpec `json:"spec"`
-	// Nodes, when set, limits the run to these of the matching nodes.
-	Nodes []string `json:"nodes,omitempty"`
+	// Nodes, when set, limits the run to these of the matching nodes,
+	// less those an execution of the association reached since they changed.
+	Nodes []activities.NodeMatched `json:"nodes,omitempty"`
 	// Carry is the state of a run that continued as new.
 	Carry *ExecutionCarry `json:"carry,omitempty"`
 }
@@ -156,7 +157,7 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 		res.Document, res.DocumentVersion, res.DocumentHash = plan.DocumentName, plan.DocumentVersion, plan.DocumentHash
 
 		var resolved activities.ResolveResult
-		err = workflow.ExecuteActivity(actx, a.ResolveTargets, activities.ResolveInput{Targets: in.Spec.Targets, Nodes: in.Nodes}).Get(ctx, &resolved)
+		err = workflow.ExecuteActivity(actx, a.ResolveTargets, activities.ResolveInput{Association: in.AssociationName, Targets: in.Spec.Targets, Nodes: in.Nodes}).Get(ctx, &resolved)
 		if err != nil {
 			return finish(StatusFailed, "resolve targets: "+rootMessage(err))
 		}

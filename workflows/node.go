@@ -201,7 +201,7 @@ func notifyAssociations(ctx workflow.Context, n node.Node, previous *node.Node, 
 		defer func() { *inFlight-- }()
 		actx := workflow.WithActivityOptions(ctx, controlOptions)
 		var a *activities.Activities
-		err := workflow.ExecuteActivity(actx, a.NotifyAssociations, activities.NotifyInput{Node: n, Previous: previous}).Get(ctx, nil)
+		err := workflow.ExecuteActivity(actx, a.NotifyAssociations, activities.NotifyInput{Node: n, Previous: previous, At: workflow.Now(ctx)}).Get(ctx, nil)
 		if err != nil {
 			workflow.GetLogger(ctx).Error("notify associations", "node", n.ID, "error", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -112,7 +113,7 @@ func runStepsV0(ctx workflow.Context, in TargetInput, sum *TargetSummary) {
 			sum.Steps = append(sum.Steps, skipped)
 			continue
 		}
-		ss := runStep(ctx, in, stepRunID(in, i, 1), step, false)
+		ss := runStep(ctx, in, stepRunID(in, strconv.Itoa(i), 1), step, false)
 		sum.Steps = append(sum.Steps, ss)
 		sum.ExitCode = ss.ExitCode
 		switch {
@@ -143,7 +144,19 @@ func runSteps(ctx workflow.Context, in TargetInput, sum *TargetSummary) {
 			sum.DetailedStatus = fmt.Sprintf("step %s: %s%s", name, ss.DetailedStatus, note)
 		}
 	}
+	// queue is the plan's steps, into which an aws:runDocument LocalPath step's document
+	// is spliced when the step is reached. A plan step keeps its index as its run key, so
+	// its run ids are those it always had; a spliced step's key extends its parent's.
+	type queued struct {
+		step documents.PlanStep
+		key  string
+	}
+	queue := make([]queued, len(in.Plan.Steps))
 	for i, step := range in.Plan.Steps {
+		queue[i] = queued{step, strconv.Itoa(i)}
+	}
+	for n := 0; n < len(queue); n++ {
+		step, key := queue[n].step, queue[n].key
 		if terminal || (stopped && !step.FinallyStep) {
 			sum.Steps = append(sum.Steps, StepSummary{Name: step.Name, Status: StatusSkipped, DetailedStatus: "an earlier step ended the document"})
 			continue
@@ -153,10 +166,22 @@ func runSteps(ctx workflow.Context, in TargetInput, sum *TargetSummary) {
 			continue
 		}
 		var ss StepSummary
-		if step.Refused != "" {
+		switch {
+		case step.Refused != "":
 			ss = StepSummary{Name: step.Name, Status: StatusFailed, DetailedStatus: step.Refused, ExitCode: -1}
-		} else {
-			ss = runAttempts(ctx, in, i, step)
+		case step.LocalDocument != nil:
+			var nested []documents.PlanStep
+			nested, ss = loadLocalDocument(ctx, in, step)
+			if ss.Status == "" {
+				spliced := make([]queued, len(nested))
+				for j, c := range nested {
+					spliced[j] = queued{c, key + "." + strconv.Itoa(j)}
+				}
+				queue = slices.Insert(queue, n+1, spliced...)
+				continue
+			}
+		default:
+			ss = runAttempts(ctx, in, key, step)
 		}
 		sum.Steps = append(sum.Steps, ss)
 		sum.ExitCode = ss.ExitCode
@@ -196,8 +221,8 @@ func skipStep(in TargetInput, step documents.PlanStep) (StepSummary, bool) {
 
 // stepRunID names a step's run on a node. Each attempt is a run of its own: a detached
 // run executes at most once, which is what lets a retried activity collect its result.
-func stepRunID(in TargetInput, index, attempt int) string {
-	id := fmt.Sprintf("%s-%s-%d", in.ExecutionID, in.Node.NodeID, index)
+func stepRunID(in TargetInput, key string, attempt int) string {
+	id := fmt.Sprintf("%s-%s-%s", in.ExecutionID, in.Node.NodeID, key)
 	if attempt > 1 {
 		id += fmt.Sprintf("-a%d", attempt)
 	}
@@ -206,11 +231,11 @@ func stepRunID(in TargetInput, index, attempt int) string {
 
 // runAttempts runs a step up to its MaxAttempts times while it fails (Failed or
 // TimedOut; exit code 169 is a decision, not a failure to retry).
-func runAttempts(ctx workflow.Context, in TargetInput, index int, step documents.PlanStep) StepSummary {
+func runAttempts(ctx workflow.Context, in TargetInput, key string, step documents.PlanStep) StepSummary {
 	attempts := max(1, step.MaxAttempts)
 	var ss StepSummary
 	for a := 1; a <= attempts; a++ {
-		ss = runStep(ctx, in, stepRunID(in, index, a), step, true)
+		ss = runStep(ctx, in, stepRunID(in, key, a), step, true)
 		retry := (ss.Status == StatusFailed || ss.Status == StatusTimedOut) && ss.ExitCode != exitFailAndStop
 		if !retry {
 			break
@@ -345,4 +370,36 @@ func rebootNode(ctx workflow.Context, in TargetInput, runID string, exitCode int
 		status, detail := failureStatus(err)
 		return status, fmt.Sprintf("rebooted (exit code %d): wait for the node: %s", exitCode, detail)
 	}
+}
+
+// localDocumentChange marks the workflow change that runs aws:runDocument LocalPath steps;
+// before it their plans refused them.
+const localDocumentChange = "local-document"
+
+// loadLocalDocument reads and renders the document file of an aws:runDocument LocalPath
+// step on the node, in an activity so that the steps it yields are recorded in history.
+// It returns those steps, or the summary of the step failed with the reason it cannot run.
+func loadLocalDocument(ctx workflow.Context, in TargetInput, step documents.PlanStep) ([]documents.PlanStep, StepSummary) {
+	if workflow.GetVersion(ctx, localDocumentChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil, StepSummary{Name: step.Name, Status: StatusFailed, ExitCode: -1,
+			DetailedStatus: "documentType LocalPath is not supported by the workflow that started this run"}
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              RegionTaskQueue(in.Node.Region),
+		ScheduleToStartTimeout: stepDeliveryTimeout,
+		StartToCloseTimeout:    2 * time.Minute,
+		RetryPolicy:            stepRetry,
+	})
+	var a *activities.Activities
+	var res activities.LocalDocumentResult
+	err := workflow.ExecuteActivity(actx, a.LoadLocalDocument, activities.LoadLocalDocumentInput{
+		NodeID: in.Node.NodeID,
+		Step:   step,
+	}).Get(ctx, &res)
+	if err != nil {
+		ss := StepSummary{Name: step.Name, ExitCode: -1}
+		ss.Status, ss.DetailedStatus = failureStatus(err)
+		return nil, ss
+	}
+	return res.Steps, StepSummary{}
 }

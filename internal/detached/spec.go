@@ -68,7 +68,7 @@ func (s Spec) normalize() (Spec, error) {
 	var errs []error
 	switch {
 	case !runIDPattern.MatchString(s.RunID) || s.RunID == "." || s.RunID == "..":
-		errs = append(errs, fmt.Errorf("run id %q must be letters, digits, '.', '_' or '-' and not . or ..", s.RunID))
+		errs = append(errs, fmt.Errorf("run id %q must be letters, digits, '.', '_' or '-', and neither '.' nor '..'", s.RunID))
 	case len(s.RunID) > maxRunIDLength:
 		errs = append(errs, fmt.Errorf("run id is %d bytes long, more than %d", len(s.RunID), maxRunIDLength))
 	}

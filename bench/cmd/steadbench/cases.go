@@ -443,16 +443,25 @@ func (e *env) idleCost(ctx context.Context, r *report) error {
 		mu     sync.Mutex
 		errOne error
 	)
-	for range 8 {
+	for range 4 {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				_, err := e.steadCmd(ctx, 2*time.Minute, "association", "create", "--name", fmt.Sprintf("idle-%04d", i+1),
-					"--document", "Stead-RunShellScript", "--targets", "Key=InstanceIds,Values="+nodeID(i%len(e.hosts)),
-					"--parameters", `{"commands":["true"]}`, "--schedule", "rate(30 minutes)")
+				var err error
+				// A busy server can miss the CLI's 5 s connect timeout;
+				// nothing was created then, so trying again is safe.
+				for try := 0; try < 5; try++ {
+					_, err = e.steadCmd(ctx, 2*time.Minute, "association", "create", "--name", fmt.Sprintf("idle-%04d", i+1),
+						"--document", "Stead-RunShellScript", "--targets", "Key=InstanceIds,Values="+nodeID(i%len(e.hosts)),
+						"--parameters", `{"commands":["true"]}`, "--schedule", "rate(30 minutes)")
+					if err == nil || !strings.Contains(err.Error(), "connect to Temporal") {
+						break
+					}
+					time.Sleep(time.Second)
+				}
 				if err != nil {
 					mu.Lock()
 					errOne = err

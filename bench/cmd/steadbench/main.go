@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +40,7 @@ type config struct {
 	skipAnsible bool
 	command     string
 	hold        bool
+	cases       string
 }
 
 func main() {
@@ -58,6 +60,7 @@ func main() {
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "if set, keep CPU profiles of the worker and the server during the largest Stead fan-out here")
 	flag.BoolVar(&cfg.skipAnsible, "skip-ansible", false, "measure Stead and the floor only")
 	flag.StringVar(&cfg.command, "command", "make bench", "the command line reported in BENCHMARKS.md")
+	flag.StringVar(&cfg.cases, "cases", "fanout200,fanout1000,steps,nochange,idle", "the cases to run, comma-separated")
 	flag.BoolVar(&cfg.hold, "hold", false, "set up the hosts, server and worker, print how to reach them and wait for Ctrl-C, to profile by hand")
 	flag.Parse()
 
@@ -126,23 +129,29 @@ func run(ctx context.Context, cfg config) error {
 	if err := e.core(ctx, r); err != nil {
 		return err
 	}
-	sizes := []int{200}
-	if cfg.hosts >= 1000 {
-		sizes = append(sizes, 1000)
+	// A case that fails ends the run, but what the cases before it
+	// measured is still reported.
+	cases := []struct {
+		name string
+		run  func(context.Context, *report) error
+	}{
+		{"fanout200", func(ctx context.Context, r *report) error { return e.fanOut(ctx, r, 200) }},
+		{"fanout1000", func(ctx context.Context, r *report) error { return e.fanOut(ctx, r, 1000) }},
+		{"steps", e.steps},
+		{"nochange", e.noChange},
+		{"idle", e.idleCost},
 	}
-	for _, n := range sizes {
-		if err := e.fanOut(ctx, r, n); err != nil {
-			return err
+	want := strings.Split(cfg.cases, ",")
+	var failed error
+	for _, c := range cases {
+		if !slices.Contains(want, c.name) || c.name == "fanout1000" && cfg.hosts < 1000 {
+			continue
 		}
-	}
-	if err := e.steps(ctx, r); err != nil {
-		return err
-	}
-	if err := e.noChange(ctx, r); err != nil {
-		return err
-	}
-	if err := e.idleCost(ctx, r); err != nil {
-		return err
+		if err := c.run(ctx, r); err != nil {
+			failed = fmt.Errorf("case %s: %w", c.name, err)
+			r.failed = failed.Error()
+			break
+		}
 	}
 	r.load = load.end()
 	table := r.table()
@@ -154,7 +163,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 		logf("wrote %s", cfg.out)
 	}
-	return nil
+	return failed
 }
 
 // logf prints progress to stderr with a timestamp.

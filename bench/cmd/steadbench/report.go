@@ -58,6 +58,7 @@ type report struct {
 	idleSetup                  time.Duration
 	load                       []int64 // one-minute load averages, in hundredths
 	version                    string  // what `stead --version` printed
+	failed                     string  // the case that ended the run early, and why
 }
 
 // median returns the median of xs; 0 if empty.
@@ -157,6 +158,9 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "One-minute load average during the run: median %.1f, max %.1f on %d cores. A load well above the core count means other work shared the machine and inflated every tool's times.\n\n",
 			median(ls), slices.Max(ls), runtime.NumCPU())
 	}
+	if r.failed != "" {
+		fmt.Fprintf(&b, "**This run stopped early** (%s); the table holds the cases measured before.\n\n", oneLine(r.failed))
+	}
 	b.WriteString(r.table())
 	b.WriteString("\n")
 	for _, rw := range r.rows {
@@ -205,4 +209,14 @@ func (r *report) markdown() string {
 		"Ansible runs with host key checking on, `pipelining = True` and no fact gathering. " +
 		"Peak RSS: Stead's worker and server sampled from /proc every 100 ms; Ansible's whole process tree every 250 ms; the floor's from getrusage.\n\n")
 	return b.String()
+}
+
+// oneLine folds whitespace and newlines so an error fits in a sentence,
+// and cuts it short.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
 }
