@@ -20,4 +20,6 @@ tools=$(mktemp -d)
 trap 'rm -rf "$tools"' EXIT INT TERM
 go build -o "$tools/sshfloor" ./bench/cmd/sshfloor
 go build -o "$tools/steadbench" ./bench/cmd/steadbench
-"$tools/steadbench" -stead bin/stead -floor "$tools/sshfloor" -out BENCHMARKS.md -command "make bench${*:+; ./bench/run.sh $*}" "$@"
+cmd="make bench"
+[ $# -gt 0 ] && cmd="make build && ./bench/run.sh $*"
+"$tools/steadbench" -stead bin/stead -floor "$tools/sshfloor" -out BENCHMARKS.md -command "$cmd" "$@"

@@ -347,3 +347,110 @@ func TestRunDocumentNestingAndCycles(t *testing.T) {
 		"--document", "e2e-cycle-a", "--targets", "Key=InstanceIds,Values=nest-1")
 	fails(t, "aws:runDocument cycle", "document", "render", "e2e-cycle-b")
 }
+
+// localPathOuter downloads {{ url }} to {{ dest }} on the node, then runs the document
+// file {{ path }} with the caller's {{ msg }} as its message, then one more step.
+const localPathOuter = `schemaVersion: '2.2'
+parameters:
+  url: {type: String}
+  dest: {type: String}
+  path: {type: String}
+  msg: {type: String}
+mainSteps:
+  - action: aws:downloadContent
+    name: fetch
+    inputs:
+      sourceType: HTTP
+      sourceInfo: {url: "{{ url }}", allowInsecureDownload: true}
+      destinationPath: "{{ dest }}"
+  - action: aws:runDocument
+    name: run
+    inputs:
+      documentType: LocalPath
+      documentPath: "{{ path }}"
+      documentParameters: {message: "{{ msg }}"}
+  - action: aws:runShellScript
+    name: after
+    inputs: {runCommand: ["echo after"]}
+`
+
+// localPathInner is the document file the node downloads.
+const localPathInner = `schemaVersion: '2.2'
+parameters:
+  message: {type: String}
+mainSteps:
+  - action: aws:runShellScript
+    name: say
+    inputs:
+      runCommand:
+        - printf '<%s>\n' {{ message }} "{{ message }}"
+  - action: aws:runShellScript
+    name: where
+    inputs:
+      runCommand: ["echo nested ran in $(pwd)"]
+`
+
+func TestRunDocumentLocalPath(t *testing.T) {
+	h := setup(t)
+	h.register("lp-1", 45)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/inner.yaml":
+			_, _ = w.Write([]byte(localPathInner))
+		case "/large.yaml":
+			_, _ = w.Write([]byte(localPathInner + "#" + strings.Repeat("x", documents.MaxDocumentSize) + "\n"))
+		case "/inventory.json":
+			_, _ = w.Write([]byte(`{"schemaVersion": "2.2", "mainSteps": [{"action": "aws:softwareInventory", "name": "inv", "inputs": {}}]}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	marker := filepath.Join(os.TempDir(), fmt.Sprintf("pwned-localpath-%d", os.Getpid()))
+	t.Cleanup(func() { os.Remove(marker) })
+	dir := fmt.Sprintf("stead-lp-%d", os.Getpid())
+	home := homeOf(t, h.sshd.User)
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(home, dir)) })
+	ok(t, "document", "create", "--name", "e2e-localpath", "--file", writeDoc(t, "outer.yaml", localPathOuter))
+	t.Cleanup(func() { stead(t, "document", "delete", "e2e-localpath") })
+	params := func(source, dest, path string) string {
+		b, err := json.Marshal(map[string]string{"url": srv.URL + source, "dest": dest, "path": path, "msg": "x; touch " + marker})
+		require.NoError(t, err)
+		return string(b)
+	}
+
+	t.Run("runs the downloaded document", func(t *testing.T) {
+		// Both steps name the file relative to the login's home.
+		out, id := runOnce(t, "e2e-localpath-run", "e2e-localpath", "lp-1", params("/inner.yaml", dir+"/inner.yaml", dir+"/inner.yaml"))
+		require.Equal(t, workflows.StatusSuccess, out.Status, out.DetailedStatus)
+		require.Equal(t, "fetch=Success/0 run.say=Success/0 run.where=Success/0 after=Success/0", stepStatuses(out))
+		require.Len(t, out.Output, 4)
+		require.Equal(t, fmt.Sprintf("<x; touch %s>\n<x; touch %s>\n", marker, marker), out.Output[1].Stdout)
+		require.Equal(t, "run.say", out.Output[1].Step)
+		require.Equal(t, "nested ran in "+home+"\n", out.Output[2].Stdout)
+		require.Equal(t, "after\n", out.Output[3].Stdout)
+		require.NoFileExists(t, marker)
+		saveHistories(t, map[string]string{"target-localdocument.json": workflows.TargetWorkflowID(workflows.ExecutionWorkflowID("e2e-localpath-run", id), "lp-1")})
+	})
+	// Each file that cannot run fails the runDocument step with its reason, and the
+	// document stops there (onFailure exit, the default).
+	for _, tt := range []struct {
+		name, source, dest, path, detail string
+	}{
+		{"missing", "/inner.yaml", dir + "/inner.yaml", dir + "/missing.yaml",
+			"step run: documentPath " + dir + "/missing.yaml (relative to the login's home): no such file on node lp-1"},
+		{"too large", "/large.yaml", dir + "/large.yaml", filepath.Join(home, dir, "large.yaml"),
+			fmt.Sprintf("step run: documentPath %s: the file is larger than the 65536 bytes a document may have", filepath.Join(home, dir, "large.yaml"))},
+		{"unsupported plugin", "/inventory.json", dir + "/inventory.json", dir + "/inventory.json",
+			"step run: validate document " + dir + "/inventory.json: step inv: plugin aws:softwareInventory is not supported"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _ := runOnce(t, "e2e-localpath-"+strings.ReplaceAll(tt.name, " ", "-"), "e2e-localpath", "lp-1", params(tt.source, tt.dest, tt.path))
+			require.Equal(t, workflows.StatusFailed, out.Status, out.DetailedStatus)
+			require.Equal(t, "fetch=Success/0 run=Failed/-1 after=Skipped/0", stepStatuses(out))
+			require.Equal(t, tt.detail, out.DetailedStatus)
+			require.NotContains(t, out.DetailedStatus, "\n")
+		})
+	}
+	require.NoFileExists(t, marker)
+}

@@ -37,7 +37,7 @@ func compatDocuments(t testing.TB) map[string][]byte {
 func TestCompatDocuments(t *testing.T) {
 	// Each compat document validates (nil) or is refused with exactly these reasons.
 	want := map[string][]string{
-		"composite-download-rundocument.json": nil, // its GitHub source and LocalPath document fail at run time
+		"composite-download-rundocument.json": nil, // its GitHub source fails at run time, before its LocalPath document is read
 		"cross-platform-patch.yaml":           nil,
 		"custom-inventory-log4j.yaml": {
 			"step collectSoftwareInventoryItems: plugin aws:softwareInventory is not supported",

@@ -599,8 +599,8 @@ func (d *Document) renderRunDocument(ps PlanStep, s Step, values map[string]reso
 }
 
 // nestSteps makes a nested document's rendered steps the steps of the aws:runDocument
-// step ps that ran it: named "<ps>.<step>", marked with origin, limited to ps's platforms
-// and failing as ps does unless they say otherwise.
+// step ps that ran it: named "<ps>.<step>", marked with origin, limited to ps's platforms,
+// failing as ps does unless they say otherwise, and finally steps if ps is one.
 func nestSteps(ps PlanStep, steps []PlanStep, origin string) {
 	for i := range steps {
 		c := &steps[i]
@@ -616,8 +616,10 @@ func nestSteps(ps PlanStep, steps []PlanStep, origin string) {
 		if c.OnFailure == "" {
 			c.OnFailure = ps.OnFailure
 		}
-		// A nested finally step is an ordinary step of the flattened plan.
-		c.FinallyStep = false
+		// A nested finally step is an ordinary step of the flattened plan; the steps of a
+		// finally step are finally steps, so that they run after an earlier step ended
+		// the document, as the step they replace would.
+		c.FinallyStep = ps.FinallyStep
 	}
 }
 

@@ -255,6 +255,13 @@ func TestRenderLocal(t *testing.T) {
 		_, err = RenderLocal(steps[0], []byte(inner), ResolveBuiltin)
 		require.EqualError(t, err, "aws:runDocument cycle: top -> LocalPath:a.json -> LocalPath:a.json")
 	})
+	t.Run("steps of a finally step are finally steps", func(t *testing.T) {
+		ps := localStep(t, "child.json", `{"message": "m"}`)
+		ps.FinallyStep = true
+		steps, err := RenderLocal(ps, []byte(childDoc), ResolveBuiltin)
+		require.NoError(t, err)
+		require.True(t, steps[0].FinallyStep)
+	})
 	t.Run("built-in inside", func(t *testing.T) {
 		ps := localStep(t, "a.json", `{}`)
 		steps, err := RenderLocal(ps, []byte(runDocumentStep("AWS-RunShellScript", `{"commands": ["uptime"]}`)), ResolveBuiltin)

@@ -399,6 +399,12 @@ func loadLocalDocument(ctx workflow.Context, in TargetInput, step documents.Plan
 	if err != nil {
 		ss := StepSummary{Name: step.Name, ExitCode: -1}
 		ss.Status, ss.DetailedStatus = failureStatus(err)
+		// A file that cannot run is the document's failure, not the worker's: its reason
+		// alone, without the failure's type and retry flag, is the step's status.
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.Type() == activities.ErrLocalDocument {
+			ss.DetailedStatus = app.Message()
+		}
 		return nil, ss
 	}
 	return res.Steps, StepSummary{}

@@ -124,3 +124,83 @@ func TestTargetStepFlow(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func join(s []string) string { return strings.Join(s, " ") }
+
+// TestTargetLocalDocument checks that an aws:runDocument LocalPath step is replaced, when
+// reached, by the steps its file renders into, and that a file that cannot run fails the
+// step alone, with onFailure deciding what follows.
+func TestTargetLocalDocument(t *testing.T) {
+	local := func(name, path, onFailure string) documents.PlanStep {
+		return documents.PlanStep{Name: name, Action: documents.ActionRunDocument, MaxAttempts: 1, TimeoutSeconds: 3600, OnFailure: onFailure,
+			LocalDocument: &documents.LocalDocument{Path: path, Parameters: `{}`, Chain: []string{"top"}}}
+	}
+	tests := []struct {
+		name   string
+		steps  []documents.PlanStep
+		status string
+		want   string
+		runIDs []string
+		detail string
+	}{
+		{"expanded in place", []documents.PlanStep{flowStep("fetch"), local("run", "doc.json", ""), flowStep("after")}, StatusSuccess,
+			"fetch=Success/0 run.one=Success/0 run.two=Success/0 after=Success/0",
+			[]string{"e1-n1-0", "e1-n1-1.0", "e1-n1-1.1", "e1-n1-2"}, ""},
+		{"missing file fails the step", []documents.PlanStep{flowStep("fetch"), local("run", "gone.json", ""), flowStep("after")}, StatusFailed,
+			"fetch=Success/0 run=Failed/-1 after=Skipped/0",
+			[]string{"e1-n1-0"}, "step run: documentPath gone.json (relative to the login's home): no such file on node n1"},
+		{"missing file with continue", []documents.PlanStep{local("run", "gone.json", "continue"), flowStep("after")}, StatusFailed,
+			"run=Failed/-1 after=Success/0",
+			[]string{"e1-n1-1"}, "step run: documentPath gone.json (relative to the login's home): no such file on node n1 (onFailure continue: later steps ran)"},
+		{"finally local document", []documents.PlanStep{flowStep("fail"), flowStep("skipped"), func() documents.PlanStep {
+			s := local("run", "doc.json", "")
+			s.FinallyStep = true
+			return s
+		}()}, StatusFailed,
+			"fail=Failed/1 skipped=Skipped/0 run.one=Success/0 run.two=Success/0",
+			[]string{"e1-n1-0", "e1-n1-2.0", "e1-n1-2.1"}, "step fail: exit code 1"},
+		{"nested local document", []documents.PlanStep{local("run", "outer.json", "")}, StatusSuccess,
+			"run.inner.one=Success/0 run.inner.two=Success/0",
+			[]string{"e1-n1-0.0.0", "e1-n1-0.0.1"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			var runIDs []string
+			env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RunStepInput) (activities.StepResult, error) {
+				runIDs = append(runIDs, in.RunID)
+				if in.Step.Name == "fail" {
+					return activities.StepResult{Step: in.Step.Name, ExitCode: 1}, nil
+				}
+				return activities.StepResult{Step: in.Step.Name}, nil
+			}).Maybe()
+			env.OnActivity(acts.LoadLocalDocument, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.LoadLocalDocumentInput) (activities.LocalDocumentResult, error) {
+				parent := in.Step.Name
+				switch in.Step.LocalDocument.Path {
+				case "doc.json":
+					finally := func(s *documents.PlanStep) { s.FinallyStep = in.Step.FinallyStep }
+					return activities.LocalDocumentResult{Path: "doc.json", Steps: []documents.PlanStep{flowStep(parent+".one", finally), flowStep(parent+".two", finally)}}, nil
+				case "outer.json":
+					inner := local(parent+".inner", "doc.json", "")
+					inner.LocalDocument.Chain = []string{"top", "LocalPath:outer.json"}
+					return activities.LocalDocumentResult{Path: "outer.json", Steps: []documents.PlanStep{inner}}, nil
+				}
+				return activities.LocalDocumentResult{}, temporal.NewNonRetryableApplicationError(
+					"documentPath "+in.Step.LocalDocument.Path+" (relative to the login's home): no such file on node "+in.NodeID, activities.ErrLocalDocument, nil)
+			}).Maybe()
+			env.ExecuteWorkflow(TargetWorkflow, TargetInput{AssociationName: "web", ExecutionID: "e1",
+				Node: activities.TargetRef{NodeID: "n1", Platform: "linux"}, Plan: *testPlan(tt.steps...)})
+			require.NoError(t, env.GetWorkflowError())
+			var sum TargetSummary
+			require.NoError(t, env.GetWorkflowResult(&sum))
+			require.Equal(t, tt.status, sum.Status, sum.DetailedStatus)
+			var got []string
+			for _, s := range sum.Steps {
+				got = append(got, s.Name+"="+s.Status+"/"+itoa(s.ExitCode))
+			}
+			require.Equal(t, tt.want, join(got))
+			require.Equal(t, tt.runIDs, runIDs)
+			if tt.detail != "" {
+				require.Equal(t, tt.detail, sum.DetailedStatus)
+			}
+		})
+	}
+}

@@ -41,9 +41,34 @@ func (e *env) steadTimed(ctx context.Context, args ...string) (steadRun, error) 
 // would collect the runs of all hosts and cases (over 10,000 in a full
 // run), and each step's prune of week-old runs would scan them all: a cost
 // no single real host has.
+// Only finished runs go: the test user may be running the tests' own steps
+// meanwhile.
 func (e *env) clearRuns() {
+	u, err := user.Lookup(e.sshd.User)
+	if err != nil {
+		return
+	}
+	runs := filepath.Join(u.HomeDir, ".stead", "runs")
+	ents, err := os.ReadDir(runs)
+	if err != nil {
+		return
+	}
+	for _, d := range ents {
+		if _, err := os.Stat(filepath.Join(runs, d.Name(), "exitcode")); err == nil {
+			_ = os.RemoveAll(filepath.Join(runs, d.Name()))
+		}
+	}
+}
+
+// cleanHome removes what the cases left in the test user's home: the
+// files the no-change case writes, Ansible's remote state and Stead's
+// finished run directories.
+func (e *env) cleanHome() {
+	e.clearRuns()
 	if u, err := user.Lookup(e.sshd.User); err == nil {
-		_ = os.RemoveAll(filepath.Join(u.HomeDir, ".stead", "runs"))
+		for _, d := range []string{"bench-stead", "bench-ansible", ".ansible"} {
+			_ = os.RemoveAll(filepath.Join(u.HomeDir, d))
+		}
 	}
 }
 

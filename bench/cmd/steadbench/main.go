@@ -99,6 +99,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer e.sshd.Stop()
+	defer e.cleanHome()
 	if !cfg.skipAnsible {
 		if err := e.setupAnsible(); err != nil {
 			return err
