@@ -33,7 +33,7 @@
 //
 //   - exitcode exists: report the result ("collected");
 //   - the wrapper still runs: poll until it records the exit code ("attached");
-//   - otherwise: prune week-old runs, write the files, claim started/, start
+//   - otherwise: prune week-old runs (at most once a day), write the files, claim started/, start
 //     the wrapper with setsid (nohup without setsid), stdin from /dev/null,
 //     wait for it and report ("launched").
 //

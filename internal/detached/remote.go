@@ -75,8 +75,11 @@ claimed() {
 [ -f "$d/pid" ] && await "$(cat "$d/pid")" attached
 [ -d "$d/started" ] && claimed
 
-# Launch. First prune runs untouched for a week, unless still running.
-if [ -d "$runs" ]; then
+# Launch. At most once a day, first prune runs untouched for a week,
+# unless still running: scanning every run before every step would cost a
+# busy host more than its steps.
+if [ -d "$runs" ] && { [ ! -f "$runs/.pruned" ] || [ -n "$(find "$runs/.pruned" -mmin +1440 2>/dev/null)" ]; }; then
+	touch "$runs/.pruned"
 	find "$runs" -mindepth 1 -maxdepth 1 -type d -mtime +7 2>/dev/null |
 		while IFS= read -r old; do
 			[ -f "$old/pid" ] && [ ! -f "$old/exitcode" ] && alive "$old" "$(cat "$old/pid")" && continue

@@ -301,8 +301,19 @@ func TestRunPrunesOldRuns(t *testing.T) {
 	weekAgo := time.Now().Add(-8 * 24 * time.Hour)
 	require.NoError(t, os.Chtimes(old.RunDir, weekAgo, weekAgo))
 
+	// Pruned today already: the week-old run stays until tomorrow.
 	_, err = detached.Run(context.Background(), c, detached.Spec{RunID: "new", Script: "true"}, nil)
+	require.NoError(t, err)
+	require.DirExists(t, old.RunDir)
+
+	marker := home + "/.stead/runs/.pruned"
+	dayAgo := time.Now().Add(-25 * time.Hour)
+	require.NoError(t, os.Chtimes(marker, dayAgo, dayAgo))
+	_, err = detached.Run(context.Background(), c, detached.Spec{RunID: "newer", Script: "true"}, nil)
 	require.NoError(t, err)
 	require.NoDirExists(t, old.RunDir)
 	require.DirExists(t, recent.RunDir)
+	st, err := os.Stat(marker)
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now(), st.ModTime(), time.Minute)
 }
