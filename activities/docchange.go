@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/stead-io/stead/documents"
+	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/searchattr"
 )
 
@@ -54,7 +55,7 @@ func (a *Activities) NotifyDocumentChange(ctx context.Context, in DocumentChange
 	var token []byte
 	for {
 		resp, err := a.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: a.Namespace, NextPageToken: token, PageSize: 1000, Query: query,
+			Namespace: a.Namespace, NextPageToken: token, PageSize: node.ListPageSize, Query: query,
 		})
 		if err != nil {
 			return told, fmt.Errorf("list associations of document %s: %w", in.Document, err)

@@ -48,7 +48,7 @@ func (a *Activities) NotifyAssociations(ctx context.Context, in NotifyInput) ([]
 	var token []byte
 	for {
 		resp, err := a.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: a.Namespace, NextPageToken: token, PageSize: 1000,
+			Namespace: a.Namespace, NextPageToken: token, PageSize: node.ListPageSize,
 			Query: "WorkflowType = 'AssociationWorkflow' AND ExecutionStatus = 'Running'",
 		})
 		if err != nil {

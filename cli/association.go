@@ -441,7 +441,7 @@ func associationList(c *ucli.Context) error {
 	var token []byte
 	for {
 		resp, err := cn.client.ListWorkflow(c.Context, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: cn.namespace, NextPageToken: token,
+			Namespace: cn.namespace, NextPageToken: token, PageSize: node.ListPageSize,
 			Query: "WorkflowType = 'AssociationWorkflow' AND ExecutionStatus = 'Running'",
 		})
 		if err != nil {

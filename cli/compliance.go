@@ -66,7 +66,7 @@ func readCompliance(c *ucli.Context, cn *conn) ([]NodeCompliance, error) {
 	var token []byte
 	for {
 		resp, err := cn.client.ListWorkflow(c.Context, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: cn.namespace, Query: q, PageSize: 1000, NextPageToken: token,
+			Namespace: cn.namespace, Query: q, PageSize: node.ListPageSize, NextPageToken: token,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("list nodes: %w", err)

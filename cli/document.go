@@ -17,6 +17,7 @@ import (
 
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/documents"
+	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/workflows"
 )
 
@@ -276,6 +277,7 @@ func registeredDocuments(c *ucli.Context, cn *conn) ([]string, error) {
 			Namespace:     cn.namespace,
 			Query:         fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.DocumentWorkflowType),
 			NextPageToken: token,
+			PageSize:      node.ListPageSize,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("list documents: %w", err)

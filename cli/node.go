@@ -182,7 +182,13 @@ func awaitAllVisible(c *ucli.Context, cn *conn, want []node.Node) error {
 	for {
 		seen, err := node.List(c.Context, cn.client, cn.namespace, cn.dc, q)
 		if err != nil {
-			return err
+			// A listing can time out while the server indexes a large
+			// import; only the deadline ends the wait.
+			if time.Now().After(deadline) || c.Context.Err() != nil {
+				return err
+			}
+			time.Sleep(time.Second)
+			continue
 		}
 		byID := make(map[string]node.Node, len(seen))
 		for _, n := range seen {

@@ -137,7 +137,9 @@ func (e *env) importNodes(ctx context.Context) (time.Duration, error) {
 		HostKey string            `yaml:"hostKey"`
 		Tags    map[string]string `yaml:"tags"`
 	}
-	const parts = 8
+	// One file: node import registers concurrently by itself, and several
+	// imports at once would each poll the full node listing.
+	const parts = 1
 	files := make([][]yamlNode, parts)
 	for i, a := range e.hosts {
 		tags := map[string]string{}
