@@ -8,7 +8,7 @@ RACE_PKGS := ./internal/transport/... ./internal/detached/... ./workflows/... ./
 FUZZTIME ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test fuzz lint bench clean
+.PHONY: build run test fuzz lint bench bench-scale clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stead
@@ -40,3 +40,7 @@ bench: build
 
 clean:
 	rm -rf bin
+
+# One execution over 10,000 local-transport targets: history stays bounded.
+bench-scale: build
+	./bench/scale.sh 10000 200
