@@ -275,11 +275,7 @@ func associationCreate(c *ucli.Context) error {
 }
 
 func associationUpdate(c *ucli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
-	cn, err := connect(c)
+	name, cn, err := openArg(c, "NAME")
 	if err != nil {
 		return err
 	}
@@ -339,11 +335,7 @@ func associationVersions(c *ucli.Context) error {
 }
 
 func associationStart(c *ucli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
-	cn, err := connect(c)
+	name, cn, err := openArg(c, "NAME")
 	if err != nil {
 		return err
 	}
@@ -363,11 +355,7 @@ func associationStart(c *ucli.Context) error {
 }
 
 func associationDelete(c *ucli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
-	cn, err := connect(c)
+	name, cn, err := openArg(c, "NAME")
 	if err != nil {
 		return err
 	}

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/stead-io/stead/internal/codec"
+	"github.com/stead-io/stead/workflows"
 )
 
 // connectFlags are the Temporal connection flags every connecting command
@@ -144,4 +146,43 @@ func sendUpdate(c *ucli.Context, cn *conn, workflowID, update string, arg, resul
 		return err
 	}
 	return h.Get(c.Context, result)
+}
+
+// updateWithStart sends an update to the workflow workflowID, starting it
+// (of workflowType, with startArg) if it is not running: how nodes and
+// documents are created.
+func updateWithStart(c *ucli.Context, cn *conn, workflowID, workflowType string, startArg any, update string, arg, result any) error {
+	start := cn.client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       workflowID,
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, workflowType, startArg)
+	h, err := cn.client.UpdateWithStartWorkflow(c.Context, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			WorkflowID:   workflowID,
+			UpdateName:   update,
+			Args:         []any{arg},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	return h.Get(c.Context, result)
+}
+
+// openArg starts a command about one named thing that prints no table:
+// its single argument and a connection, which the caller closes.
+func openArg(c *ucli.Context, arg string) (string, *conn, error) {
+	name, err := oneArg(c, arg)
+	if err != nil {
+		return "", nil, err
+	}
+	cn, err := connect(c)
+	if err != nil {
+		return "", nil, err
+	}
+	return name, cn, nil
 }

@@ -10,10 +10,8 @@ import (
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/documents"
@@ -127,26 +125,9 @@ func documentCreate(c *ucli.Context) error {
 		return err
 	}
 	defer cn.client.Close()
-	id := workflows.DocumentWorkflowID(name)
-	start := cn.client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	}, workflows.DocumentWorkflowType, workflows.DocumentState{})
-	h, err := cn.client.UpdateWithStartWorkflow(c.Context, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			WorkflowID:   id,
-			UpdateName:   workflows.DocumentUpdateCreate,
-			Args:         []any{workflows.PutDocumentRequest{Name: name, Content: string(data), By: cn.identity}},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
 	var res workflows.PutDocumentResult
-	if err == nil {
-		err = h.Get(c.Context, &res)
-	}
+	err = updateWithStart(c, cn, workflows.DocumentWorkflowID(name), workflows.DocumentWorkflowType, workflows.DocumentState{},
+		workflows.DocumentUpdateCreate, workflows.PutDocumentRequest{Name: name, Content: string(data), By: cn.identity}, &res)
 	if err != nil {
 		return fmt.Errorf("create document %s: %s", name, updateMessage(err))
 	}
@@ -190,16 +171,7 @@ func updateDocument(c *ucli.Context, cn *conn, name, update string, arg, result 
 	if _, err := describeDocument(c, cn, name); err != nil {
 		return err
 	}
-	h, err := cn.client.UpdateWorkflow(c.Context, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.DocumentWorkflowID(name),
-		UpdateName:   update,
-		Args:         []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(c.Context, result)
-	}
-	if err != nil {
+	if err := sendUpdate(c, cn, workflows.DocumentWorkflowID(name), update, arg, result); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) || workflows.IsDocumentNotFound(err) {
 			return fmt.Errorf("document %s not found", name)
@@ -443,11 +415,7 @@ func documentVersions(c *ucli.Context) error {
 }
 
 func documentSetDefault(c *ucli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
-	cn, err := connect(c)
+	name, cn, err := openArg(c, "NAME")
 	if err != nil {
 		return err
 	}
@@ -462,11 +430,7 @@ func documentSetDefault(c *ucli.Context) error {
 }
 
 func documentDelete(c *ucli.Context) error {
-	name, err := oneArg(c, "NAME")
-	if err != nil {
-		return err
-	}
-	cn, err := connect(c)
+	name, cn, err := openArg(c, "NAME")
 	if err != nil {
 		return err
 	}

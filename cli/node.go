@@ -13,7 +13,6 @@ import (
 	ucli "github.com/urfave/cli/v2"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/targets"
@@ -231,26 +230,10 @@ func registerNode(c *ucli.Context, cn *conn, n node.Node) (workflows.NodeState, 
 // sendRegistration starts the node's workflow if needed and sends it the
 // spec with update-with-start.
 func sendRegistration(c *ucli.Context, cn *conn, n node.Node) (workflows.NodeState, error) {
-	start := cn.client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       node.WorkflowID(n.ID),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	}, node.WorkflowType, workflows.NodeState{})
-	h, err := cn.client.UpdateWithStartWorkflow(c.Context, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			WorkflowID:   node.WorkflowID(n.ID),
-			UpdateName:   workflows.NodeUpdateRegister,
-			Args:         []any{workflows.RegisterNodeRequest{Node: n, By: cn.identity}},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	if err != nil {
-		return workflows.NodeState{}, fmt.Errorf("register node %s: %w", n.ID, err)
-	}
 	var st workflows.NodeState
-	if err := h.Get(c.Context, &st); err != nil {
+	err := updateWithStart(c, cn, node.WorkflowID(n.ID), node.WorkflowType, workflows.NodeState{},
+		workflows.NodeUpdateRegister, workflows.RegisterNodeRequest{Node: n, By: cn.identity}, &st)
+	if err != nil {
 		return st, fmt.Errorf("register node %s: %w", n.ID, err)
 	}
 	return st, nil
@@ -378,11 +361,7 @@ func describeNode(c *ucli.Context, cn *conn, id string) (workflows.NodeState, er
 }
 
 func nodeDeregister(c *ucli.Context) error {
-	id, err := oneArg(c, "ID")
-	if err != nil {
-		return err
-	}
-	cn, err := connect(c)
+	id, cn, err := openArg(c, "ID")
 	if err != nil {
 		return err
 	}
