@@ -9,33 +9,16 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/node"
-	"github.com/stead-io/stead/internal/searchattr"
 )
-
-// SignalDocumentChanged is the signal an association receives when the
-// document version it runs by $DEFAULT or $LATEST changed.
-const SignalDocumentChanged = "document-changed"
-
-// DocumentChanged is the SignalDocumentChanged payload, and what
-// NotifyDocumentChange announces: which of a document's selectors now
-// resolve to another version.
-type DocumentChanged struct {
-	Document string `json:"document"`
-	// Default: the default version changed ($DEFAULT and the bare name).
-	Default bool `json:"default,omitempty"`
-	// Latest: a new version was added ($LATEST).
-	Latest bool `json:"latest,omitempty"`
-	// Version is the version the changed selectors now resolve to.
-	Version int `json:"version"`
-}
 
 // NotifyDocumentChange signals every running association whose document
 // reference now resolves to another version, so it runs the new content
 // (reason DocumentChange) without waiting for its schedule. It returns the
 // associations told; each one decides whether it runs.
-func (a *Activities) NotifyDocumentChange(ctx context.Context, in DocumentChanged) ([]string, error) {
+func (a *Activities) NotifyDocumentChange(ctx context.Context, in contract.DocumentChanged) ([]string, error) {
 	if err := documents.ValidName(in.Document); err != nil {
 		return nil, fmt.Errorf("notify change of document %q: %w", in.Document, err)
 	}
@@ -50,7 +33,7 @@ func (a *Activities) NotifyDocumentChange(ctx context.Context, in DocumentChange
 		return nil, nil
 	}
 	// Document names hold no quotes (ValidName), so they are safe in the query.
-	query := fmt.Sprintf("WorkflowType = 'AssociationWorkflow' AND ExecutionStatus = 'Running' AND %s IN (%s)", searchattr.Document.GetName(), strings.Join(refs, ", "))
+	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND %s IN (%s)", contract.AssociationWorkflow, contract.AttrDocument.GetName(), strings.Join(refs, ", "))
 	var told []string
 	var token []byte
 	for {
@@ -62,7 +45,7 @@ func (a *Activities) NotifyDocumentChange(ctx context.Context, in DocumentChange
 		}
 		for _, e := range resp.Executions {
 			id := e.GetExecution().GetWorkflowId()
-			err := a.Client.SignalWorkflow(ctx, id, "", SignalDocumentChanged, in)
+			err := a.Client.SignalWorkflow(ctx, id, "", contract.SignalDocumentChanged, in)
 			var nf *serviceerror.NotFound
 			if errors.As(err, &nf) {
 				continue // deleted meanwhile

@@ -10,18 +10,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 )
-
-// Registry names shared with the document workflow (workflows imports this package, so
-// the names live here and workflows uses them).
-const (
-	// DocumentQueryVersion is the document workflow's query for one version's content.
-	DocumentQueryVersion = "version"
-)
-
-// DocumentWorkflowID names the workflow that holds a registered document.
-func DocumentWorkflowID(name string) string { return "document/" + name }
 
 // PrepareInput names the document an execution runs and its parameters.
 type PrepareInput struct {
@@ -97,7 +88,7 @@ func QueryDocument(ctx context.Context, c client.Client, name, version string) (
 	if err := documents.ValidVersion(version); err != nil {
 		return documents.Source{}, fmt.Errorf("document %s: %w", name, err)
 	}
-	v, err := c.QueryWorkflow(ctx, DocumentWorkflowID(name), "", DocumentQueryVersion, version)
+	v, err := c.QueryWorkflow(ctx, contract.DocumentWorkflowID(name), "", contract.DocumentQueryVersion, version)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return documents.Source{}, fmt.Errorf("document %s: %w", name, documents.ErrNotFound)

@@ -9,26 +9,10 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/targets"
 )
-
-// AssociationTargetsMemoKey is the association workflows' memo field with
-// their targets, so a node can find the associations it matches with one
-// listing.
-const AssociationTargetsMemoKey = "targets"
-
-// SignalNodeMatched is the signal an association receives when a node
-// newly matches its targets.
-const SignalNodeMatched = "node-matched"
-
-// NodeMatched is the SignalNodeMatched payload: the node and when it
-// changed, so that a run for it can tell whether an execution already
-// reached it since.
-type NodeMatched struct {
-	NodeID string    `json:"nodeId"`
-	At     time.Time `json:"at"`
-}
 
 // NotifyInput is a node that was registered or changed, and what it was
 // before (nil when it is new).
@@ -49,13 +33,13 @@ func (a *Activities) NotifyAssociations(ctx context.Context, in NotifyInput) ([]
 	for {
 		resp, err := a.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: a.Namespace, NextPageToken: token, PageSize: node.ListPageSize,
-			Query: "WorkflowType = 'AssociationWorkflow' AND ExecutionStatus = 'Running'",
+			Query: "WorkflowType = '" + contract.AssociationWorkflow + "' AND ExecutionStatus = 'Running'",
 		})
 		if err != nil {
 			return told, fmt.Errorf("list associations: %w", err)
 		}
 		for _, e := range resp.Executions {
-			p := e.GetMemo().GetFields()[AssociationTargetsMemoKey]
+			p := e.GetMemo().GetFields()[contract.AssociationTargetsMemoKey]
 			if p == nil {
 				continue
 			}
@@ -70,7 +54,7 @@ func (a *Activities) NotifyAssociations(ctx context.Context, in NotifyInput) ([]
 				continue
 			}
 			id := e.GetExecution().GetWorkflowId()
-			err := a.Client.SignalWorkflow(ctx, id, "", SignalNodeMatched, NodeMatched{NodeID: in.Node.ID, At: in.At})
+			err := a.Client.SignalWorkflow(ctx, id, "", contract.SignalNodeMatched, contract.NodeMatched{NodeID: in.Node.ID, At: in.At})
 			var nf *serviceerror.NotFound
 			if errors.As(err, &nf) {
 				continue // deleted meanwhile

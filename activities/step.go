@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/detached"
 	"github.com/stead-io/stead/internal/node"
@@ -119,7 +120,7 @@ func (a *Activities) RunStep(ctx context.Context, in RunStepInput) (StepResult, 
 
 // loadNode reads a node's current spec from its workflow's memo.
 func (a *Activities) loadNode(ctx context.Context, id string) (node.Node, error) {
-	desc, err := a.Client.DescribeWorkflowExecution(ctx, node.WorkflowID(id), "")
+	desc, err := a.Client.DescribeWorkflowExecution(ctx, contract.NodeWorkflowID(id), "")
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return node.Node{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("node %s is not registered", id), ErrNodeNotFound, nil)
@@ -128,7 +129,7 @@ func (a *Activities) loadNode(ctx context.Context, id string) (node.Node, error)
 		return node.Node{}, fmt.Errorf("describe node %s: %w", id, err)
 	}
 	info := desc.GetWorkflowExecutionInfo()
-	p := info.GetMemo().GetFields()[node.MemoKey]
+	p := info.GetMemo().GetFields()[contract.NodeMemoKey]
 	if p == nil || info.GetCloseTime() != nil {
 		return node.Node{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("node %s is not registered", id), ErrNodeNotFound, nil)
 	}

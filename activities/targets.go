@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/api/workflowservice/v1"
 	"slices"
 	"strings"
 
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/targets"
 )
@@ -20,8 +22,8 @@ type ResolveInput struct {
 	// those only the ones no run of Association reached since they changed:
 	// a node that changed just before an execution started is already
 	// covered by it.
-	Nodes       []NodeMatched `json:"nodes,omitempty"`
-	Association string        `json:"association,omitempty"`
+	Nodes       []contract.NodeMatched `json:"nodes,omitempty"`
+	Association string                 `json:"association,omitempty"`
 }
 
 // TargetRef is a node an execution runs on, with what routing needs.
@@ -53,7 +55,7 @@ func (a *Activities) ResolveTargets(ctx context.Context, in ResolveInput) (Resol
 	found := map[string]bool{}
 	for _, n := range nodes {
 		if len(in.Nodes) > 0 {
-			i := slices.IndexFunc(in.Nodes, func(m NodeMatched) bool { return m.NodeID == n.ID })
+			i := slices.IndexFunc(in.Nodes, func(m contract.NodeMatched) bool { return m.NodeID == n.ID })
 			if i < 0 {
 				continue
 			}

@@ -16,11 +16,11 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/ratecontrol"
 	"github.com/stead-io/stead/internal/schedule"
-	"github.com/stead-io/stead/internal/searchattr"
 	"github.com/stead-io/stead/internal/targets"
 	"github.com/stead-io/stead/workflows"
 )
@@ -249,8 +249,8 @@ func associationCreate(c *ucli.Context) error {
 	}
 	execID := uuid.NewString()
 	_, err = cn.client.ExecuteWorkflow(c.Context, client.StartWorkflowOptions{
-		ID:                       workflows.AssociationWorkflowID(spec.Name),
-		TaskQueue:                workflows.TaskQueue,
+		ID:                       contract.AssociationWorkflowID(spec.Name),
+		TaskQueue:                contract.TaskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		// A name is taken while its association runs.
@@ -295,7 +295,7 @@ func associationUpdate(c *ucli.Context) error {
 		return err
 	}
 	var st workflows.AssociationState
-	if err := sendUpdate(c, cn, workflows.AssociationWorkflowID(name), workflows.AssociationUpdateUpdate, workflows.UpdateRequest{Spec: spec, ExpectedVersion: c.Int("association-version"), By: cn.identity}, &st); err != nil {
+	if err := sendUpdate(c, cn, contract.AssociationWorkflowID(name), contract.AssociationUpdateUpdate, workflows.UpdateRequest{Spec: spec, ExpectedVersion: c.Int("association-version"), By: cn.identity}, &st); err != nil {
 		return notFound(err, "association "+name+" not found", "update association "+name)
 	}
 	fmt.Fprintf(c.App.Writer, "association %s updated to version %d\n", name, st.Version)
@@ -344,7 +344,7 @@ func associationStart(c *ucli.Context) error {
 		return err
 	}
 	var execID string
-	if err := sendUpdate(c, cn, workflows.AssociationWorkflowID(name), workflows.AssociationUpdateStart, workflows.StartRequest{By: cn.identity}, &execID); err != nil {
+	if err := sendUpdate(c, cn, contract.AssociationWorkflowID(name), contract.AssociationUpdateStart, workflows.StartRequest{By: cn.identity}, &execID); err != nil {
 		return notFound(err, "association "+name+" not found", "start association "+name)
 	}
 	fmt.Fprintf(c.App.Writer, "association %s: execution %s queued\n", name, execID)
@@ -363,15 +363,15 @@ func associationDelete(c *ucli.Context) error {
 	if _, err := describeAssociation(c, cn, name); err != nil {
 		return err
 	}
-	if err := sendUpdate(c, cn, workflows.AssociationWorkflowID(name), workflows.AssociationUpdateDelete, workflows.DeleteRequest{By: cn.identity}, nil); err != nil {
+	if err := sendUpdate(c, cn, contract.AssociationWorkflowID(name), contract.AssociationUpdateDelete, workflows.DeleteRequest{By: cn.identity}, nil); err != nil {
 		return notFound(err, "association "+name+" not found", "delete association "+name)
 	}
 	// The workflow ends right after the update; wait for that, and for
 	// listings to agree, so the next command sees the association gone.
-	if err := cn.client.GetWorkflow(c.Context, workflows.AssociationWorkflowID(name), "").Get(c.Context, nil); err != nil {
+	if err := cn.client.GetWorkflow(c.Context, contract.AssociationWorkflowID(name), "").Get(c.Context, nil); err != nil {
 		return fmt.Errorf("delete association %s: %w", name, err)
 	}
-	query := fmt.Sprintf("WorkflowId = '%s' AND ExecutionStatus = 'Running'", workflows.AssociationWorkflowID(name))
+	query := fmt.Sprintf("WorkflowId = '%s' AND ExecutionStatus = 'Running'", contract.AssociationWorkflowID(name))
 	deadline := time.Now().Add(visibleWithin)
 	for {
 		resp, err := cn.client.CountWorkflow(c.Context, &workflowservice.CountWorkflowExecutionsRequest{Namespace: cn.namespace, Query: query})
@@ -396,11 +396,11 @@ func describeAssociation(c *ucli.Context, cn *conn, name string) (workflows.Asso
 	if err := workflows.ValidAssociationName(name); err != nil {
 		return st, err
 	}
-	id := workflows.AssociationWorkflowID(name)
+	id := contract.AssociationWorkflowID(name)
 	if isClosed(c, cn, id) {
 		return st, fmt.Errorf("association %s not found", name)
 	}
-	v, err := cn.client.QueryWorkflow(c.Context, id, "", workflows.AssociationQueryDescribe)
+	v, err := cn.client.QueryWorkflow(c.Context, id, "", contract.AssociationQueryDescribe)
 	if err == nil {
 		err = v.Get(&st)
 	}
@@ -430,16 +430,16 @@ func associationList(c *ucli.Context) error {
 	for {
 		resp, err := cn.client.ListWorkflow(c.Context, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: cn.namespace, NextPageToken: token, PageSize: node.ListPageSize,
-			Query: "WorkflowType = 'AssociationWorkflow' AND ExecutionStatus = 'Running'",
+			Query: "WorkflowType = '" + contract.AssociationWorkflow + "' AND ExecutionStatus = 'Running'",
 		})
 		if err != nil {
 			return fmt.Errorf("list associations: %w", err)
 		}
 		for _, e := range resp.Executions {
 			sa := e.GetSearchAttributes().GetIndexedFields()
-			r := row{Name: strings.TrimPrefix(e.GetExecution().GetWorkflowId(), "association/")}
-			_ = cn.dc.FromPayload(sa[searchattr.Document.GetName()], &r.Document)
-			_ = cn.dc.FromPayload(sa[searchattr.Status.GetName()], &r.Status)
+			r := row{Name: contract.AssociationName(e.GetExecution().GetWorkflowId())}
+			_ = cn.dc.FromPayload(sa[contract.AttrDocument.GetName()], &r.Document)
+			_ = cn.dc.FromPayload(sa[contract.AttrStatus.GetName()], &r.Status)
 			rows = append(rows, r)
 		}
 		if token = resp.NextPageToken; len(token) == 0 {
@@ -528,7 +528,7 @@ func associationExecutions(c *ucli.Context) error {
 // live progress.
 func executionState(c *ucli.Context, cn *conn, name, execID string) (workflows.ExecutionResult, bool, error) {
 	var res workflows.ExecutionResult
-	id := workflows.ExecutionWorkflowID(name, execID)
+	id := contract.ExecutionWorkflowID(name, execID)
 	d, err := cn.client.DescribeWorkflowExecution(c.Context, id, "")
 	if err != nil {
 		return res, false, notFound(err, "execution "+execID+" of association "+name+" not found", "describe execution "+execID)
@@ -537,7 +537,7 @@ func executionState(c *ucli.Context, cn *conn, name, execID string) (workflows.E
 		err := cn.client.GetWorkflow(c.Context, id, "").Get(c.Context, &res)
 		return res, true, err
 	}
-	v, err := cn.client.QueryWorkflow(c.Context, id, "", workflows.ExecutionQueryProgress)
+	v, err := cn.client.QueryWorkflow(c.Context, id, "", contract.ExecutionQueryProgress)
 	if err == nil {
 		err = v.Get(&res)
 	}
@@ -573,7 +573,7 @@ func follow(c *ucli.Context, cn *conn, name, execID string) error {
 			if err := printOutcome(c, cn, name, res); err != nil {
 				return err
 			}
-			if res.Status != workflows.StatusSuccess {
+			if res.Status != contract.StatusSuccess {
 				return fmt.Errorf("execution %s %s: %s", execID, res.Status, res.DetailedStatus)
 			}
 			fmt.Fprintf(c.App.Writer, "execution %s succeeded: %s\n", execID, res.DetailedStatus)
@@ -623,7 +623,7 @@ const targetLookups = 16
 // one from its target workflow (running ones as InProgress), then the ones
 // that never ran.
 func targetSummaries(c *ucli.Context, cn *conn, name string, res workflows.ExecutionResult) ([]workflows.TargetSummary, error) {
-	execWF := workflows.ExecutionWorkflowID(name, res.ExecutionID)
+	execWF := contract.ExecutionWorkflowID(name, res.ExecutionID)
 	out := make([]workflows.TargetSummary, len(res.Dispatched))
 	errs := make([]error, len(res.Dispatched))
 	sem := make(chan struct{}, targetLookups)
@@ -657,7 +657,7 @@ func targetSummary(c *ucli.Context, cn *conn, wfID, nodeID string) (workflows.Ta
 	info := d.GetWorkflowExecutionInfo()
 	switch info.GetStatus() {
 	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return workflows.TargetSummary{NodeID: nodeID, WorkflowID: wfID, Status: workflows.StatusInProgress, StartedAt: info.GetStartTime().AsTime()}, nil
+		return workflows.TargetSummary{NodeID: nodeID, WorkflowID: wfID, Status: contract.StatusInProgress, StartedAt: info.GetStartTime().AsTime()}, nil
 	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		var s workflows.TargetSummary
 		if err := cn.client.GetWorkflow(c.Context, wfID, "").Get(c.Context, &s); err != nil {
@@ -665,7 +665,7 @@ func targetSummary(c *ucli.Context, cn *conn, wfID, nodeID string) (workflows.Ta
 		}
 		return s, nil
 	default:
-		return workflows.TargetSummary{NodeID: nodeID, WorkflowID: wfID, Status: workflows.StatusFailed, ExitCode: -1,
+		return workflows.TargetSummary{NodeID: nodeID, WorkflowID: wfID, Status: contract.StatusFailed, ExitCode: -1,
 			DetailedStatus: "target workflow " + strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")),
 			StartedAt:      info.GetStartTime().AsTime(), EndedAt: info.GetCloseTime().AsTime()}, nil
 	}

@@ -8,9 +8,9 @@ import (
 	ucli "github.com/urfave/cli/v2"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/targets"
-	"github.com/stead-io/stead/workflows"
 )
 
 func complianceCommand() *ucli.Command {
@@ -41,7 +41,7 @@ func complianceCommand() *ucli.Command {
 // NodeCompliance is one node's compliance with one association.
 type NodeCompliance struct {
 	NodeID string `json:"nodeId"`
-	workflows.ComplianceRecord
+	contract.ComplianceRecord
 }
 
 // readCompliance lists the compliance records of registered nodes, read
@@ -55,7 +55,7 @@ func readCompliance(c *ucli.Context, cn *conn) ([]NodeCompliance, error) {
 		ts = []targets.Target{{Key: targets.KeyInstanceIDs, Values: []string{id}}}
 	}
 	status := strings.ToUpper(c.String("status"))
-	if status != "" && status != workflows.Compliant && status != workflows.NonCompliant {
+	if status != "" && status != contract.Compliant && status != contract.NonCompliant {
 		return nil, fmt.Errorf("status %q: want COMPLIANT or NON_COMPLIANT", c.String("status"))
 	}
 	q, err := targets.NodeQuery(ts)
@@ -74,14 +74,14 @@ func readCompliance(c *ucli.Context, cn *conn) ([]NodeCompliance, error) {
 		for _, e := range resp.Executions {
 			fields := e.GetMemo().GetFields()
 			var n node.Node
-			var recs []workflows.ComplianceRecord
-			if fields[node.MemoKey] == nil || fields[workflows.ComplianceMemoKey] == nil {
+			var recs []contract.ComplianceRecord
+			if fields[contract.NodeMemoKey] == nil || fields[contract.ComplianceMemoKey] == nil {
 				continue
 			}
-			if err := cn.dc.FromPayload(fields[node.MemoKey], &n); err != nil {
+			if err := cn.dc.FromPayload(fields[contract.NodeMemoKey], &n); err != nil {
 				return nil, fmt.Errorf("decode node %s: %w", e.GetExecution().GetWorkflowId(), err)
 			}
-			if err := cn.dc.FromPayload(fields[workflows.ComplianceMemoKey], &recs); err != nil {
+			if err := cn.dc.FromPayload(fields[contract.ComplianceMemoKey], &recs); err != nil {
 				return nil, fmt.Errorf("decode compliance of %s: %w", n.ID, err)
 			}
 			for _, r := range recs {
@@ -157,7 +157,7 @@ func complianceSummary(c *ucli.Context) error {
 			counts = append(counts, ComplianceCount{Association: r.Association, Severity: r.Severity})
 			i = len(counts) - 1
 		}
-		if r.Status == workflows.Compliant {
+		if r.Status == contract.Compliant {
 			counts[i].Compliant++
 		} else {
 			counts[i].NonCompliant++

@@ -14,8 +14,8 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/codec"
-	"github.com/stead-io/stead/workflows"
 )
 
 // connectFlags are the Temporal connection flags every connecting command
@@ -154,7 +154,7 @@ func sendUpdate(c *ucli.Context, cn *conn, workflowID, update string, arg, resul
 func updateWithStart(c *ucli.Context, cn *conn, workflowID, workflowType string, startArg any, update string, arg, result any) error {
 	start := cn.client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       workflowID,
-		TaskQueue:                workflows.TaskQueue,
+		TaskQueue:                contract.TaskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 	}, workflowType, startArg)

@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stead-io/stead/cli"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/devserver"
-	"github.com/stead-io/stead/internal/searchattr"
 	"github.com/stead-io/stead/internal/testsshd"
 	"github.com/stead-io/stead/workflows"
 )
@@ -93,7 +93,7 @@ func awaitExecution(t *testing.T, name, id string, within time.Duration) string 
 			return false
 		}
 		for _, r := range recs {
-			if r.ExecutionID == id && r.Status != workflows.StatusInProgress {
+			if r.ExecutionID == id && r.Status != contract.StatusInProgress {
 				status = r.Status
 				return true
 			}
@@ -111,7 +111,7 @@ func requireExactlyOnce(t *testing.T, name, id, dir string, n int) int {
 	require.Len(t, outs, n)
 	resumed := 0
 	for _, o := range outs {
-		require.Equal(t, workflows.StatusSuccess, o.Status, "%s: %s", o.NodeID, o.DetailedStatus)
+		require.Equal(t, contract.StatusSuccess, o.Status, "%s: %s", o.NodeID, o.DetailedStatus)
 		require.NotEmpty(t, o.Output)
 		if o.Output[len(o.Output)-1].Resumed {
 			resumed++
@@ -143,7 +143,7 @@ func TestWorkerKilledMidRunRunsEachStepOnce(t *testing.T) {
 	_, _ = first.Process.Wait()
 	startWorkerProcess(t, sshd)
 
-	require.Equal(t, workflows.StatusSuccess, awaitExecution(t, "crash-safe", id, 3*time.Minute))
+	require.Equal(t, contract.StatusSuccess, awaitExecution(t, "crash-safe", id, 3*time.Minute))
 	resumed := requireExactlyOnce(t, "crash-safe", id, dir, n)
 	require.Positive(t, resumed, "no step was collected by the second worker")
 	t.Logf("%d of %d steps were collected by the new worker from runs the killed one started", resumed, n)
@@ -164,11 +164,11 @@ func TestServerRestartMidRun(t *testing.T) {
 	require.NoError(t, err)
 	p, err := strconv.Atoi(port)
 	require.NoError(t, err)
-	srv, err := devserver.Start(context.Background(), devserver.Config{DataDir: dataDir, Port: p, UIPort: -1, SearchAttributes: searchattr.All()})
+	srv, err := devserver.Start(context.Background(), devserver.Config{DataDir: dataDir, Port: p, UIPort: -1, SearchAttributes: contract.SearchAttributes()})
 	require.NoError(t, err)
 	server = srv
 
-	require.Equal(t, workflows.StatusSuccess, awaitExecution(t, "server-restart", id, 3*time.Minute))
+	require.Equal(t, contract.StatusSuccess, awaitExecution(t, "server-restart", id, 3*time.Minute))
 	requireExactlyOnce(t, "server-restart", id, dir, n)
 	ok(t, "association", "delete", "server-restart")
 }

@@ -9,9 +9,9 @@ import (
 	ucli "github.com/urfave/cli/v2"
 	"go.temporal.io/sdk/client"
 
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/devserver"
 	"github.com/stead-io/stead/internal/node"
-	"github.com/stead-io/stead/internal/searchattr"
 )
 
 // LocalNodeID is the node `stead dev` registers for the machine it runs on.
@@ -60,7 +60,7 @@ func devRun(c *ucli.Context) error {
 		Port:             c.Int("port"),
 		UIPort:           c.Int("ui-port"),
 		Namespace:        c.String("namespace"),
-		SearchAttributes: searchattr.All(),
+		SearchAttributes: contract.SearchAttributes(),
 		Logger:           logger,
 		CodecEndpoint:    enc.endpoint,
 	})

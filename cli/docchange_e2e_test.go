@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/workflows"
 )
 
@@ -39,7 +40,7 @@ func TestDocumentChangeRunsAssociations(t *testing.T) {
 				return false
 			}
 			for _, r := range recs {
-				if r.Reason == workflows.ReasonDocumentChange && r.Status == workflows.StatusSuccess {
+				if r.Reason == workflows.ReasonDocumentChange && r.Status == contract.StatusSuccess {
 					run = r
 					return true
 				}

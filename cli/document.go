@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/workflows"
@@ -126,8 +127,8 @@ func documentCreate(c *ucli.Context) error {
 	}
 	defer cn.client.Close()
 	var res workflows.PutDocumentResult
-	err = updateWithStart(c, cn, workflows.DocumentWorkflowID(name), workflows.DocumentWorkflowType, workflows.DocumentState{},
-		workflows.DocumentUpdateCreate, workflows.PutDocumentRequest{Name: name, Content: string(data), By: cn.identity}, &res)
+	err = updateWithStart(c, cn, contract.DocumentWorkflowID(name), contract.DocumentWorkflow, workflows.DocumentState{},
+		contract.DocumentUpdateCreate, workflows.PutDocumentRequest{Name: name, Content: string(data), By: cn.identity}, &res)
 	if err != nil {
 		return fmt.Errorf("create document %s: %s", name, updateMessage(err))
 	}
@@ -153,7 +154,7 @@ func documentUpdate(c *ucli.Context) error {
 	}
 	defer cn.client.Close()
 	var res workflows.PutDocumentResult
-	if err := updateDocument(c, cn, name, workflows.DocumentUpdateUpdate,
+	if err := updateDocument(c, cn, name, contract.DocumentUpdateUpdate,
 		workflows.PutDocumentRequest{Name: name, Content: string(data), By: cn.identity}, &res); err != nil {
 		return err
 	}
@@ -171,7 +172,7 @@ func updateDocument(c *ucli.Context, cn *conn, name, update string, arg, result 
 	if _, err := describeDocument(c, cn, name); err != nil {
 		return err
 	}
-	if err := sendUpdate(c, cn, workflows.DocumentWorkflowID(name), update, arg, result); err != nil {
+	if err := sendUpdate(c, cn, contract.DocumentWorkflowID(name), update, arg, result); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) || workflows.IsDocumentNotFound(err) {
 			return fmt.Errorf("document %s not found", name)
@@ -204,12 +205,12 @@ func describeDocument(c *ucli.Context, cn *conn, name string) (workflows.Documen
 	if err := documents.ValidName(name); err != nil {
 		return info, err
 	}
-	v, err := cn.client.QueryWorkflow(c.Context, workflows.DocumentWorkflowID(name), "", workflows.DocumentQueryDescribe)
+	v, err := cn.client.QueryWorkflow(c.Context, contract.DocumentWorkflowID(name), "", contract.DocumentQueryDescribe)
 	if err == nil {
 		err = v.Get(&info)
 	}
 	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) || workflows.IsDocumentNotFound(err) || (err == nil && isClosed(c, cn, workflows.DocumentWorkflowID(name))) {
+	if errors.As(err, &nf) || workflows.IsDocumentNotFound(err) || (err == nil && isClosed(c, cn, contract.DocumentWorkflowID(name))) {
 		return info, fmt.Errorf("document %s not found", name)
 	}
 	if err != nil {
@@ -247,7 +248,7 @@ func registeredDocuments(c *ucli.Context, cn *conn) ([]string, error) {
 	for {
 		resp, err := cn.client.ListWorkflow(c.Context, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace:     cn.namespace,
-			Query:         fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.DocumentWorkflowType),
+			Query:         fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", contract.DocumentWorkflow),
 			NextPageToken: token,
 			PageSize:      node.ListPageSize,
 		})
@@ -255,7 +256,7 @@ func registeredDocuments(c *ucli.Context, cn *conn) ([]string, error) {
 			return nil, fmt.Errorf("list documents: %w", err)
 		}
 		for _, e := range resp.GetExecutions() {
-			if name, ok := strings.CutPrefix(e.GetExecution().GetWorkflowId(), workflows.DocumentWorkflowID("")); ok && !slices.Contains(names, name) {
+			if name, ok := strings.CutPrefix(e.GetExecution().GetWorkflowId(), contract.DocumentWorkflowID("")); ok && !slices.Contains(names, name) {
 				names = append(names, name)
 			}
 		}
@@ -361,7 +362,7 @@ func documentDescribe(c *ucli.Context) error {
 		if err != nil {
 			return err
 		}
-		v, err := cn.client.QueryWorkflow(c.Context, workflows.DocumentWorkflowID(name), "", workflows.DocumentQueryVersion, version)
+		v, err := cn.client.QueryWorkflow(c.Context, contract.DocumentWorkflowID(name), "", contract.DocumentQueryVersion, version)
 		var dv workflows.DocumentVersion
 		if err == nil {
 			err = v.Get(&dv)
@@ -421,7 +422,7 @@ func documentSetDefault(c *ucli.Context) error {
 	}
 	defer cn.client.Close()
 	var info workflows.DocumentInfo
-	if err := updateDocument(c, cn, name, workflows.DocumentUpdateSetDefault,
+	if err := updateDocument(c, cn, name, contract.DocumentUpdateSetDefault,
 		workflows.SetDefaultRequest{Version: c.Int("version"), By: cn.identity}, &info); err != nil {
 		return err
 	}
@@ -435,7 +436,7 @@ func documentDelete(c *ucli.Context) error {
 		return err
 	}
 	defer cn.client.Close()
-	if err := updateDocument(c, cn, name, workflows.DocumentUpdateDelete, workflows.DeleteDocumentRequest{By: cn.identity}, nil); err != nil {
+	if err := updateDocument(c, cn, name, contract.DocumentUpdateDelete, workflows.DeleteDocumentRequest{By: cn.identity}, nil); err != nil {
 		return err
 	}
 	if err := awaitDocumentListed(c, cn, name, false); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stead-io/stead/cli"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/workflows"
 )
@@ -35,7 +36,7 @@ func executionResult(t *testing.T, association, id string) workflows.ExecutionRe
 	c := dialTest(t)
 	defer c.Close()
 	var res workflows.ExecutionResult
-	require.NoError(t, c.GetWorkflow(context.Background(), workflows.ExecutionWorkflowID(association, id), "").Get(context.Background(), &res))
+	require.NoError(t, c.GetWorkflow(context.Background(), contract.ExecutionWorkflowID(association, id), "").Get(context.Background(), &res))
 	return res
 }
 
@@ -136,7 +137,7 @@ func TestDocumentRegistry(t *testing.T) {
 	require.NotContains(t, ok(t, "document", "list"), name)
 	fails(t, "document e2e-greeting not found", "association", "create", "--name", "e2e-reg-gone", "--document", name,
 		"--targets", "Key=InstanceIds,Values=reg-1")
-	saveHistories(t, map[string]string{"document.json": workflows.DocumentWorkflowID(name)})
+	saveHistories(t, map[string]string{"document.json": contract.DocumentWorkflowID(name)})
 }
 
 func TestDocumentValidateAndRender(t *testing.T) {
@@ -179,19 +180,19 @@ func TestCompatDocumentsOnSSH(t *testing.T) {
 		detail       string
 	}{
 		// aws:runPowerShellScript needs Windows (WinRM is not there yet): the Linux step fails with that reason.
-		{"platform-precondition.json", `{"commands":["uname -s"]}`, workflows.StatusFailed,
+		{"platform-precondition.json", `{"commands":["uname -s"]}`, contract.StatusFailed,
 			"runPowerShellScript1=Skipped/0 runPowerShellScript2=Failed/-1", "shell powershell is not available on node compat-1"},
 		// The Windows step is skipped; the Linux one runs its literal "cmds", which this host does not have.
-		{"cross-platform-patch.yaml", "", workflows.StatusFailed, "PatchWindows=Skipped/0 PatchLinux=Failed/127", "exit code 127"},
+		{"cross-platform-patch.yaml", "", contract.StatusFailed, "PatchWindows=Skipped/0 PatchLinux=Failed/127", "exit code 127"},
 		// Installing needs root and apt: the step runs and fails; the uninstall step is not reached.
-		{"parameter-precondition-install.json", `{"action":"Install","confirmed":"true"}`, workflows.StatusFailed,
+		{"parameter-precondition-install.json", `{"action":"Install","confirmed":"true"}`, contract.StatusFailed,
 			"", "step InstallAwsCLI: exit code"},
 		// Neither precondition holds: nothing runs, and the document succeeds.
-		{"parameter-precondition-install.json", `{"action":"Uninstall","confirmed":"false"}`, workflows.StatusSuccess,
+		{"parameter-precondition-install.json", `{"action":"Uninstall","confirmed":"false"}`, contract.StatusSuccess,
 			"InstallAwsCLI=Skipped/0 UninstallAwsCLI=Skipped/0", ""},
-		{"parameter-precondition.json", `{"messagePrecondition":"OtherValue"}`, workflows.StatusSuccess, "runPowerShellScript1=Skipped/0", ""},
+		{"parameter-precondition.json", `{"messagePrecondition":"OtherValue"}`, contract.StatusSuccess, "runPowerShellScript1=Skipped/0", ""},
 		// GitHub sources are refused when the step is reached, and the document stops there.
-		{"composite-download-rundocument.json", "", workflows.StatusFailed,
+		{"composite-download-rundocument.json", "", contract.StatusFailed,
 			"downloadContent=Failed/-1 runDocument=Skipped/0 configureDocker=Skipped/0", "sourceType GitHub is not supported"},
 	}
 	names := map[string]string{}
@@ -211,7 +212,7 @@ func TestCompatDocumentsOnSSH(t *testing.T) {
 	t.Run("install step exit code", func(t *testing.T) {
 		out, _ := runOnce(t, "compat-run-sudo", names["parameter-precondition-install.json"], "compat-1", `{"action":"Install","confirmed":"true"}`)
 		require.NotZero(t, out.Steps[0].ExitCode)
-		require.Equal(t, workflows.StatusSkipped, out.Steps[1].Status)
+		require.Equal(t, contract.StatusSkipped, out.Steps[1].Status)
 	})
 	// Documents with plugins Stead does not run are refused when registered, naming the plugin.
 	for _, file := range []string{"custom-inventory-log4j.yaml", "powershell-then-inventory.yaml"} {
@@ -253,7 +254,7 @@ func TestInjectionThroughRegisteredDocument(t *testing.T) {
 	b, err := json.Marshal(values)
 	require.NoError(t, err)
 	out, _ := runOnce(t, "e2e-injection-run", "e2e-injection", "inj-1", string(b))
-	require.Equal(t, workflows.StatusSuccess, out.Status, out.DetailedStatus)
+	require.Equal(t, contract.StatusSuccess, out.Status, out.DetailedStatus)
 	var want strings.Builder
 	for _, v := range corpus {
 		for range 3 {
@@ -288,23 +289,23 @@ func TestDownloadContentOverSFTP(t *testing.T) {
 	}
 
 	out, _ := runOnce(t, "e2e-download", "AWS-DownloadContent", "dl-1", params(good, "/files/agent.txt", dir+"/"))
-	require.Equal(t, workflows.StatusSuccess, out.Status, out.DetailedStatus)
+	require.Equal(t, contract.StatusSuccess, out.Status, out.DetailedStatus)
 	got, err := os.ReadFile(filepath.Join(home, dir, "agent.txt"))
 	require.NoError(t, err)
 	require.Equal(t, content, got)
 	require.Contains(t, out.Output[0].Stdout, "(15 bytes, sha256 "+good+")")
 
 	out, _ = runOnce(t, "e2e-download-bad", "Stead-DownloadContent", "dl-1", params(strings.Repeat("0", 64), "/files/agent.txt", dir+"/wrong.txt"))
-	require.Equal(t, workflows.StatusFailed, out.Status)
+	require.Equal(t, contract.StatusFailed, out.Status)
 	require.Contains(t, out.DetailedStatus, "not the expected "+strings.Repeat("0", 64)+"; nothing was written to the node")
 	require.NoFileExists(t, filepath.Join(home, dir, "wrong.txt"))
 
 	out, _ = runOnce(t, "e2e-download-404", "Stead-DownloadContent", "dl-1", params("", "/files/missing", dir+"/missing"))
-	require.Equal(t, workflows.StatusFailed, out.Status)
+	require.Equal(t, contract.StatusFailed, out.Status)
 	require.Contains(t, out.DetailedStatus, "404 Not Found")
 
 	out, _ = runOnce(t, "e2e-download-github", "Stead-DownloadContent", "dl-1", `{"sourceType":"GitHub","sourceInfo":{"owner":"o"}}`)
-	require.Equal(t, workflows.StatusFailed, out.Status)
+	require.Equal(t, contract.StatusFailed, out.Status)
 	require.Contains(t, out.DetailedStatus, "sourceType GitHub is not supported")
 
 	// A worker that serves no files refuses sourceType Worker at run time.
@@ -333,12 +334,12 @@ func TestRunDocumentNestingAndCycles(t *testing.T) {
 	out, id := runOnce(t, "e2e-nested", "e2e-outer", "nest-1", `{"msg":"$(id); x"}`)
 	// first fails twice (onFailure continue), the nested step and the finally step run;
 	// the document ends Failed because a step failed.
-	require.Equal(t, workflows.StatusFailed, out.Status)
+	require.Equal(t, contract.StatusFailed, out.Status)
 	require.Equal(t, "first=Failed/3 nested.say=Success/0 cleanup=Success/0", stepStatuses(out))
 	require.Contains(t, out.DetailedStatus, "(after 2 attempts) (onFailure continue: later steps ran)")
 	require.Len(t, out.Output, 4) // two attempts of first, then say and cleanup
 	require.Equal(t, "inner $(id); x\n", out.Output[2].Stdout)
-	saveHistories(t, map[string]string{"target-stepflow.json": workflows.TargetWorkflowID(workflows.ExecutionWorkflowID("e2e-nested", id), "nest-1")})
+	saveHistories(t, map[string]string{"target-stepflow.json": workflows.TargetWorkflowID(contract.ExecutionWorkflowID("e2e-nested", id), "nest-1")})
 
 	cycleA := `{"schemaVersion": "2.2", "mainSteps": [{"action": "aws:runDocument", "name": "next", "inputs": {"documentType": "SSMDocument", "documentPath": "e2e-cycle-b"}}]}`
 	ok(t, "document", "create", "--name", "e2e-cycle-a", "--file", writeDoc(t, "a.json", cycleA))
@@ -422,7 +423,7 @@ func TestRunDocumentLocalPath(t *testing.T) {
 	t.Run("runs the downloaded document", func(t *testing.T) {
 		// Both steps name the file relative to the login's home.
 		out, id := runOnce(t, "e2e-localpath-run", "e2e-localpath", "lp-1", params("/inner.yaml", dir+"/inner.yaml", dir+"/inner.yaml"))
-		require.Equal(t, workflows.StatusSuccess, out.Status, out.DetailedStatus)
+		require.Equal(t, contract.StatusSuccess, out.Status, out.DetailedStatus)
 		require.Equal(t, "fetch=Success/0 run.say=Success/0 run.where=Success/0 after=Success/0", stepStatuses(out))
 		require.Len(t, out.Output, 4)
 		require.Equal(t, fmt.Sprintf("<x; touch %s>\n<x; touch %s>\n", marker, marker), out.Output[1].Stdout)
@@ -430,7 +431,7 @@ func TestRunDocumentLocalPath(t *testing.T) {
 		require.Equal(t, "nested ran in "+home+"\n", out.Output[2].Stdout)
 		require.Equal(t, "after\n", out.Output[3].Stdout)
 		require.NoFileExists(t, marker)
-		saveHistories(t, map[string]string{"target-localdocument.json": workflows.TargetWorkflowID(workflows.ExecutionWorkflowID("e2e-localpath-run", id), "lp-1")})
+		saveHistories(t, map[string]string{"target-localdocument.json": workflows.TargetWorkflowID(contract.ExecutionWorkflowID("e2e-localpath-run", id), "lp-1")})
 	})
 	// Each file that cannot run fails the runDocument step with its reason, and the
 	// document stops there (onFailure exit, the default).
@@ -446,7 +447,7 @@ func TestRunDocumentLocalPath(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, _ := runOnce(t, "e2e-localpath-"+strings.ReplaceAll(tt.name, " ", "-"), "e2e-localpath", "lp-1", params(tt.source, tt.dest, tt.path))
-			require.Equal(t, workflows.StatusFailed, out.Status, out.DetailedStatus)
+			require.Equal(t, contract.StatusFailed, out.Status, out.DetailedStatus)
 			require.Equal(t, "fetch=Success/0 run=Failed/-1 after=Skipped/0", stepStatuses(out))
 			require.Equal(t, tt.detail, out.DetailedStatus)
 			require.NotContains(t, out.DetailedStatus, "\n")

@@ -25,9 +25,9 @@ import (
 
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/cli"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/codec"
 	"github.com/stead-io/stead/internal/devserver"
-	"github.com/stead-io/stead/internal/searchattr"
 	"github.com/stead-io/stead/internal/testsshd"
 	"github.com/stead-io/stead/internal/transport"
 	"github.com/stead-io/stead/worker"
@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	srv, err := devserver.Start(context.Background(), devserver.Config{
-		DataDir: dir, UIPort: -1, SearchAttributes: searchattr.All(),
+		DataDir: dir, UIPort: -1, SearchAttributes: contract.SearchAttributes(),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start temporal:", err)
@@ -244,7 +244,7 @@ func TestAssociationRunsOverSSH(t *testing.T) {
 	require.Len(t, outs, 3)
 	for i, o := range outs {
 		require.Equal(t, fmt.Sprintf("web-%d", i+2), o.NodeID)
-		require.Equal(t, workflows.StatusSuccess, o.Status)
+		require.Equal(t, contract.StatusSuccess, o.Status)
 		require.Len(t, o.Output, 1)
 		// The step ran on the host it was sent to.
 		require.Equal(t, fmt.Sprintf("hello from stead\n127.0.0.%d\n", i+2), o.Output[0].Stdout)
@@ -272,9 +272,9 @@ func TestAssociationRunsOverSSH(t *testing.T) {
 		"--document", "Stead-RunShellScript", "--targets", "Key=InstanceIds,Values=web-2", "--parameters", `{"commands":["true"]}`)
 	ok(t, "association", "delete", "ssh-baseline")
 	saveHistories(t, map[string]string{
-		"association.json": workflows.AssociationWorkflowID("ssh-baseline"),
-		"execution.json":   workflows.ExecutionWorkflowID("ssh-baseline", id),
-		"target.json":      workflows.TargetWorkflowID(workflows.ExecutionWorkflowID("ssh-baseline", id), "web-3"),
+		"association.json": contract.AssociationWorkflowID("ssh-baseline"),
+		"execution.json":   contract.ExecutionWorkflowID("ssh-baseline", id),
+		"target.json":      workflows.TargetWorkflowID(contract.ExecutionWorkflowID("ssh-baseline", id), "web-3"),
 		"node.json":        "node/web-2",
 	})
 	require.NotContains(t, ok(t, "association", "list"), "ssh-baseline")
@@ -295,7 +295,7 @@ func TestHostKeyMismatchIsUndeliverable(t *testing.T) {
 	require.Equal(t, 1, code, out+errs)
 	require.Contains(t, errs, "Failed")
 	outs := targetsJSON(t, "mitm", execID(t, out))
-	require.Equal(t, workflows.StatusUndeliverable, outs[0].Status)
+	require.Equal(t, contract.StatusUndeliverable, outs[0].Status)
 	require.Contains(t, outs[0].DetailedStatus, "HostKeyMismatch")
 	ok(t, "association", "delete", "mitm")
 }
@@ -349,7 +349,7 @@ func TestDeleteCancelsRunningCommand(t *testing.T) {
 	require.Less(t, time.Since(start), 60*time.Second)
 	require.Eventually(t, func() bool { return processAlive(pid) != nil }, 20*time.Second, 100*time.Millisecond, "remote command still running")
 	outs := targetsJSON(t, "long-runner", id)
-	require.Equal(t, workflows.StatusCancelled, outs[0].Status)
+	require.Equal(t, contract.StatusCancelled, outs[0].Status)
 }
 
 func processAlive(pid int) error {

@@ -16,11 +16,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/codec"
 	"github.com/stead-io/stead/internal/testsshd"
 	"github.com/stead-io/stead/internal/transport"
 	"github.com/stead-io/stead/worker"
-	"github.com/stead-io/stead/workflows"
 )
 
 // testNetns is a network namespace joined to the host by a veth pair:
@@ -171,7 +171,7 @@ func TestRebootContinuesWithTheNextStep(t *testing.T) {
 	out := ok(t, "association", "create", "--name", "reboots", "--document", "rebooter", "--targets", "Key=InstanceIds,Values=rb-1", "--wait")
 	outs := targetsJSON(t, "reboots", execID(t, out))
 	require.Len(t, outs, 1)
-	require.Equal(t, workflows.StatusSuccess, outs[0].Status, outs[0].DetailedStatus)
+	require.Equal(t, contract.StatusSuccess, outs[0].Status, outs[0].DetailedStatus)
 	require.Len(t, reboots, 1, "one reboot")
 	require.Len(t, outs[0].Output, 2)
 	require.Equal(t, "boot-1\n", outs[0].Output[0].Stdout)
@@ -186,9 +186,9 @@ func TestRebootContinuesWithTheNextStep(t *testing.T) {
 	require.Less(t, time.Since(start), time.Minute, "the wait is bounded by the node's reboot timeout")
 	outs = targetsJSON(t, "reboot-gone", execID(t, out))
 	require.Len(t, outs, 1)
-	require.Equal(t, workflows.StatusTimedOut, outs[0].Status, outs[0].DetailedStatus)
+	require.Equal(t, contract.StatusTimedOut, outs[0].Status, outs[0].DetailedStatus)
 	require.Contains(t, outs[0].DetailedStatus, "not back within 8s")
-	require.Equal(t, workflows.StatusSkipped, outs[0].Steps[1].Status)
+	require.Equal(t, contract.StatusSkipped, outs[0].Steps[1].Status)
 	ok(t, "association", "delete", "reboots")
 	ok(t, "association", "delete", "reboot-gone")
 }
@@ -276,7 +276,7 @@ func TestRegionsRunOnTheirOwnWorkers(t *testing.T) {
 	outs := targetsJSON(t, "regions", execID(t, out))
 	require.Len(t, outs, 2)
 	for _, o := range outs {
-		require.Equal(t, workflows.StatusSuccess, o.Status, "%s: %s", o.NodeID, o.DetailedStatus)
+		require.Equal(t, contract.StatusSuccess, o.Status, "%s: %s", o.NodeID, o.DetailedStatus)
 		// SSH_CONNECTION is "client-ip client-port server-ip server-port":
 		// the client is the namespace's own address, so the step came from
 		// the worker inside that namespace.
@@ -296,7 +296,7 @@ func TestRegionsRunOnTheirOwnWorkers(t *testing.T) {
 	require.NotEqual(t, 0, code)
 	outs = targetsJSON(t, "regions-cross", execID(t, out))
 	require.Len(t, outs, 1)
-	require.Equal(t, workflows.StatusUndeliverable, outs[0].Status, outs[0].DetailedStatus)
+	require.Equal(t, contract.StatusUndeliverable, outs[0].Status, outs[0].DetailedStatus)
 	require.Contains(t, outs[0].DetailedStatus, "Unreachable")
 	require.Contains(t, outs[0].DetailedStatus, "network is unreachable")
 	ok(t, "association", "delete", "regions")

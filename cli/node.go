@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/targets"
 	"github.com/stead-io/stead/workflows"
@@ -231,8 +232,8 @@ func registerNode(c *ucli.Context, cn *conn, n node.Node) (workflows.NodeState, 
 // spec with update-with-start.
 func sendRegistration(c *ucli.Context, cn *conn, n node.Node) (workflows.NodeState, error) {
 	var st workflows.NodeState
-	err := updateWithStart(c, cn, node.WorkflowID(n.ID), node.WorkflowType, workflows.NodeState{},
-		workflows.NodeUpdateRegister, workflows.RegisterNodeRequest{Node: n, By: cn.identity}, &st)
+	err := updateWithStart(c, cn, contract.NodeWorkflowID(n.ID), contract.NodeWorkflow, workflows.NodeState{},
+		contract.NodeUpdateRegister, workflows.RegisterNodeRequest{Node: n, By: cn.identity}, &st)
 	if err != nil {
 		return st, fmt.Errorf("register node %s: %w", n.ID, err)
 	}
@@ -303,7 +304,7 @@ func nodeList(c *ucli.Context) error {
 		}
 		region := n.Region
 		if region == "" {
-			region = workflows.DefaultRegion
+			region = contract.DefaultRegion
 		}
 		rows = append(rows, []string{n.ID, addr, n.User, n.Platform, n.Transport, region, strings.Join(n.TagList(), ",")})
 	}
@@ -347,14 +348,14 @@ func describeNode(c *ucli.Context, cn *conn, id string) (workflows.NodeState, er
 	if err := node.ValidID(id); err != nil {
 		return st, err
 	}
-	v, err := cn.client.QueryWorkflow(c.Context, node.WorkflowID(id), "", workflows.NodeQueryDescribe)
+	v, err := cn.client.QueryWorkflow(c.Context, contract.NodeWorkflowID(id), "", contract.NodeQueryDescribe)
 	if err == nil {
 		err = v.Get(&st)
 	}
 	if err != nil {
 		return st, notFound(err, "node "+id+" is not registered", "describe node "+id)
 	}
-	if st.Revision == 0 || isClosed(c, cn, node.WorkflowID(id)) {
+	if st.Revision == 0 || isClosed(c, cn, contract.NodeWorkflowID(id)) {
 		return st, fmt.Errorf("node %s is not registered", id)
 	}
 	return st, nil
@@ -369,7 +370,7 @@ func nodeDeregister(c *ucli.Context) error {
 	if _, err := describeNode(c, cn, id); err != nil {
 		return err
 	}
-	if err := sendUpdate(c, cn, node.WorkflowID(id), workflows.NodeUpdateDeregister, workflows.DeregisterNodeRequest{By: cn.identity}, nil); err != nil {
+	if err := sendUpdate(c, cn, contract.NodeWorkflowID(id), contract.NodeUpdateDeregister, workflows.DeregisterNodeRequest{By: cn.identity}, nil); err != nil {
 		return notFound(err, "node "+id+" is not registered", "deregister node "+id)
 	}
 	if err := awaitVisible(c, cn, id, func(seen []node.Node) bool { return len(seen) == 0 }); err != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stead-io/stead/activities"
-	"github.com/stead-io/stead/workflows"
+	"github.com/stead-io/stead/contract"
 )
 
 // History keeps the first 24,000 characters of stdout; the output store
@@ -28,7 +28,7 @@ func TestFullOutputGoesToTheOutputStore(t *testing.T) {
 
 	outs := targetsJSON(t, "full-output", id)
 	require.Len(t, outs, 1)
-	require.Equal(t, workflows.StatusSuccess, outs[0].Status)
+	require.Equal(t, contract.StatusSuccess, outs[0].Status)
 	res := outs[0].Output[0]
 	require.Len(t, res.Stdout, activities.StdoutLimit)
 	require.True(t, res.StdoutTruncated)

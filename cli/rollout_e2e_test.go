@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stead-io/stead/cli"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/workflows"
 )
 
@@ -31,7 +32,7 @@ func TestNewNodeIsBootstrapped(t *testing.T) {
 			return false
 		}
 		for _, r := range recs {
-			if r.Reason == workflows.ReasonNewNode && r.Status == workflows.StatusSuccess {
+			if r.Reason == workflows.ReasonNewNode && r.Status == contract.StatusSuccess {
 				newRun = r
 				return true
 			}
@@ -124,9 +125,9 @@ func TestComplianceFollowsLastRun(t *testing.T) {
 		return len(recs) == 2
 	}, 10*time.Second, 200*time.Millisecond)
 	require.Equal(t, "comp-1", recs[0].NodeID)
-	require.Equal(t, workflows.Compliant, recs[0].Status)
+	require.Equal(t, contract.Compliant, recs[0].Status)
 	require.Equal(t, "HIGH", recs[0].Severity)
-	require.Equal(t, workflows.NonCompliant, recs[1].Status)
+	require.Equal(t, contract.NonCompliant, recs[1].Status)
 
 	nc := ok(t, "compliance", "list", "--status", "non_compliant", "--association", "compliance")
 	require.Contains(t, nc, "comp-2")

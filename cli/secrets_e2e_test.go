@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/codec"
 	"github.com/stead-io/stead/internal/secrets"
 	"github.com/stead-io/stead/internal/testsshd"
@@ -132,7 +133,7 @@ func TestSecretParametersNeverLeave(t *testing.T) {
 		"--targets", "Key=InstanceIds,Values=sec-1", "--parameters", params, "--wait")
 	id := execID(t, out)
 	outs := targetsJSON(t, "secrets", id)
-	require.Equal(t, workflows.StatusSuccess, outs[0].Status, outs[0].DetailedStatus)
+	require.Equal(t, contract.StatusSuccess, outs[0].Status, outs[0].DetailedStatus)
 	stdout, stderr := outs[0].Output[0].Stdout, outs[0].Output[0].Stderr
 	require.Contains(t, stdout, "pw=***\n")
 	require.Contains(t, stdout, "tok=***\n")
@@ -147,7 +148,7 @@ func TestSecretParametersNeverLeave(t *testing.T) {
 	out = ok(t, "association", "create", "--name", "secrets-env", "--document", "leaky-secrets",
 		"--targets", "Key=InstanceIds,Values=sec-1", "--parameters", `{"password":"{{ssm-secure:api_key}}","token":"t"}`, "--wait")
 	envOuts := targetsJSON(t, "secrets-env", execID(t, out))
-	require.Equal(t, workflows.StatusSuccess, envOuts[0].Status)
+	require.Equal(t, contract.StatusSuccess, envOuts[0].Status)
 	require.Contains(t, envOuts[0].Output[0].Stdout, "pw=***\n")
 
 	// An unknown secret fails the step, naming the secret, before anything runs.
@@ -155,7 +156,7 @@ func TestSecretParametersNeverLeave(t *testing.T) {
 		"--targets", "Key=InstanceIds,Values=sec-1", "--parameters", `{"password":"{{ssm-secure:no_such_secret}}","token":"t"}`, "--wait")
 	require.NotEqual(t, 0, code, out)
 	missing := targetsJSON(t, "secrets-missing", execID(t, out))
-	require.Equal(t, workflows.StatusFailed, missing[0].Status)
+	require.Equal(t, contract.StatusFailed, missing[0].Status)
 	require.Contains(t, missing[0].DetailedStatus, "secret no_such_secret is not defined on this worker")
 	require.NotContains(t, missing[0].DetailedStatus, "\n")
 
@@ -177,8 +178,8 @@ func TestSecretParametersNeverLeave(t *testing.T) {
 		all.WriteString(ok(t, "association", "describe", assoc, "--output", "json"))
 		for _, e := range list {
 			all.WriteString(ok(t, "association", "targets", assoc, "--execution", e.ExecutionID, "--output", "json"))
-			ex := workflows.ExecutionWorkflowID(assoc, e.ExecutionID)
-			for _, wf := range []string{workflows.AssociationWorkflowID(assoc), ex, workflows.TargetWorkflowID(ex, "sec-1")} {
+			ex := contract.ExecutionWorkflowID(assoc, e.ExecutionID)
+			for _, wf := range []string{contract.AssociationWorkflowID(assoc), ex, workflows.TargetWorkflowID(ex, "sec-1")} {
 				all.WriteString(rawHistory(t, raw, wf))
 				all.WriteString(decodedHistory(t, keyed, wf))
 			}
@@ -262,9 +263,9 @@ func TestSudoOptIn(t *testing.T) {
 		"--targets", "Key=InstanceIds,Values=plain-1,sudo-1", "--parameters", params, "--wait")
 	require.NotEqual(t, 0, code, out)
 	outs := targetsJSON(t, "privilege", execID(t, out))
-	require.Equal(t, workflows.StatusSuccess, outs[0].Status)
+	require.Equal(t, contract.StatusSuccess, outs[0].Status)
 	require.NotEqual(t, "0\n", strings.SplitAfter(outs[0].Output[0].Stdout, "\n")[0])
-	require.Equal(t, workflows.StatusFailed, outs[1].Status)
+	require.Equal(t, contract.StatusFailed, outs[1].Status)
 	require.Contains(t, outs[1].Output[0].Stderr, "sudo")
 
 	rule := "/etc/sudoers.d/stead-test"
@@ -273,7 +274,7 @@ func TestSudoOptIn(t *testing.T) {
 	out = ok(t, "association", "start", "privilege", "--wait")
 	outs = targetsJSON(t, "privilege", execID(t, out))
 	for _, o := range outs {
-		require.Equal(t, workflows.StatusSuccess, o.Status, o.NodeID)
+		require.Equal(t, contract.StatusSuccess, o.Status, o.NodeID)
 	}
 	require.NotEqual(t, "0", strings.Split(outs[0].Output[0].Stdout, "\n")[0], "no opt-in: the login user")
 	require.Equal(t, "0", strings.Split(outs[1].Output[0].Stdout, "\n")[0], "opt-in: root")
@@ -335,7 +336,7 @@ func TestInjectionCorpus(t *testing.T) {
 	out := ok(t, "association", "create", "--name", "injection", "--document", "injection",
 		"--targets", "Key=InstanceIds,Values=inj-1", "--parameters", string(pj), "--wait")
 	outs := targetsJSON(t, "injection", execID(t, out))
-	require.Equal(t, workflows.StatusSuccess, outs[0].Status, outs[0].DetailedStatus)
+	require.Equal(t, contract.StatusSuccess, outs[0].Status, outs[0].DetailedStatus)
 	var want strings.Builder
 	for _, v := range corpus {
 		want.WriteString("<" + v + ">")

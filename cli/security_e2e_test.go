@@ -34,6 +34,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/stead-io/stead/cli"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/codec"
 	"github.com/stead-io/stead/workflows"
 )
@@ -69,7 +70,7 @@ func TestEncryptedHistoryHidesParameters(t *testing.T) {
 
 	// With the key the CLI shows everything.
 	outs := targetsJSON(t, "encrypted", id)
-	require.Equal(t, workflows.StatusSuccess, outs[0].Status)
+	require.Equal(t, contract.StatusSuccess, outs[0].Status)
 	require.Equal(t, canary+"\n", outs[0].Output[0].Stdout)
 	require.Equal(t, canary+"\n", outs[0].Output[0].Stderr)
 	require.Contains(t, ok(t, "node", "list"), "enc-1")
@@ -78,9 +79,9 @@ func TestEncryptedHistoryHidesParameters(t *testing.T) {
 	raw, err := client.Dial(client.Options{HostPort: frontend, Logger: quiet{}})
 	require.NoError(t, err)
 	defer raw.Close()
-	exec := workflows.ExecutionWorkflowID("encrypted", id)
+	exec := contract.ExecutionWorkflowID("encrypted", id)
 	all := ""
-	for _, wf := range []string{workflows.AssociationWorkflowID("encrypted"), exec, workflows.TargetWorkflowID(exec, "enc-1"), "node/enc-1"} {
+	for _, wf := range []string{contract.AssociationWorkflowID("encrypted"), exec, workflows.TargetWorkflowID(exec, "enc-1"), "node/enc-1"} {
 		all += rawHistory(t, raw, wf)
 	}
 	require.Contains(t, all, codec.Encoding, "payloads are marked encrypted")

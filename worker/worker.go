@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/workflows"
 )
 
@@ -30,11 +31,11 @@ type Options struct {
 
 // RegisterWorkflows registers every Stead workflow on a worker.
 func RegisterWorkflows(r worker.WorkflowRegistry) {
-	r.RegisterWorkflowWithOptions(workflows.NodeWorkflow, workflow.RegisterOptions{Name: "NodeWorkflow"})
-	r.RegisterWorkflowWithOptions(workflows.AssociationWorkflow, workflow.RegisterOptions{Name: "AssociationWorkflow"})
-	r.RegisterWorkflowWithOptions(workflows.ExecutionWorkflow, workflow.RegisterOptions{Name: "ExecutionWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.NodeWorkflow, workflow.RegisterOptions{Name: contract.NodeWorkflow})
+	r.RegisterWorkflowWithOptions(workflows.AssociationWorkflow, workflow.RegisterOptions{Name: contract.AssociationWorkflow})
+	r.RegisterWorkflowWithOptions(workflows.ExecutionWorkflow, workflow.RegisterOptions{Name: contract.ExecutionWorkflow})
 	r.RegisterWorkflowWithOptions(workflows.TargetWorkflow, workflow.RegisterOptions{Name: "TargetWorkflow"})
-	r.RegisterWorkflowWithOptions(workflows.DocumentWorkflow, workflow.RegisterOptions{Name: workflows.DocumentWorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.DocumentWorkflow, workflow.RegisterOptions{Name: contract.DocumentWorkflow})
 }
 
 // Pollers per task queue. The SDK's default of two keeps a fan-out
@@ -55,13 +56,13 @@ func Run(ctx context.Context, opts Options) error {
 	if steps <= 0 {
 		steps = 200
 	}
-	control := worker.New(opts.Client, workflows.TaskQueue, worker.Options{
+	control := worker.New(opts.Client, contract.TaskQueue, worker.Options{
 		MaxConcurrentWorkflowTaskPollers: workflowTaskPollers,
 	})
 	RegisterWorkflows(control)
 	control.RegisterActivity(opts.Activities)
 
-	regional := worker.New(opts.Client, workflows.RegionTaskQueue(opts.Region), worker.Options{
+	regional := worker.New(opts.Client, contract.RegionTaskQueue(opts.Region), worker.Options{
 		MaxConcurrentActivityExecutionSize: steps,
 		MaxConcurrentActivityTaskPollers:   stepTaskPollers,
 	})
@@ -81,7 +82,7 @@ func Run(ctx context.Context, opts Options) error {
 
 func regionName(r string) string {
 	if r == "" {
-		return workflows.DefaultRegion
+		return contract.DefaultRegion
 	}
 	return r
 }

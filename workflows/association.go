@@ -12,19 +12,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/ratecontrol"
 	"github.com/stead-io/stead/internal/schedule"
-	"github.com/stead-io/stead/internal/searchattr"
 	"github.com/stead-io/stead/internal/targets"
-)
-
-// Names of the association workflow's handlers.
-const (
-	AssociationUpdateStart   = "start"
-	AssociationUpdateUpdate  = "update"
-	AssociationUpdateDelete  = "delete"
-	AssociationQueryDescribe = "describe"
 )
 
 // Compliance severities an association reports with, as SSM names them.
@@ -51,9 +42,6 @@ func ValidAssociationName(name string) error {
 	}
 	return nil
 }
-
-// AssociationWorkflowID names an association: one workflow per name.
-func AssociationWorkflowID(name string) string { return "association/" + name }
 
 // AssociationSpec is what an association binds: a document with
 // parameters, to targets, on a schedule, under rate controls.
@@ -122,7 +110,7 @@ type AssociationState struct {
 	ScheduleAnchor time.Time `json:"scheduleAnchor"`
 	// NewNodes are nodes that newly matched the targets and wait for a
 	// run of their own.
-	NewNodes []activities.NodeMatched `json:"newNodes,omitempty"`
+	NewNodes []contract.NodeMatched `json:"newNodes,omitempty"`
 }
 
 // PendingRun is a requested execution not yet started.
@@ -130,7 +118,7 @@ type PendingRun struct {
 	ExecutionID string `json:"executionId"`
 	Reason      string `json:"reason"`
 	// Nodes limits the run to these nodes (a NewNode run).
-	Nodes []activities.NodeMatched `json:"nodes,omitempty"`
+	Nodes []contract.NodeMatched `json:"nodes,omitempty"`
 }
 
 // UpdateRequest replaces an association's spec with a new version.
@@ -169,7 +157,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		st = *carried
 	} else {
 		now := workflow.Now(ctx)
-		st = AssociationState{Spec: in.Spec, Version: 1, CreatedBy: in.By, CreatedAt: now, Status: StatusPending, ScheduleAnchor: now}
+		st = AssociationState{Spec: in.Spec, Version: 1, CreatedBy: in.By, CreatedAt: now, Status: contract.StatusPending, ScheduleAnchor: now}
 		st.Versions = []AssociationVersion{{Version: 1, Spec: in.Spec, By: in.By, At: now}}
 		if !in.Spec.ApplyOnlyAtCronInterval {
 			st.Queue = append(st.Queue, PendingRun{ExecutionID: in.ExecutionID, Reason: ReasonCreate})
@@ -185,10 +173,10 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	started := 0
 	var cancelRunning workflow.CancelFunc
 
-	if err := workflow.SetQueryHandler(ctx, AssociationQueryDescribe, func() (AssociationState, error) { return st, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.AssociationQueryDescribe, func() (AssociationState, error) { return st, nil }); err != nil {
 		return fmt.Errorf("set describe handler: %w", err)
 	}
-	err := workflow.SetUpdateHandlerWithOptions(ctx, AssociationUpdateStart,
+	err := workflow.SetUpdateHandlerWithOptions(ctx, contract.AssociationUpdateStart,
 		func(ctx workflow.Context, req StartRequest) (string, error) {
 			id := newExecutionID(ctx)
 			st.Queue = append(st.Queue, PendingRun{ExecutionID: id, Reason: ReasonManual})
@@ -207,7 +195,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	if err != nil {
 		return fmt.Errorf("set start handler: %w", err)
 	}
-	err = workflow.SetUpdateHandlerWithOptions(ctx, AssociationUpdateUpdate,
+	err = workflow.SetUpdateHandlerWithOptions(ctx, contract.AssociationUpdateUpdate,
 		func(ctx workflow.Context, req UpdateRequest) (AssociationState, error) {
 			now := workflow.Now(ctx)
 			old := st.Spec
@@ -245,16 +233,16 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	if err != nil {
 		return fmt.Errorf("set update handler: %w", err)
 	}
-	nodeMatched := workflow.GetSignalChannel(ctx, activities.SignalNodeMatched)
+	nodeMatched := workflow.GetSignalChannel(ctx, contract.SignalNodeMatched)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			var m activities.NodeMatched
+			var m contract.NodeMatched
 			nodeMatched.Receive(ctx, &m)
 			st.NewNodes = addMatched(st.NewNodes, m)
 		}
 	})
 	drainDocumentChanges := watchDocumentChanges(ctx, &st, &deleting)
-	err = workflow.SetUpdateHandlerWithOptions(ctx, AssociationUpdateDelete,
+	err = workflow.SetUpdateHandlerWithOptions(ctx, contract.AssociationUpdateDelete,
 		func(ctx workflow.Context, req DeleteRequest) (AssociationState, error) {
 			deleting = true
 			st.Queue = nil
@@ -330,7 +318,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	}
 	// Carry signals that arrived but were not yet read into the next run.
 	drainDocumentChanges(ctx)
-	var m activities.NodeMatched
+	var m contract.NodeMatched
 	for nodeMatched.ReceiveAsync(&m) {
 		st.NewNodes = addMatched(st.NewNodes, m)
 	}
@@ -339,8 +327,8 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 
 // addMatched records a node that newly matched, keeping one entry per
 // node with its latest change.
-func addMatched(list []activities.NodeMatched, m activities.NodeMatched) []activities.NodeMatched {
-	if i := slices.IndexFunc(list, func(x activities.NodeMatched) bool { return x.NodeID == m.NodeID }); i >= 0 {
+func addMatched(list []contract.NodeMatched, m contract.NodeMatched) []contract.NodeMatched {
+	if i := slices.IndexFunc(list, func(x contract.NodeMatched) bool { return x.NodeID == m.NodeID }); i >= 0 {
 		list[i] = m
 		return list
 	}
@@ -350,20 +338,20 @@ func addMatched(list []activities.NodeMatched, m activities.NodeMatched) []activ
 // startExecution starts a run as a child workflow and records its outcome
 // in the state when it ends.
 func startExecution(ctx workflow.Context, st *AssociationState, run PendingRun) workflow.CancelFunc {
-	wfID := ExecutionWorkflowID(st.Spec.Name, run.ExecutionID)
-	rec := &ExecutionRecord{ExecutionID: run.ExecutionID, WorkflowID: wfID, Reason: run.Reason, Status: StatusInProgress, StartedAt: workflow.Now(ctx)}
+	wfID := contract.ExecutionWorkflowID(st.Spec.Name, run.ExecutionID)
+	rec := &ExecutionRecord{ExecutionID: run.ExecutionID, WorkflowID: wfID, Reason: run.Reason, Status: contract.StatusInProgress, StartedAt: workflow.Now(ctx)}
 	st.Running = rec
 	cctx, cancel := workflow.WithCancel(ctx)
 	cctx = workflow.WithChildOptions(cctx, workflow.ChildWorkflowOptions{
 		WorkflowID:          wfID,
-		TaskQueue:           TaskQueue,
+		TaskQueue:           contract.TaskQueue,
 		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WaitForCancellation: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			searchattr.Association.ValueSet(st.Spec.Name),
-			searchattr.ExecutionID.ValueSet(run.ExecutionID),
-			searchattr.Document.ValueSet(st.Spec.Document),
-			searchattr.Status.ValueSet(StatusInProgress),
+			contract.AttrAssociation.ValueSet(st.Spec.Name),
+			contract.AttrExecutionID.ValueSet(run.ExecutionID),
+			contract.AttrDocument.ValueSet(st.Spec.Document),
+			contract.AttrStatus.ValueSet(contract.StatusInProgress),
 		),
 	})
 	f := workflow.ExecuteChildWorkflow(cctx, ExecutionWorkflow, ExecutionInput{
@@ -380,7 +368,7 @@ func startExecution(ctx workflow.Context, st *AssociationState, run PendingRun) 
 		}
 		rec.EndedAt = workflow.Now(gctx)
 		st.Running = nil
-		if rec.Reason == ReasonNewNode && rec.Status == StatusSuccess && rec.Counts.Total == 0 {
+		if rec.Reason == ReasonNewNode && rec.Status == contract.StatusSuccess && rec.Counts.Total == 0 {
 			// Every new node was reached by an execution already: this run
 			// changed nothing, and is not worth a line in the record.
 			return
@@ -399,9 +387,9 @@ func startExecution(ctx workflow.Context, st *AssociationState, run PendingRun) 
 // into search attributes, for listing and for the Web UI.
 func publishAssociation(ctx workflow.Context, st AssociationState) error {
 	err := workflow.UpsertTypedSearchAttributes(ctx,
-		searchattr.Association.ValueSet(st.Spec.Name),
-		searchattr.Document.ValueSet(st.Spec.Document),
-		searchattr.Status.ValueSet(st.Status),
+		contract.AttrAssociation.ValueSet(st.Spec.Name),
+		contract.AttrDocument.ValueSet(st.Spec.Document),
+		contract.AttrStatus.ValueSet(st.Status),
 	)
 	if err != nil {
 		return fmt.Errorf("publish association search attributes: %w", err)
@@ -411,7 +399,7 @@ func publishAssociation(ctx workflow.Context, st AssociationState) error {
 	if workflow.GetVersion(ctx, "association-targets-memo", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
 	}
-	if err := workflow.UpsertMemo(ctx, map[string]any{activities.AssociationTargetsMemoKey: st.Spec.Targets}); err != nil {
+	if err := workflow.UpsertMemo(ctx, map[string]any{contract.AssociationTargetsMemoKey: st.Spec.Targets}); err != nil {
 		return fmt.Errorf("publish association targets: %w", err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 )
 
@@ -25,7 +26,7 @@ const (
 // selector that now resolves to another version. A failure is logged, not
 // returned: the document change itself stands, and the associations still
 // pick the new version up at their next run.
-func notifyDocumentChange(ctx workflow.Context, change activities.DocumentChanged) {
+func notifyDocumentChange(ctx workflow.Context, change contract.DocumentChanged) {
 	if workflow.GetVersion(ctx, documentChangeNotify, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return
 	}
@@ -47,8 +48,8 @@ func notifyDocumentChange(ctx workflow.Context, change activities.DocumentChange
 // returned drain handles signals that arrived but were not yet read, before
 // the association continues as new.
 func watchDocumentChanges(ctx workflow.Context, st *AssociationState, deleting *bool) (drain func(workflow.Context)) {
-	ch := workflow.GetSignalChannel(ctx, activities.SignalDocumentChanged)
-	handle := func(ctx workflow.Context, m activities.DocumentChanged) {
+	ch := workflow.GetSignalChannel(ctx, contract.SignalDocumentChanged)
+	handle := func(ctx workflow.Context, m contract.DocumentChanged) {
 		if *deleting || st.Spec.ApplyOnlyAtCronInterval || !documentChangeApplies(st.Spec.Document, m) {
 			return
 		}
@@ -65,13 +66,13 @@ func watchDocumentChanges(ctx workflow.Context, st *AssociationState, deleting *
 	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			var m activities.DocumentChanged
+			var m contract.DocumentChanged
 			ch.Receive(ctx, &m)
 			handle(ctx, m)
 		}
 	})
 	return func(ctx workflow.Context) {
-		var m activities.DocumentChanged
+		var m contract.DocumentChanged
 		for ch.ReceiveAsync(&m) {
 			handle(ctx, m)
 		}
@@ -80,7 +81,7 @@ func watchDocumentChanges(ctx workflow.Context, st *AssociationState, deleting *
 
 // documentChangeApplies reports whether a change of a document's default
 // or latest version changes what the reference ref runs.
-func documentChangeApplies(ref string, m activities.DocumentChanged) bool {
+func documentChangeApplies(ref string, m contract.DocumentChanged) bool {
 	name, version, err := documents.ParseRef(ref)
 	if err != nil || name != m.Document {
 		return false

@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/schedule"
 )
 
@@ -23,7 +23,7 @@ func associationEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]string
 	runs := []string{}
 	env.OnWorkflow(ExecutionWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in ExecutionInput) (ExecutionResult, error) {
 		runs = append(runs, in.Reason)
-		return ExecutionResult{ExecutionID: in.ExecutionID, Status: StatusSuccess, Counts: Counts{Total: 1, Success: 1}}, nil
+		return ExecutionResult{ExecutionID: in.ExecutionID, Status: contract.StatusSuccess, Counts: Counts{Total: 1, Success: 1}}, nil
 	}).Maybe()
 	return env, &runs
 }
@@ -40,14 +40,14 @@ func TestMissedSlotsFireOnce(t *testing.T) {
 	anchor := start.Add(-5*time.Hour - 10*time.Minute)
 	st := AssociationState{
 		Spec: AssociationSpec{Name: "web", Document: "Stead-RunShellScript", Schedule: sched}, Version: 1,
-		CreatedAt: anchor, ScheduleAnchor: anchor, Status: StatusSuccess, NextRunAt: start.Add(-4 * time.Hour),
+		CreatedAt: anchor, ScheduleAnchor: anchor, Status: contract.StatusSuccess, NextRunAt: start.Add(-4 * time.Hour),
 	}
 	var described AssociationState
 	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(AssociationQueryDescribe)
+		v, err := env.QueryWorkflow(contract.AssociationQueryDescribe)
 		require.NoError(t, err)
 		require.NoError(t, v.Get(&described))
-		env.UpdateWorkflow(AssociationUpdateDelete, "del", &updateCallbacks{t: t}, DeleteRequest{By: "test"})
+		env.UpdateWorkflow(contract.AssociationUpdateDelete, "del", &updateCallbacks{t: t}, DeleteRequest{By: "test"})
 	}, 15*time.Minute)
 	env.ExecuteWorkflow(AssociationWorkflow, CreateAssociationInput{}, &st)
 	require.NoError(t, env.GetWorkflowError())
@@ -60,14 +60,14 @@ func TestMissedSlotsFireOnce(t *testing.T) {
 func TestDocumentChangeRunsAssociation(t *testing.T) {
 	env, runs := associationEnv(t)
 	spec := AssociationSpec{Name: "web", Document: "my-doc:$LATEST"}
-	signal := func(after time.Duration, m activities.DocumentChanged) {
-		env.RegisterDelayedCallback(func() { env.SignalWorkflow(activities.SignalDocumentChanged, m) }, after)
+	signal := func(after time.Duration, m contract.DocumentChanged) {
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalDocumentChanged, m) }, after)
 	}
-	signal(time.Minute, activities.DocumentChanged{Document: "my-doc", Default: true, Version: 2})
-	signal(2*time.Minute, activities.DocumentChanged{Document: "other-doc", Latest: true, Version: 2})
-	signal(3*time.Minute, activities.DocumentChanged{Document: "my-doc", Latest: true, Version: 3})
+	signal(time.Minute, contract.DocumentChanged{Document: "my-doc", Default: true, Version: 2})
+	signal(2*time.Minute, contract.DocumentChanged{Document: "other-doc", Latest: true, Version: 2})
+	signal(3*time.Minute, contract.DocumentChanged{Document: "my-doc", Latest: true, Version: 3})
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(AssociationUpdateDelete, "del", &updateCallbacks{t: t}, DeleteRequest{By: "test"})
+		env.UpdateWorkflow(contract.AssociationUpdateDelete, "del", &updateCallbacks{t: t}, DeleteRequest{By: "test"})
 	}, 10*time.Minute)
 	env.ExecuteWorkflow(AssociationWorkflow, CreateAssociationInput{Spec: spec, By: "test", ExecutionID: "first"}, (*AssociationState)(nil))
 	require.NoError(t, env.GetWorkflowError())

@@ -9,25 +9,9 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 )
-
-// Names of the document workflow's handlers.
-const (
-	DocumentUpdateCreate     = "create"
-	DocumentUpdateUpdate     = "update"
-	DocumentUpdateSetDefault = "setDefault"
-	DocumentUpdateDelete     = "delete"
-	// DocumentQueryDescribe returns the DocumentInfo: metadata of every version.
-	DocumentQueryDescribe = "describe"
-	// DocumentQueryVersion takes a version selector (a number, $LATEST or $DEFAULT) and
-	// returns that DocumentVersion with its content.
-	DocumentQueryVersion = activities.DocumentQueryVersion
-)
-
-// DocumentWorkflowType is the registered name of DocumentWorkflow.
-const DocumentWorkflowType = "DocumentWorkflow"
 
 // Bounds of a document workflow: its history continues as new after this many changes,
 // and the versions it carries hold at most this much content (each up to 64 KB), so that
@@ -36,9 +20,6 @@ const (
 	maxDocumentChangesPerRun = 200
 	maxDocumentContentBytes  = 1 << 20
 )
-
-// DocumentWorkflowID names a registered document: one workflow per name.
-func DocumentWorkflowID(name string) string { return activities.DocumentWorkflowID(name) }
 
 // DocumentVersion is one immutable version of a registered document.
 type DocumentVersion struct {
@@ -116,7 +97,7 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 		}
 		return out
 	}
-	if err := workflow.SetQueryHandler(ctx, DocumentQueryDescribe, func() (DocumentInfo, error) {
+	if err := workflow.SetQueryHandler(ctx, contract.DocumentQueryDescribe, func() (DocumentInfo, error) {
 		if len(st.Versions) == 0 || deleted {
 			return DocumentInfo{}, fmt.Errorf("document %s: %w", st.Name, documents.ErrNotFound)
 		}
@@ -124,7 +105,7 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 	}); err != nil {
 		return fmt.Errorf("set describe handler: %w", err)
 	}
-	if err := workflow.SetQueryHandler(ctx, DocumentQueryVersion, func(selector string) (DocumentVersion, error) {
+	if err := workflow.SetQueryHandler(ctx, contract.DocumentQueryVersion, func(selector string) (DocumentVersion, error) {
 		if len(st.Versions) == 0 || deleted {
 			return DocumentVersion{}, fmt.Errorf("document %s: %w", st.Name, documents.ErrNotFound)
 		}
@@ -153,7 +134,7 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 		}
 		changes++
 		if v.Version > 1 {
-			notifyDocumentChange(ctx, activities.DocumentChanged{Document: st.Name, Latest: true, Version: v.Version})
+			notifyDocumentChange(ctx, contract.DocumentChanged{Document: st.Name, Latest: true, Version: v.Version})
 		}
 		return PutDocumentResult{Version: v, Created: true}, nil
 	}
@@ -187,7 +168,7 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 	for _, h := range []struct {
 		name     string
 		creating bool
-	}{{DocumentUpdateCreate, true}, {DocumentUpdateUpdate, false}} {
+	}{{contract.DocumentUpdateCreate, true}, {contract.DocumentUpdateUpdate, false}} {
 		creating := h.creating
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, put, workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, req PutDocumentRequest) error { return checkPut(req, creating) },
@@ -196,13 +177,13 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 		}
 	}
 
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, DocumentUpdateSetDefault,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.DocumentUpdateSetDefault,
 		func(ctx workflow.Context, req SetDefaultRequest) (DocumentInfo, error) {
 			changed := st.DefaultVersion != req.Version
 			st.DefaultVersion = req.Version
 			changes++
 			if changed {
-				notifyDocumentChange(ctx, activities.DocumentChanged{Document: st.Name, Default: true, Version: req.Version})
+				notifyDocumentChange(ctx, contract.DocumentChanged{Document: st.Name, Default: true, Version: req.Version})
 			}
 			return info(), nil
 		},
@@ -219,7 +200,7 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 		return fmt.Errorf("set setDefault handler: %w", err)
 	}
 
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, DocumentUpdateDelete,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.DocumentUpdateDelete,
 		func(ctx workflow.Context, req DeleteDocumentRequest) (DocumentInfo, error) {
 			deleted = true
 			workflow.GetLogger(ctx).Info("document deleted", "document", st.Name, "by", req.By)
@@ -257,7 +238,7 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 	if deleted {
 		return nil
 	}
-	return workflow.NewContinueAsNewError(ctx, DocumentWorkflowType, st)
+	return workflow.NewContinueAsNewError(ctx, contract.DocumentWorkflow, st)
 }
 
 // resolve turns a version selector into a version number, as SSM reads $LATEST and

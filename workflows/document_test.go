@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 )
 
 const docV1 = `{"schemaVersion": "2.2", "mainSteps": [{"action": "aws:runShellScript", "name": "a", "inputs": {"runCommand": "true"}}]}`
@@ -44,9 +45,9 @@ func TestDocumentWorkflow(t *testing.T) {
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(DocumentWorkflow)
 	env.RegisterActivity(&activities.Activities{})
-	var changes []activities.DocumentChanged
+	var changes []contract.DocumentChanged
 	env.OnActivity((&activities.Activities{}).NotifyDocumentChange, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.DocumentChanged) ([]string, error) {
+		func(_ context.Context, in contract.DocumentChanged) ([]string, error) {
 			changes = append(changes, in)
 			return nil, nil
 		})
@@ -57,27 +58,27 @@ func TestDocumentWorkflow(t *testing.T) {
 		reject string
 		check  func(t *testing.T, res any)
 	}{
-		{"create", DocumentUpdateCreate, PutDocumentRequest{Name: "my-doc", Content: docV1, By: "u@h"}, "", func(t *testing.T, res any) {
+		{"create", contract.DocumentUpdateCreate, PutDocumentRequest{Name: "my-doc", Content: docV1, By: "u@h"}, "", func(t *testing.T, res any) {
 			r := decode[PutDocumentResult](t, res)
 			require.True(t, r.Created)
 			require.Equal(t, 1, r.Version.Version)
 		}},
-		{"create twice", DocumentUpdateCreate, PutDocumentRequest{Name: "my-doc", Content: docV1, By: "u@h"}, "document my-doc already exists (version 1)", nil},
-		{"invalid content", DocumentUpdateUpdate, PutDocumentRequest{Name: "my-doc", Content: `{"schemaVersion": "2.2"}`, By: "u@h"}, "mainSteps: at least one step is required", nil},
-		{"built-in name", DocumentUpdateUpdate, PutDocumentRequest{Name: "AWS-RunShellScript", Content: docV1}, "is built in", nil},
-		{"unchanged", DocumentUpdateUpdate, PutDocumentRequest{Name: "my-doc", Content: docV1, By: "u@h"}, "", func(t *testing.T, res any) {
+		{"create twice", contract.DocumentUpdateCreate, PutDocumentRequest{Name: "my-doc", Content: docV1, By: "u@h"}, "document my-doc already exists (version 1)", nil},
+		{"invalid content", contract.DocumentUpdateUpdate, PutDocumentRequest{Name: "my-doc", Content: `{"schemaVersion": "2.2"}`, By: "u@h"}, "mainSteps: at least one step is required", nil},
+		{"built-in name", contract.DocumentUpdateUpdate, PutDocumentRequest{Name: "AWS-RunShellScript", Content: docV1}, "is built in", nil},
+		{"unchanged", contract.DocumentUpdateUpdate, PutDocumentRequest{Name: "my-doc", Content: docV1, By: "u@h"}, "", func(t *testing.T, res any) {
 			r := decode[PutDocumentResult](t, res)
 			require.False(t, r.Created)
 			require.Equal(t, 1, r.Version.Version)
 		}},
-		{"update", DocumentUpdateUpdate, PutDocumentRequest{Name: "my-doc", Content: docV2, By: "v@h"}, "", func(t *testing.T, res any) {
+		{"update", contract.DocumentUpdateUpdate, PutDocumentRequest{Name: "my-doc", Content: docV2, By: "v@h"}, "", func(t *testing.T, res any) {
 			r := decode[PutDocumentResult](t, res)
 			require.True(t, r.Created)
 			require.Equal(t, 2, r.Version.Version)
 			require.Equal(t, "v@h", r.Version.CreatedBy)
 		}},
-		{"default to a missing version", DocumentUpdateSetDefault, SetDefaultRequest{Version: 3}, "document my-doc has no version 3 (versions 1-2)", nil},
-		{"set default", DocumentUpdateSetDefault, SetDefaultRequest{Version: 2}, "", func(t *testing.T, res any) {
+		{"default to a missing version", contract.DocumentUpdateSetDefault, SetDefaultRequest{Version: 3}, "document my-doc has no version 3 (versions 1-2)", nil},
+		{"set default", contract.DocumentUpdateSetDefault, SetDefaultRequest{Version: 2}, "", func(t *testing.T, res any) {
 			require.Equal(t, 2, decode[DocumentInfo](t, res).DefaultVersion)
 		}},
 	}
@@ -88,33 +89,33 @@ func TestDocumentWorkflow(t *testing.T) {
 	}
 	env.RegisterDelayedCallback(func() {
 		for sel, want := range map[string]int{"$DEFAULT": 2, "$LATEST": 2, "1": 1, "": 2} {
-			v, err := env.QueryWorkflow(DocumentQueryVersion, sel)
+			v, err := env.QueryWorkflow(contract.DocumentQueryVersion, sel)
 			require.NoError(t, err)
 			var dv DocumentVersion
 			require.NoError(t, v.Get(&dv))
 			require.Equal(t, want, dv.Version, sel)
 		}
-		_, err := env.QueryWorkflow(DocumentQueryVersion, "7")
+		_, err := env.QueryWorkflow(contract.DocumentQueryVersion, "7")
 		require.True(t, IsDocumentNotFound(err), err)
-		env.UpdateWorkflow(DocumentUpdateDelete, "delete", expectUpdate(t, "delete", "", nil), DeleteDocumentRequest{By: "u@h"})
+		env.UpdateWorkflow(contract.DocumentUpdateDelete, "delete", expectUpdate(t, "delete", "", nil), DeleteDocumentRequest{By: "u@h"})
 	}, time.Minute)
 	env.ExecuteWorkflow(DocumentWorkflow, DocumentState{})
 	require.NoError(t, env.GetWorkflowError())
 	// A new version changes $LATEST, a new default $DEFAULT: associations
 	// using them are told (reason DocumentChange). Version 1 and the
 	// unchanged update tell nobody.
-	require.Equal(t, []activities.DocumentChanged{
+	require.Equal(t, []contract.DocumentChanged{
 		{Document: "my-doc", Latest: true, Version: 2},
 		{Document: "my-doc", Default: true, Version: 2},
 	}, changes)
 }
 
 func TestDocumentChangeApplies(t *testing.T) {
-	latest := activities.DocumentChanged{Document: "my-doc", Latest: true, Version: 2}
-	def := activities.DocumentChanged{Document: "my-doc", Default: true, Version: 2}
+	latest := contract.DocumentChanged{Document: "my-doc", Latest: true, Version: 2}
+	def := contract.DocumentChanged{Document: "my-doc", Default: true, Version: 2}
 	for _, tt := range []struct {
 		ref     string
-		change  activities.DocumentChanged
+		change  contract.DocumentChanged
 		applies bool
 	}{
 		{"my-doc", def, true},
@@ -134,7 +135,7 @@ func TestDocumentWorkflowClosesWhenCreateRejected(t *testing.T) {
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(DocumentWorkflow)
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(DocumentUpdateCreate, "bad", expectUpdate(t, "bad", "json syntax error", nil), PutDocumentRequest{Name: "my-doc", Content: "{"})
+		env.UpdateWorkflow(contract.DocumentUpdateCreate, "bad", expectUpdate(t, "bad", "json syntax error", nil), PutDocumentRequest{Name: "my-doc", Content: "{"})
 	}, time.Second)
 	env.ExecuteWorkflow(DocumentWorkflow, DocumentState{})
 	require.NoError(t, env.GetWorkflowError())

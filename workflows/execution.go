@@ -10,13 +10,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
-	"github.com/stead-io/stead/internal/searchattr"
 )
-
-// ExecutionQueryProgress is the execution workflow's query for its live
-// state; the CLI's --wait polls it.
-const ExecutionQueryProgress = "progress"
 
 // Why an execution ran, as SSM records it.
 const (
@@ -37,7 +33,7 @@ type ExecutionInput struct {
 	Spec               AssociationSpec `json:"spec"`
 	// Nodes, when set, limits the run to these of the matching nodes,
 	// less those an execution of the association reached since they changed.
-	Nodes []activities.NodeMatched `json:"nodes,omitempty"`
+	Nodes []contract.NodeMatched `json:"nodes,omitempty"`
 	// Carry is the state of a run that continued as new.
 	Carry *ExecutionCarry `json:"carry,omitempty"`
 }
@@ -62,7 +58,7 @@ var maxTargetsPerRun = 1000
 // ExecutionResult is an execution's state: live through the progress
 // query, final as the workflow's result. It stays small for any fleet size:
 // each dispatched target's summary and output live in its own target
-// workflow, TargetWorkflowID(ExecutionWorkflowID(association, id), node).
+// workflow, TargetWorkflowID(contract.ExecutionWorkflowID(association, id), node).
 type ExecutionResult struct {
 	ExecutionID     string `json:"executionId"`
 	Association     string `json:"association"`
@@ -90,11 +86,6 @@ type NotRun struct {
 	Status         string   `json:"status"`
 	DetailedStatus string   `json:"detailedStatus"`
 	Nodes          []string `json:"nodes"`
-}
-
-// ExecutionWorkflowID names an execution of an association.
-func ExecutionWorkflowID(association, executionID string) string {
-	return "execution/" + association + "/" + executionID
 }
 
 // controlOptions are for the short control activities.
@@ -128,20 +119,20 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 			ExecutionID: in.ExecutionID,
 			Association: in.AssociationName,
 			Reason:      in.Reason,
-			Status:      StatusInProgress,
+			Status:      contract.StatusInProgress,
 			Document:    in.Spec.Document,
 			StartedAt:   workflow.Now(ctx),
 		}
 	}
 	res.Runs++
-	if err := workflow.SetQueryHandler(ctx, ExecutionQueryProgress, func() (ExecutionResult, error) { return res, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.ExecutionQueryProgress, func() (ExecutionResult, error) { return res, nil }); err != nil {
 		return res, fmt.Errorf("set progress handler: %w", err)
 	}
 	finish := func(status, detail string) (ExecutionResult, error) {
 		res.Status, res.DetailedStatus = status, detail
 		res.EndedAt = workflow.Now(ctx)
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		err := workflow.UpsertTypedSearchAttributes(dctx, searchattr.Status.ValueSet(status))
+		err := workflow.UpsertTypedSearchAttributes(dctx, contract.AttrStatus.ValueSet(status))
 		return res, err
 	}
 
@@ -152,30 +143,30 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 			Document: in.Spec.Document, Parameters: in.Spec.Parameters,
 		}).Get(ctx, &plan)
 		if err != nil {
-			return finish(StatusFailed, "prepare document: "+rootMessage(err))
+			return finish(contract.StatusFailed, "prepare document: "+rootMessage(err))
 		}
 		res.Document, res.DocumentVersion, res.DocumentHash = plan.DocumentName, plan.DocumentVersion, plan.DocumentHash
 
 		var resolved activities.ResolveResult
 		err = workflow.ExecuteActivity(actx, a.ResolveTargets, activities.ResolveInput{Association: in.AssociationName, Targets: in.Spec.Targets, Nodes: in.Nodes}).Get(ctx, &resolved)
 		if err != nil {
-			return finish(StatusFailed, "resolve targets: "+rootMessage(err))
+			return finish(contract.StatusFailed, "resolve targets: "+rootMessage(err))
 		}
 		nodes = resolved.Nodes
 		res.Counts.Total = len(nodes) + len(resolved.Missing)
 		res.Counts.Pending = len(nodes)
 		if len(resolved.Missing) > 0 {
-			res.NotRun = append(res.NotRun, NotRun{Status: StatusUndeliverable, DetailedStatus: "node is not registered", Nodes: resolved.Missing})
+			res.NotRun = append(res.NotRun, NotRun{Status: contract.StatusUndeliverable, DetailedStatus: "node is not registered", Nodes: resolved.Missing})
 			res.Counts.Undeliverable = len(resolved.Missing)
 		}
 		if res.Counts.Total == 0 {
-			return finish(StatusSuccess, "no targets matched")
+			return finish(contract.StatusSuccess, "no targets matched")
 		}
 	}
 
 	concurrency := in.Spec.MaxConcurrency.Concurrency(res.Counts.Total)
 	errorLimit := in.Spec.MaxErrors.ErrorLimit(res.Counts.Total)
-	execWorkflowID := ExecutionWorkflowID(in.AssociationName, in.ExecutionID)
+	execWorkflowID := contract.ExecutionWorkflowID(in.AssociationName, in.ExecutionID)
 
 	selector := workflow.NewSelector(ctx)
 	inFlight, dispatchedThisRun := 0, 0
@@ -184,19 +175,19 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 		wfID := TargetWorkflowID(execWorkflowID, ref.NodeID)
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID:          wfID,
-			TaskQueue:           TaskQueue,
+			TaskQueue:           contract.TaskQueue,
 			ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 			WaitForCancellation: true,
 			TypedSearchAttributes: temporal.NewSearchAttributes(
-				searchattr.Association.ValueSet(in.AssociationName),
-				searchattr.ExecutionID.ValueSet(in.ExecutionID),
-				searchattr.NodeID.ValueSet(ref.NodeID),
-				searchattr.Document.ValueSet(plan.DocumentName),
-				searchattr.Status.ValueSet(StatusInProgress),
+				contract.AttrAssociation.ValueSet(in.AssociationName),
+				contract.AttrExecutionID.ValueSet(in.ExecutionID),
+				contract.AttrNodeID.ValueSet(ref.NodeID),
+				contract.AttrDocument.ValueSet(plan.DocumentName),
+				contract.AttrStatus.ValueSet(contract.StatusInProgress),
 			),
 		})
-		res.Counts.add(StatusPending, -1)
-		res.Counts.add(StatusInProgress, 1)
+		res.Counts.add(contract.StatusPending, -1)
+		res.Counts.add(contract.StatusInProgress, 1)
 		res.Dispatched = append(res.Dispatched, ref.NodeID)
 		startedAt := workflow.Now(ctx)
 		inFlight++
@@ -212,9 +203,9 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 				s = TargetSummary{NodeID: ref.NodeID, WorkflowID: wfID, Status: status, DetailedStatus: detail, ExitCode: -1,
 					StartedAt: startedAt, EndedAt: workflow.Now(ctx)}
 			}
-			res.Counts.add(StatusInProgress, -1)
+			res.Counts.add(contract.StatusInProgress, -1)
 			res.Counts.add(s.Status, 1)
-			if s.Status != StatusSuccess && len(res.Failures) < maxFailuresKept {
+			if s.Status != contract.StatusSuccess && len(res.Failures) < maxFailuresKept {
 				res.Failures = append(res.Failures, s)
 			}
 		})
@@ -250,27 +241,27 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 	// Whatever was never dispatched ends Skipped, or Cancelled when the
 	// execution was.
 	if rest := nodes[next:]; len(rest) > 0 {
-		nr := NotRun{Status: StatusSkipped, DetailedStatus: "MaxErrors reached: not dispatched"}
+		nr := NotRun{Status: contract.StatusSkipped, DetailedStatus: "MaxErrors reached: not dispatched"}
 		if cancelled {
-			nr.Status, nr.DetailedStatus = StatusCancelled, "execution cancelled before dispatch"
+			nr.Status, nr.DetailedStatus = contract.StatusCancelled, "execution cancelled before dispatch"
 		}
 		for _, r := range rest {
 			nr.Nodes = append(nr.Nodes, r.NodeID)
 		}
 		res.NotRun = append(res.NotRun, nr)
-		res.Counts.add(StatusPending, -len(rest))
+		res.Counts.add(contract.StatusPending, -len(rest))
 		res.Counts.add(nr.Status, len(rest))
 	}
 	c := res.Counts
 	switch {
 	case cancelled:
-		return finish(StatusCancelled, fmt.Sprintf("cancelled: %d of %d targets succeeded", c.Success, c.Total))
+		return finish(contract.StatusCancelled, fmt.Sprintf("cancelled: %d of %d targets succeeded", c.Success, c.Total))
 	case next < len(nodes):
-		return finish(StatusFailed, fmt.Sprintf("stopped after %d errors (MaxErrors %s): %d succeeded, %d skipped", c.Errors(), in.Spec.MaxErrors, c.Success, c.Skipped))
+		return finish(contract.StatusFailed, fmt.Sprintf("stopped after %d errors (MaxErrors %s): %d succeeded, %d skipped", c.Errors(), in.Spec.MaxErrors, c.Success, c.Skipped))
 	case c.Errors() > 0:
-		return finish(StatusFailed, fmt.Sprintf("%d of %d targets failed (%d failed, %d timed out, %d undeliverable)", c.Errors(), c.Total, c.Failed, c.TimedOut+c.DeliveryTimedOut, c.Undeliverable))
+		return finish(contract.StatusFailed, fmt.Sprintf("%d of %d targets failed (%d failed, %d timed out, %d undeliverable)", c.Errors(), c.Total, c.Failed, c.TimedOut+c.DeliveryTimedOut, c.Undeliverable))
 	default:
-		return finish(StatusSuccess, fmt.Sprintf("%d of %d targets succeeded", c.Success, c.Total))
+		return finish(contract.StatusSuccess, fmt.Sprintf("%d of %d targets succeeded", c.Success, c.Total))
 	}
 }
 

@@ -8,15 +8,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/node"
-	"github.com/stead-io/stead/internal/searchattr"
-)
-
-// Names of the node workflow's handlers.
-const (
-	NodeUpdateRegister   = "register"
-	NodeUpdateDeregister = "deregister"
-	NodeQueryDescribe    = "describe"
 )
 
 // maxNodeChangesPerRun bounds a node workflow's history; it continues as new
@@ -40,7 +33,7 @@ type NodeState struct {
 	Changes  []NodeChange `json:"changes"`
 	// Compliance holds the node's compliance per association, sorted by
 	// association.
-	Compliance []ComplianceRecord `json:"compliance,omitempty"`
+	Compliance []contract.ComplianceRecord `json:"compliance,omitempty"`
 }
 
 // RegisterNodeRequest is the register update's argument: the full node spec
@@ -83,14 +76,14 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 		}
 	}
 
-	err := workflow.SetQueryHandler(ctx, NodeQueryDescribe, func() (NodeState, error) {
+	err := workflow.SetQueryHandler(ctx, contract.NodeQueryDescribe, func() (NodeState, error) {
 		return st, nil
 	})
 	if err != nil {
 		return fmt.Errorf("set describe handler: %w", err)
 	}
 
-	err = workflow.SetUpdateHandlerWithOptions(ctx, NodeUpdateRegister,
+	err = workflow.SetUpdateHandlerWithOptions(ctx, contract.NodeUpdateRegister,
 		func(ctx workflow.Context, req RegisterNodeRequest) (NodeState, error) {
 			n := req.Node.WithDefaults()
 			action := "register"
@@ -127,7 +120,7 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 		return fmt.Errorf("set register handler: %w", err)
 	}
 
-	err = workflow.SetUpdateHandlerWithOptions(ctx, NodeUpdateDeregister,
+	err = workflow.SetUpdateHandlerWithOptions(ctx, contract.NodeUpdateDeregister,
 		func(ctx workflow.Context, req DeregisterNodeRequest) (NodeState, error) {
 			deregistered = true
 			st.Changes = appendBounded(st.Changes, NodeChange{Revision: st.Revision, By: req.By, At: workflow.Now(ctx), Action: "deregister"}, maxChangesKept)
@@ -144,8 +137,8 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 		return fmt.Errorf("set deregister handler: %w", err)
 	}
 
-	compliance := workflow.GetSignalChannel(ctx, SignalCompliance)
-	applyCompliance := func(ctx workflow.Context, r ComplianceRecord) {
+	compliance := workflow.GetSignalChannel(ctx, contract.SignalCompliance)
+	applyCompliance := func(ctx workflow.Context, r contract.ComplianceRecord) {
 		st.Compliance = recordCompliance(st.Compliance, r)
 		if err := publishCompliance(ctx, st.Compliance); err != nil {
 			workflow.GetLogger(ctx).Error("publish compliance", "error", err)
@@ -153,7 +146,7 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			var r ComplianceRecord
+			var r contract.ComplianceRecord
 			compliance.Receive(ctx, &r)
 			applyCompliance(ctx, r)
 		}
@@ -182,7 +175,7 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 	if deregistered {
 		return nil
 	}
-	var r ComplianceRecord
+	var r contract.ComplianceRecord
 	for compliance.ReceiveAsync(&r) {
 		st.Compliance = recordCompliance(st.Compliance, r)
 	}
@@ -212,22 +205,22 @@ func notifyAssociations(ctx workflow.Context, n node.Node, previous *node.Node, 
 func publishNode(ctx workflow.Context, n node.Node) error {
 	region := n.Region
 	if region == "" {
-		region = DefaultRegion
+		region = contract.DefaultRegion
 	}
 	updates := []temporal.SearchAttributeUpdate{
-		searchattr.NodeID.ValueSet(n.ID),
-		searchattr.Region.ValueSet(region),
-		searchattr.Platform.ValueSet(n.Platform),
+		contract.AttrNodeID.ValueSet(n.ID),
+		contract.AttrRegion.ValueSet(region),
+		contract.AttrPlatform.ValueSet(n.Platform),
 	}
 	if tags := n.TagList(); len(tags) > 0 {
-		updates = append(updates, searchattr.Tags.ValueSet(tags))
+		updates = append(updates, contract.AttrTags.ValueSet(tags))
 	} else {
-		updates = append(updates, searchattr.Tags.ValueUnset())
+		updates = append(updates, contract.AttrTags.ValueUnset())
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		return fmt.Errorf("publish node search attributes: %w", err)
 	}
-	if err := workflow.UpsertMemo(ctx, map[string]any{node.MemoKey: n}); err != nil {
+	if err := workflow.UpsertMemo(ctx, map[string]any{contract.NodeMemoKey: n}); err != nil {
 		return fmt.Errorf("publish node memo: %w", err)
 	}
 	return nil

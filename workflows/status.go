@@ -1,17 +1,6 @@
 package workflows
 
-// Statuses of executions, targets and steps, named as SSM names them.
-const (
-	StatusPending          = "Pending"
-	StatusInProgress       = "InProgress"
-	StatusSuccess          = "Success"
-	StatusFailed           = "Failed"
-	StatusTimedOut         = "TimedOut"
-	StatusCancelled        = "Cancelled"
-	StatusSkipped          = "Skipped"
-	StatusUndeliverable    = "Undeliverable"
-	StatusDeliveryTimedOut = "DeliveryTimedOut"
-)
+import "github.com/stead-io/stead/contract"
 
 // Counts tallies targets by status.
 type Counts struct {
@@ -30,23 +19,23 @@ type Counts struct {
 // add moves one target into (delta 1) or out of (delta -1) a status.
 func (c *Counts) add(status string, delta int) {
 	switch status {
-	case StatusPending:
+	case contract.StatusPending:
 		c.Pending += delta
-	case StatusInProgress:
+	case contract.StatusInProgress:
 		c.InProgress += delta
-	case StatusSuccess:
+	case contract.StatusSuccess:
 		c.Success += delta
-	case StatusFailed:
+	case contract.StatusFailed:
 		c.Failed += delta
-	case StatusTimedOut:
+	case contract.StatusTimedOut:
 		c.TimedOut += delta
-	case StatusCancelled:
+	case contract.StatusCancelled:
 		c.Cancelled += delta
-	case StatusSkipped:
+	case contract.StatusSkipped:
 		c.Skipped += delta
-	case StatusUndeliverable:
+	case contract.StatusUndeliverable:
 		c.Undeliverable += delta
-	case StatusDeliveryTimedOut:
+	case contract.StatusDeliveryTimedOut:
 		c.DeliveryTimedOut += delta
 	}
 }

@@ -12,8 +12,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
-	"github.com/stead-io/stead/internal/searchattr"
 )
 
 // SSM's document exit codes that end the document early.
@@ -77,8 +77,8 @@ const stepDeliveryTimeout = 10 * time.Minute
 func TargetWorkflow(ctx workflow.Context, in TargetInput) (TargetSummary, error) {
 	sum := TargetSummary{
 		NodeID:     in.Node.NodeID,
-		WorkflowID: TargetWorkflowID(ExecutionWorkflowID(in.AssociationName, in.ExecutionID), in.Node.NodeID),
-		Status:     StatusInProgress,
+		WorkflowID: TargetWorkflowID(contract.ExecutionWorkflowID(in.AssociationName, in.ExecutionID), in.Node.NodeID),
+		Status:     contract.StatusInProgress,
 		StartedAt:  workflow.Now(ctx),
 	}
 	if workflow.GetVersion(ctx, stepFlowChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
@@ -86,12 +86,12 @@ func TargetWorkflow(ctx workflow.Context, in TargetInput) (TargetSummary, error)
 	} else {
 		runSteps(ctx, in, &sum)
 	}
-	if sum.Status == StatusInProgress {
-		sum.Status = StatusSuccess
+	if sum.Status == contract.StatusInProgress {
+		sum.Status = contract.StatusSuccess
 	}
 	sum.EndedAt = workflow.Now(ctx)
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
-	if err := workflow.UpsertTypedSearchAttributes(ctx, searchattr.Status.ValueSet(sum.Status)); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.AttrStatus.ValueSet(sum.Status)); err != nil {
 		return sum, err
 	}
 	if workflow.GetVersion(ctx, "report-compliance", workflow.DefaultVersion, 1) == 1 {
@@ -105,8 +105,8 @@ func TargetWorkflow(ctx workflow.Context, in TargetInput) (TargetSummary, error)
 // histories replay.
 func runStepsV0(ctx workflow.Context, in TargetInput, sum *TargetSummary) {
 	for i, step := range in.Plan.Steps {
-		if sum.Status != StatusInProgress {
-			sum.Steps = append(sum.Steps, StepSummary{Name: step.Name, Status: StatusSkipped, DetailedStatus: "an earlier step ended the document"})
+		if sum.Status != contract.StatusInProgress {
+			sum.Steps = append(sum.Steps, StepSummary{Name: step.Name, Status: contract.StatusSkipped, DetailedStatus: "an earlier step ended the document"})
 			continue
 		}
 		if skipped, ok := skipStep(in, step); ok {
@@ -117,9 +117,9 @@ func runStepsV0(ctx workflow.Context, in TargetInput, sum *TargetSummary) {
 		sum.Steps = append(sum.Steps, ss)
 		sum.ExitCode = ss.ExitCode
 		switch {
-		case ss.Status == StatusSuccess && ss.ExitCode == exitSucceedAndStop:
-			sum.Status = StatusSuccess
-		case ss.Status != StatusSuccess:
+		case ss.Status == contract.StatusSuccess && ss.ExitCode == exitSucceedAndStop:
+			sum.Status = contract.StatusSuccess
+		case ss.Status != contract.StatusSuccess:
 			sum.Status = ss.Status
 			sum.DetailedStatus = fmt.Sprintf("step %s: %s", step.Name, ss.DetailedStatus)
 		}
@@ -158,7 +158,7 @@ func runSteps(ctx workflow.Context, in TargetInput, sum *TargetSummary) {
 	for n := 0; n < len(queue); n++ {
 		step, key := queue[n].step, queue[n].key
 		if terminal || (stopped && !step.FinallyStep) {
-			sum.Steps = append(sum.Steps, StepSummary{Name: step.Name, Status: StatusSkipped, DetailedStatus: "an earlier step ended the document"})
+			sum.Steps = append(sum.Steps, StepSummary{Name: step.Name, Status: contract.StatusSkipped, DetailedStatus: "an earlier step ended the document"})
 			continue
 		}
 		if skipped, ok := skipStep(in, step); ok {
@@ -168,7 +168,7 @@ func runSteps(ctx workflow.Context, in TargetInput, sum *TargetSummary) {
 		var ss StepSummary
 		switch {
 		case step.Refused != "":
-			ss = StepSummary{Name: step.Name, Status: StatusFailed, DetailedStatus: step.Refused, ExitCode: -1}
+			ss = StepSummary{Name: step.Name, Status: contract.StatusFailed, DetailedStatus: step.Refused, ExitCode: -1}
 		case step.LocalDocument != nil:
 			var nested []documents.PlanStep
 			nested, ss = loadLocalDocument(ctx, in, step)
@@ -186,11 +186,11 @@ func runSteps(ctx workflow.Context, in TargetInput, sum *TargetSummary) {
 		sum.Steps = append(sum.Steps, ss)
 		sum.ExitCode = ss.ExitCode
 		switch {
-		case ss.Status == StatusSuccess:
+		case ss.Status == contract.StatusSuccess:
 			if ss.ExitCode == exitSucceedAndStop || step.OnSuccess == documents.OnSuccessExit {
 				stopped = true
 			}
-		case ss.Status != StatusFailed && ss.Status != StatusTimedOut:
+		case ss.Status != contract.StatusFailed && ss.Status != contract.StatusTimedOut:
 			terminal = true
 			fail(ss, step.Name, "")
 		case ss.ExitCode == exitFailAndStop:
@@ -211,10 +211,10 @@ func runSteps(ctx workflow.Context, in TargetInput, sum *TargetSummary) {
 // precondition is false, or it is for another platform.
 func skipStep(in TargetInput, step documents.PlanStep) (StepSummary, bool) {
 	if step.Skipped {
-		return StepSummary{Name: step.Name, Status: StatusSkipped, DetailedStatus: step.SkipReason}, true
+		return StepSummary{Name: step.Name, Status: contract.StatusSkipped, DetailedStatus: step.SkipReason}, true
 	}
 	if len(step.Platforms) > 0 && !slices.Contains(step.Platforms, in.Node.Platform) {
-		return StepSummary{Name: step.Name, Status: StatusSkipped, DetailedStatus: fmt.Sprintf("precondition: platform %s is not %v", in.Node.Platform, step.Platforms)}, true
+		return StepSummary{Name: step.Name, Status: contract.StatusSkipped, DetailedStatus: fmt.Sprintf("precondition: platform %s is not %v", in.Node.Platform, step.Platforms)}, true
 	}
 	return StepSummary{}, false
 }
@@ -236,12 +236,12 @@ func runAttempts(ctx workflow.Context, in TargetInput, key string, step document
 	var ss StepSummary
 	for a := 1; a <= attempts; a++ {
 		ss = runStep(ctx, in, stepRunID(in, key, a), step, true)
-		retry := (ss.Status == StatusFailed || ss.Status == StatusTimedOut) && ss.ExitCode != exitFailAndStop
+		retry := (ss.Status == contract.StatusFailed || ss.Status == contract.StatusTimedOut) && ss.ExitCode != exitFailAndStop
 		if !retry {
 			break
 		}
 	}
-	if attempts > 1 && ss.Status != StatusSuccess {
+	if attempts > 1 && ss.Status != contract.StatusSuccess {
 		ss.DetailedStatus += fmt.Sprintf(" (after %d attempts)", attempts)
 	}
 	return ss
@@ -255,7 +255,7 @@ var rebootExitCodes = map[string]int{"linux": 194, "windows": 3010}
 func runStep(ctx workflow.Context, in TargetInput, runID string, step documents.PlanStep, flow bool) StepSummary {
 	timeout := time.Duration(step.TimeoutSeconds) * time.Second
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:              RegionTaskQueue(in.Node.Region),
+		TaskQueue:              contract.RegionTaskQueue(in.Node.Region),
 		ScheduleToStartTimeout: stepDeliveryTimeout,
 		StartToCloseTimeout:    timeout + 2*time.Minute,
 		HeartbeatTimeout:       20 * time.Second,
@@ -279,20 +279,20 @@ func runStep(ctx workflow.Context, in TargetInput, runID string, step documents.
 	}
 	switch {
 	case res.TimedOut:
-		ss.Status, ss.DetailedStatus = StatusTimedOut, fmt.Sprintf("timed out after %s", timeout)
+		ss.Status, ss.DetailedStatus = contract.StatusTimedOut, fmt.Sprintf("timed out after %s", timeout)
 	case res.ExitCode == 0 || res.ExitCode == exitSucceedAndStop:
-		ss.Status = StatusSuccess
+		ss.Status = contract.StatusSuccess
 	case flow && res.ExitCode == rebootExitCodes[in.Node.Platform]:
 		if workflow.GetVersion(ctx, rebootChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-			ss.Status = StatusSuccess
+			ss.Status = contract.StatusSuccess
 			ss.DetailedStatus = fmt.Sprintf("reboot requested (exit code %d); Stead does not reboot nodes yet, so the node was not rebooted", res.ExitCode)
 			break
 		}
 		ss.Status, ss.DetailedStatus = rebootNode(ctx, in, runID, res.ExitCode)
 	case res.ExitCode == exitFailAndStop:
-		ss.Status, ss.DetailedStatus = StatusFailed, "exit code 169: document stopped as failed"
+		ss.Status, ss.DetailedStatus = contract.StatusFailed, "exit code 169: document stopped as failed"
 	default:
-		ss.Status, ss.DetailedStatus = StatusFailed, fmt.Sprintf("exit code %d", res.ExitCode)
+		ss.Status, ss.DetailedStatus = contract.StatusFailed, fmt.Sprintf("exit code %d", res.ExitCode)
 	}
 	return ss
 }
@@ -302,23 +302,23 @@ func runStep(ctx workflow.Context, in TargetInput, runID string, step documents.
 func failureStatus(err error) (string, string) {
 	var canceled *temporal.CanceledError
 	if errors.As(err, &canceled) {
-		return StatusCancelled, "cancelled"
+		return contract.StatusCancelled, "cancelled"
 	}
 	var timeout *temporal.TimeoutError
 	if errors.As(err, &timeout) && timeout.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START {
-		return StatusDeliveryTimedOut, "no worker of the node's region picked the step up"
+		return contract.StatusDeliveryTimedOut, "no worker of the node's region picked the step up"
 	}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		if slices.Contains(activities.DeliveryErrors, app.Type()) {
-			return StatusUndeliverable, app.Type() + ": " + app.Error()
+			return contract.StatusUndeliverable, app.Type() + ": " + app.Error()
 		}
-		return StatusFailed, app.Error()
+		return contract.StatusFailed, app.Error()
 	}
 	if errors.As(err, &timeout) {
-		return StatusTimedOut, err.Error()
+		return contract.StatusTimedOut, err.Error()
 	}
-	return StatusFailed, err.Error()
+	return contract.StatusFailed, err.Error()
 }
 
 // rebootChange marks the workflow change that made reboot exit codes
@@ -338,7 +338,7 @@ const rebootMargin = 2 * time.Minute
 func rebootNode(ctx workflow.Context, in TargetInput, runID string, exitCode int) (string, string) {
 	var a *activities.Activities
 	rctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:              RegionTaskQueue(in.Node.Region),
+		TaskQueue:              contract.RegionTaskQueue(in.Node.Region),
 		ScheduleToStartTimeout: stepDeliveryTimeout,
 		StartToCloseTimeout:    2 * time.Minute,
 		RetryPolicy:            stepRetry,
@@ -350,7 +350,7 @@ func rebootNode(ctx workflow.Context, in TargetInput, runID string, exitCode int
 	}
 	wait := time.Duration(reboot.TimeoutSeconds) * time.Second
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:              RegionTaskQueue(in.Node.Region),
+		TaskQueue:              contract.RegionTaskQueue(in.Node.Region),
 		ScheduleToStartTimeout: stepDeliveryTimeout,
 		StartToCloseTimeout:    wait + rebootMargin,
 		HeartbeatTimeout:       time.Minute,
@@ -363,9 +363,9 @@ func rebootNode(ctx workflow.Context, in TargetInput, runID string, exitCode int
 	var app *temporal.ApplicationError
 	switch {
 	case err == nil:
-		return StatusSuccess, fmt.Sprintf("rebooted (exit code %d): boot id %s, then %s", exitCode, reboot.BootID, bootID)
+		return contract.StatusSuccess, fmt.Sprintf("rebooted (exit code %d): boot id %s, then %s", exitCode, reboot.BootID, bootID)
 	case errors.As(err, &app) && app.Type() == activities.ErrRebootTimedOut:
-		return StatusTimedOut, fmt.Sprintf("rebooted (exit code %d) but the node was not back within %s", exitCode, wait)
+		return contract.StatusTimedOut, fmt.Sprintf("rebooted (exit code %d) but the node was not back within %s", exitCode, wait)
 	default:
 		status, detail := failureStatus(err)
 		return status, fmt.Sprintf("rebooted (exit code %d): wait for the node: %s", exitCode, detail)
@@ -381,11 +381,11 @@ const localDocumentChange = "local-document"
 // It returns those steps, or the summary of the step failed with the reason it cannot run.
 func loadLocalDocument(ctx workflow.Context, in TargetInput, step documents.PlanStep) ([]documents.PlanStep, StepSummary) {
 	if workflow.GetVersion(ctx, localDocumentChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return nil, StepSummary{Name: step.Name, Status: StatusFailed, ExitCode: -1,
+		return nil, StepSummary{Name: step.Name, Status: contract.StatusFailed, ExitCode: -1,
 			DetailedStatus: "documentType LocalPath is not supported by the workflow that started this run"}
 	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:              RegionTaskQueue(in.Node.Region),
+		TaskQueue:              contract.RegionTaskQueue(in.Node.Region),
 		ScheduleToStartTimeout: stepDeliveryTimeout,
 		StartToCloseTimeout:    2 * time.Minute,
 		RetryPolicy:            stepRetry,

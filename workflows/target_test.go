@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 )
 
@@ -35,33 +36,33 @@ func TestTargetStepFlow(t *testing.T) {
 		steps2   string // step name=status/exit, in order
 		runIDs   []string
 	}{
-		{"failure exits", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {2}}, "linux", StatusFailed,
+		{"failure exits", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {2}}, "linux", contract.StatusFailed,
 			"a=Failed/2 b=Skipped/0", []string{"e1-n1-0"}},
-		{"continue", []documents.PlanStep{flowStep("a", onFailure("continue")), flowStep("b")}, map[string][]int{"a": {2}}, "linux", StatusFailed,
+		{"continue", []documents.PlanStep{flowStep("a", onFailure("continue")), flowStep("b")}, map[string][]int{"a": {2}}, "linux", contract.StatusFailed,
 			"a=Failed/2 b=Success/0", []string{"e1-n1-0", "e1-n1-1"}},
-		{"successAndExit", []documents.PlanStep{flowStep("a", onFailure("successAndExit")), flowStep("b")}, map[string][]int{"a": {2}}, "linux", StatusSuccess,
+		{"successAndExit", []documents.PlanStep{flowStep("a", onFailure("successAndExit")), flowStep("b")}, map[string][]int{"a": {2}}, "linux", contract.StatusSuccess,
 			"a=Failed/2 b=Skipped/0", []string{"e1-n1-0"}},
-		{"onSuccess exit", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.OnSuccess = "exit" }), flowStep("b")}, nil, "linux", StatusSuccess,
+		{"onSuccess exit", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.OnSuccess = "exit" }), flowStep("b")}, nil, "linux", contract.StatusSuccess,
 			"a=Success/0 b=Skipped/0", []string{"e1-n1-0"}},
-		{"finally runs after exit", []documents.PlanStep{flowStep("a"), flowStep("b"), flowStep("c", finally)}, map[string][]int{"a": {1}}, "linux", StatusFailed,
+		{"finally runs after exit", []documents.PlanStep{flowStep("a"), flowStep("b"), flowStep("c", finally)}, map[string][]int{"a": {1}}, "linux", contract.StatusFailed,
 			"a=Failed/1 b=Skipped/0 c=Success/0", []string{"e1-n1-0", "e1-n1-2"}},
-		{"168 stops as success", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {168}}, "linux", StatusSuccess,
+		{"168 stops as success", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {168}}, "linux", contract.StatusSuccess,
 			"a=Success/168 b=Skipped/0", []string{"e1-n1-0"}},
-		{"169 stops as failed, no retry", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.MaxAttempts = 3 }), flowStep("b")}, map[string][]int{"a": {169}}, "linux", StatusFailed,
+		{"169 stops as failed, no retry", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.MaxAttempts = 3 }), flowStep("b")}, map[string][]int{"a": {169}}, "linux", contract.StatusFailed,
 			"a=Failed/169 b=Skipped/0", []string{"e1-n1-0"}},
-		{"attempts until success", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.MaxAttempts = 3 })}, map[string][]int{"a": {1, 1, 0}}, "linux", StatusSuccess,
+		{"attempts until success", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.MaxAttempts = 3 })}, map[string][]int{"a": {1, 1, 0}}, "linux", contract.StatusSuccess,
 			"a=Success/0", []string{"e1-n1-0", "e1-n1-0-a2", "e1-n1-0-a3"}},
-		{"attempts exhausted", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.MaxAttempts = 2 })}, map[string][]int{"a": {4, 5}}, "linux", StatusFailed,
+		{"attempts exhausted", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.MaxAttempts = 2 })}, map[string][]int{"a": {4, 5}}, "linux", contract.StatusFailed,
 			"a=Failed/5", []string{"e1-n1-0", "e1-n1-0-a2"}},
-		{"reboot on linux", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {194}}, "linux", StatusSuccess,
+		{"reboot on linux", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {194}}, "linux", contract.StatusSuccess,
 			"a=Success/194 b=Success/0", []string{"e1-n1-0", "e1-n1-1"}},
-		{"reboot never back", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {194}}, "linux", StatusTimedOut,
+		{"reboot never back", []documents.PlanStep{flowStep("a"), flowStep("b")}, map[string][]int{"a": {194}}, "linux", contract.StatusTimedOut,
 			"a=TimedOut/194 b=Skipped/0", []string{"e1-n1-0"}},
-		{"3010 is a failure on linux", []documents.PlanStep{flowStep("a")}, map[string][]int{"a": {3010}}, "linux", StatusFailed,
+		{"3010 is a failure on linux", []documents.PlanStep{flowStep("a")}, map[string][]int{"a": {3010}}, "linux", contract.StatusFailed,
 			"a=Failed/3010", []string{"e1-n1-0"}},
-		{"reboot on windows", []documents.PlanStep{flowStep("a")}, map[string][]int{"a": {3010}}, "windows", StatusSuccess,
+		{"reboot on windows", []documents.PlanStep{flowStep("a")}, map[string][]int{"a": {3010}}, "windows", contract.StatusSuccess,
 			"a=Success/3010", []string{"e1-n1-0"}},
-		{"refused step", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.Refused = "sourceType GitHub is not supported" }), flowStep("b")}, nil, "linux", StatusFailed,
+		{"refused step", []documents.PlanStep{flowStep("a", func(s *documents.PlanStep) { s.Refused = "sourceType GitHub is not supported" }), flowStep("b")}, nil, "linux", contract.StatusFailed,
 			"a=Failed/-1 b=Skipped/0", nil},
 	}
 	for _, tt := range tests {
@@ -141,23 +142,23 @@ func TestTargetLocalDocument(t *testing.T) {
 		runIDs []string
 		detail string
 	}{
-		{"expanded in place", []documents.PlanStep{flowStep("fetch"), local("run", "doc.json", ""), flowStep("after")}, StatusSuccess,
+		{"expanded in place", []documents.PlanStep{flowStep("fetch"), local("run", "doc.json", ""), flowStep("after")}, contract.StatusSuccess,
 			"fetch=Success/0 run.one=Success/0 run.two=Success/0 after=Success/0",
 			[]string{"e1-n1-0", "e1-n1-1.0", "e1-n1-1.1", "e1-n1-2"}, ""},
-		{"missing file fails the step", []documents.PlanStep{flowStep("fetch"), local("run", "gone.json", ""), flowStep("after")}, StatusFailed,
+		{"missing file fails the step", []documents.PlanStep{flowStep("fetch"), local("run", "gone.json", ""), flowStep("after")}, contract.StatusFailed,
 			"fetch=Success/0 run=Failed/-1 after=Skipped/0",
 			[]string{"e1-n1-0"}, "step run: documentPath gone.json (relative to the login's home): no such file on node n1"},
-		{"missing file with continue", []documents.PlanStep{local("run", "gone.json", "continue"), flowStep("after")}, StatusFailed,
+		{"missing file with continue", []documents.PlanStep{local("run", "gone.json", "continue"), flowStep("after")}, contract.StatusFailed,
 			"run=Failed/-1 after=Success/0",
 			[]string{"e1-n1-1"}, "step run: documentPath gone.json (relative to the login's home): no such file on node n1 (onFailure continue: later steps ran)"},
 		{"finally local document", []documents.PlanStep{flowStep("fail"), flowStep("skipped"), func() documents.PlanStep {
 			s := local("run", "doc.json", "")
 			s.FinallyStep = true
 			return s
-		}()}, StatusFailed,
+		}()}, contract.StatusFailed,
 			"fail=Failed/1 skipped=Skipped/0 run.one=Success/0 run.two=Success/0",
 			[]string{"e1-n1-0", "e1-n1-2.0", "e1-n1-2.1"}, "step fail: exit code 1"},
-		{"nested local document", []documents.PlanStep{local("run", "outer.json", "")}, StatusSuccess,
+		{"nested local document", []documents.PlanStep{local("run", "outer.json", "")}, contract.StatusSuccess,
 			"run.inner.one=Success/0 run.inner.two=Success/0",
 			[]string{"e1-n1-0.0.0", "e1-n1-0.0.1"}, ""},
 	}

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/ratecontrol"
 	"github.com/stead-io/stead/internal/schedule"
@@ -45,7 +46,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterWorkflow(ExecutionWorkflow)
 	env.RegisterWorkflow(TargetWorkflow)
 	env.RegisterActivity(&activities.Activities{})
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", SignalCompliance, mock.Anything).Return(nil).Maybe()
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", contract.SignalCompliance, mock.Anything).Return(nil).Maybe()
 	t.Cleanup(func() { env.AssertExpectations(t) })
 	return env
 }
@@ -54,10 +55,10 @@ func TestTargetReportsCompliance(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{})
-	var got []ComplianceRecord
-	env.OnSignalExternalWorkflow(mock.Anything, "node/n", "", SignalCompliance, mock.Anything).Return(
+	var got []contract.ComplianceRecord
+	env.OnSignalExternalWorkflow(mock.Anything, "node/n", "", contract.SignalCompliance, mock.Anything).Return(
 		func(_, _, _, _ string, arg any) error {
-			got = append(got, arg.(ComplianceRecord))
+			got = append(got, arg.(contract.ComplianceRecord))
 			return nil
 		})
 	env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(activities.StepResult{ExitCode: 1}, nil)
@@ -66,17 +67,17 @@ func TestTargetReportsCompliance(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	require.Len(t, got, 1)
 	require.Equal(t, "patch", got[0].Association)
-	require.Equal(t, NonCompliant, got[0].Status)
+	require.Equal(t, contract.NonCompliant, got[0].Status)
 	require.Equal(t, "HIGH", got[0].Severity)
 	require.Equal(t, "e9", got[0].ExecutionID)
 }
 
 func TestRecordCompliance(t *testing.T) {
-	var rs []ComplianceRecord
-	rs = recordCompliance(rs, ComplianceRecord{Association: "b", Status: Compliant})
-	rs = recordCompliance(rs, ComplianceRecord{Association: "a", Status: NonCompliant})
-	rs = recordCompliance(rs, ComplianceRecord{Association: "b", Status: NonCompliant})
-	require.Equal(t, []ComplianceRecord{{Association: "a", Status: NonCompliant}, {Association: "b", Status: NonCompliant}}, rs)
+	var rs []contract.ComplianceRecord
+	rs = recordCompliance(rs, contract.ComplianceRecord{Association: "b", Status: contract.Compliant})
+	rs = recordCompliance(rs, contract.ComplianceRecord{Association: "a", Status: contract.NonCompliant})
+	rs = recordCompliance(rs, contract.ComplianceRecord{Association: "b", Status: contract.NonCompliant})
+	require.Equal(t, []contract.ComplianceRecord{{Association: "a", Status: contract.NonCompliant}, {Association: "b", Status: contract.NonCompliant}}, rs)
 }
 
 func execInput(conc, maxErr string) ExecutionInput {
@@ -105,7 +106,7 @@ func TestExecutionAllSucceed(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	var res ExecutionResult
 	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, StatusSuccess, res.Status)
+	require.Equal(t, contract.StatusSuccess, res.Status)
 	require.Equal(t, Counts{Total: 3, Success: 3}, res.Counts)
 	require.Equal(t, "sha256:00", res.DocumentHash)
 	require.Equal(t, []string{"a", "b", "c"}, res.Dispatched)
@@ -162,7 +163,7 @@ func TestExecutionContinuesAsNewAcrossBatches(t *testing.T) {
 	require.Equal(t, Counts{Total: 8, Success: 7, Failed: 1}, res.Counts)
 	require.Len(t, res.Failures, 1)
 	require.Equal(t, "n5", res.Failures[0].NodeID)
-	require.Equal(t, StatusFailed, res.Status)
+	require.Equal(t, contract.StatusFailed, res.Status)
 }
 
 func TestExecutionStopsAtMaxErrors(t *testing.T) {
@@ -174,10 +175,10 @@ func TestExecutionStopsAtMaxErrors(t *testing.T) {
 	env.ExecuteWorkflow(ExecutionWorkflow, execInput("1", "1"))
 	var res ExecutionResult
 	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, StatusFailed, res.Status)
+	require.Equal(t, contract.StatusFailed, res.Status)
 	require.Contains(t, res.DetailedStatus, "stopped after 2 errors (MaxErrors 1)")
 	require.Equal(t, []string{"a", "b", "c"}, res.Dispatched)
-	require.Equal(t, []NotRun{{Status: StatusSkipped, DetailedStatus: "MaxErrors reached: not dispatched", Nodes: []string{"d", "e"}}}, res.NotRun)
+	require.Equal(t, []NotRun{{Status: contract.StatusSkipped, DetailedStatus: "MaxErrors reached: not dispatched", Nodes: []string{"d", "e"}}}, res.NotRun)
 	require.Len(t, res.Failures, 2)
 	require.Equal(t, "b", res.Failures[0].NodeID)
 	require.Equal(t, "c", res.Failures[1].NodeID)
@@ -199,12 +200,12 @@ func TestExecutionMissingAndUndeliverable(t *testing.T) {
 	env.ExecuteWorkflow(ExecutionWorkflow, execInput("10", "100%"))
 	var res ExecutionResult
 	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, StatusFailed, res.Status)
+	require.Equal(t, contract.StatusFailed, res.Status)
 	require.Equal(t, 2, res.Counts.Undeliverable)
 	require.Equal(t, 1, res.Counts.Success)
 	require.Len(t, res.Failures, 1)
 	require.Contains(t, res.Failures[0].DetailedStatus, "HostKeyMismatch")
-	require.Equal(t, []NotRun{{Status: StatusUndeliverable, DetailedStatus: "node is not registered", Nodes: []string{"ghost"}}}, res.NotRun)
+	require.Equal(t, []NotRun{{Status: contract.StatusUndeliverable, DetailedStatus: "node is not registered", Nodes: []string{"ghost"}}}, res.NotRun)
 }
 
 func TestExecutionBadDocumentFails(t *testing.T) {
@@ -214,7 +215,7 @@ func TestExecutionBadDocumentFails(t *testing.T) {
 	env.ExecuteWorkflow(ExecutionWorkflow, execInput("1", "0"))
 	var res ExecutionResult
 	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, StatusFailed, res.Status)
+	require.Equal(t, contract.StatusFailed, res.Status)
 	require.Contains(t, res.DetailedStatus, "commands: required")
 }
 
@@ -233,14 +234,14 @@ func TestTargetSteps(t *testing.T) {
 		wantStatus string
 		wantSteps  []string
 	}{
-		{name: "168 ends as success", exits: map[string]int{"stop": 168}, wantStatus: StatusSuccess,
-			wantSteps: []string{StatusSkipped, StatusSkipped, StatusSuccess, StatusSuccess, StatusSkipped}},
-		{name: "169 ends as failed", exits: map[string]int{"stop": 169}, wantStatus: StatusFailed,
-			wantSteps: []string{StatusSkipped, StatusSkipped, StatusSuccess, StatusFailed, StatusSkipped}},
-		{name: "failure stops the document", exits: map[string]int{"first": 2}, wantStatus: StatusFailed,
-			wantSteps: []string{StatusSkipped, StatusSkipped, StatusFailed, StatusSkipped, StatusSkipped}},
-		{name: "timeout", timedOut: true, wantStatus: StatusTimedOut,
-			wantSteps: []string{StatusSkipped, StatusSkipped, StatusTimedOut, StatusSkipped, StatusSkipped}},
+		{name: "168 ends as success", exits: map[string]int{"stop": 168}, wantStatus: contract.StatusSuccess,
+			wantSteps: []string{contract.StatusSkipped, contract.StatusSkipped, contract.StatusSuccess, contract.StatusSuccess, contract.StatusSkipped}},
+		{name: "169 ends as failed", exits: map[string]int{"stop": 169}, wantStatus: contract.StatusFailed,
+			wantSteps: []string{contract.StatusSkipped, contract.StatusSkipped, contract.StatusSuccess, contract.StatusFailed, contract.StatusSkipped}},
+		{name: "failure stops the document", exits: map[string]int{"first": 2}, wantStatus: contract.StatusFailed,
+			wantSteps: []string{contract.StatusSkipped, contract.StatusSkipped, contract.StatusFailed, contract.StatusSkipped, contract.StatusSkipped}},
+		{name: "timeout", timedOut: true, wantStatus: contract.StatusTimedOut,
+			wantSteps: []string{contract.StatusSkipped, contract.StatusSkipped, contract.StatusTimedOut, contract.StatusSkipped, contract.StatusSkipped}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -272,7 +273,7 @@ func TestTargetUnreachableRetriesThenUndeliverable(t *testing.T) {
 	env.ExecuteWorkflow(TargetWorkflow, TargetInput{Node: activities.TargetRef{NodeID: "n", Platform: "linux"}, Plan: *testPlan()})
 	var sum TargetSummary
 	require.NoError(t, env.GetWorkflowResult(&sum))
-	require.Equal(t, StatusUndeliverable, sum.Status)
+	require.Equal(t, contract.StatusUndeliverable, sum.Status)
 	require.Equal(t, int(stepRetry.MaximumAttempts), calls)
 }
 
@@ -284,17 +285,17 @@ func TestAssociationRunsOnScheduleAndDeletes(t *testing.T) {
 	runs := []string{}
 	env.OnWorkflow(ExecutionWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in ExecutionInput) (ExecutionResult, error) {
 		runs = append(runs, in.Reason)
-		return ExecutionResult{ExecutionID: in.ExecutionID, Status: StatusSuccess, Counts: Counts{Total: 1, Success: 1}}, nil
+		return ExecutionResult{ExecutionID: in.ExecutionID, Status: contract.StatusSuccess, Counts: Counts{Total: 1, Success: 1}}, nil
 	}).Maybe()
 	sched, err := schedule.ParseWithMinimumRate("rate(30 minutes)", time.Minute)
 	require.NoError(t, err)
 	spec := AssociationSpec{Name: "web", Document: "Stead-RunShellScript", Schedule: sched}
 	var described AssociationState
 	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(AssociationQueryDescribe)
+		v, err := env.QueryWorkflow(contract.AssociationQueryDescribe)
 		require.NoError(t, err)
 		require.NoError(t, v.Get(&described))
-		env.UpdateWorkflow(AssociationUpdateDelete, "del-1", &updateCallbacks{t: t}, DeleteRequest{By: "test"})
+		env.UpdateWorkflow(contract.AssociationUpdateDelete, "del-1", &updateCallbacks{t: t}, DeleteRequest{By: "test"})
 	}, 65*time.Minute)
 	env.ExecuteWorkflow(AssociationWorkflow, CreateAssociationInput{Spec: spec, By: "test", ExecutionID: "first"}, (*AssociationState)(nil))
 	require.True(t, env.IsWorkflowCompleted())
@@ -302,7 +303,7 @@ func TestAssociationRunsOnScheduleAndDeletes(t *testing.T) {
 	require.Equal(t, []string{ReasonCreate, ReasonSched, ReasonSched}, runs)
 	require.Len(t, described.Executions, 3)
 	require.Equal(t, "first", described.Executions[0].ExecutionID)
-	require.Equal(t, StatusSuccess, described.Status)
+	require.Equal(t, contract.StatusSuccess, described.Status)
 }
 
 // updateCallbacks fails the test if an update is rejected or errors.
@@ -321,10 +322,10 @@ func TestFailureStatus(t *testing.T) {
 		err  error
 		want string
 	}{
-		{temporal.NewNonRetryableApplicationError("x", activities.ErrAuthFailed, nil), StatusUndeliverable},
-		{temporal.NewNonRetryableApplicationError("x", activities.ErrInvalidStep, nil), StatusFailed},
-		{temporal.NewCanceledError(), StatusCancelled},
-		{errors.New("boom"), StatusFailed},
+		{temporal.NewNonRetryableApplicationError("x", activities.ErrAuthFailed, nil), contract.StatusUndeliverable},
+		{temporal.NewNonRetryableApplicationError("x", activities.ErrInvalidStep, nil), contract.StatusFailed},
+		{temporal.NewCanceledError(), contract.StatusCancelled},
+		{errors.New("boom"), contract.StatusFailed},
 	}
 	for i, c := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {

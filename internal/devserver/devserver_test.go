@@ -23,8 +23,8 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/devserver"
-	"github.com/stead-io/stead/internal/searchattr"
 )
 
 const taskQueue = "devserver-test"
@@ -33,8 +33,8 @@ const taskQueue = "devserver-test"
 // node workflow does, so visibility queries can find it.
 func tagNode(ctx workflow.Context, node string) (string, error) {
 	err := workflow.UpsertTypedSearchAttributes(ctx,
-		searchattr.NodeID.ValueSet(node),
-		searchattr.Tags.ValueSet([]string{"role=web", "env=test"}),
+		contract.AttrNodeID.ValueSet(node),
+		contract.AttrTags.ValueSet([]string{"role=web", "env=test"}),
 	)
 	if err != nil {
 		return "", err
@@ -108,11 +108,11 @@ func TestStartPersistsAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 
-	srv := start(t, devserver.Config{DataDir: dir, SearchAttributes: searchattr.All()})
+	srv := start(t, devserver.Config{DataDir: dir, SearchAttributes: contract.SearchAttributes()})
 	t.Cleanup(func() { _ = srv.Stop() })
 	c := dial(t, srv)
 
-	requireSearchAttributes(ctx, t, c, searchattr.All())
+	requireSearchAttributes(ctx, t, c, contract.SearchAttributes())
 
 	w := worker.New(c, taskQueue, worker.Options{})
 	w.RegisterWorkflow(tagNode)
@@ -142,7 +142,7 @@ func TestStartPersistsAcrossRestart(t *testing.T) {
 	t.Logf("stopped in %s", time.Since(began).Round(time.Millisecond))
 
 	// Same directory and frontend port, one attribute more, no UI.
-	more := searchattr.All()
+	more := contract.SearchAttributes()
 	more["SteadTestExtra"] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
 	p, err := strconv.Atoi(port)
 	require.NoError(t, err)
@@ -171,7 +171,7 @@ func TestStartPersistsAcrossRestart(t *testing.T) {
 	require.NoError(t, srv.Stop())
 
 	// A registered name asked for with another type is refused.
-	clash := map[string]enumspb.IndexedValueType{searchattr.NodeID.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST}
+	clash := map[string]enumspb.IndexedValueType{contract.AttrNodeID.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST}
 	_, err = devserver.Start(ctx, devserver.Config{DataDir: dir, UIPort: -1, SearchAttributes: clash})
 	require.ErrorContains(t, err, "register search attribute SteadNodeId as KeywordList: it is already registered as Keyword")
 	assert.NotContains(t, err.Error(), "\n")

@@ -9,7 +9,7 @@
 // server (in this process or another) off the same directory until Stop.
 //
 // Start creates the namespace if it is missing, with a 30-day retention, and
-// registers the search attributes it is given (normally searchattr.All()).
+// registers the search attributes it is given (normally contract.SearchAttributes()).
 // SQLite visibility allows 10 Keyword and 3 KeywordList custom attributes
 // per namespace; Start reports a plan that exceeds them.
 //

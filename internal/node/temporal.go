@@ -4,26 +4,16 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/stead-io/stead/contract"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-)
-
-// Where a node lives in Temporal: one workflow per node, its spec in the
-// memo so a visibility listing returns every node's spec without a query per
-// node.
-const (
-	WorkflowType = "NodeWorkflow"
-	MemoKey      = "node"
 )
 
 // ListPageSize is the page size of Stead's visibility listings. Pages of
 // 1,000 time out on the SQLite visibility store of the embedded server
 // (seen with 1,000 nodes), while pages of 100 come back in milliseconds.
 const ListPageSize = 100
-
-// WorkflowID is the workflow id of the node with this id.
-func WorkflowID(id string) string { return "node/" + id }
 
 // List returns the specs of the registered nodes selected by a visibility
 // query, read from the node workflows' memos. dc must match the client's
@@ -39,7 +29,7 @@ func List(ctx context.Context, c client.Client, namespace string, dc converter.D
 			return nil, fmt.Errorf("list nodes: %w", err)
 		}
 		for _, e := range resp.Executions {
-			p := e.GetMemo().GetFields()[MemoKey]
+			p := e.GetMemo().GetFields()[contract.NodeMemoKey]
 			if p == nil {
 				continue
 			}

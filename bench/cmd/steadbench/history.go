@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/stead-io/stead/contract"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -54,7 +55,7 @@ func (e *env) historyStats(ctx context.Context, name string) (*historyResult, er
 	}
 	execID := recs[0].WorkflowID
 	if execID == "" {
-		execID = "execution/" + name + "/" + recs[0].ExecutionID
+		execID = contract.ExecutionWorkflowID(name, recs[0].ExecutionID)
 	}
 	c, err := e.dialTemporal()
 	if err != nil {
@@ -152,7 +153,7 @@ func (e *env) waitExecutionsDone(ctx context.Context, timeout time.Duration) err
 	deadline := time.Now().Add(timeout)
 	for {
 		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-			Query: "WorkflowType = 'ExecutionWorkflow' AND ExecutionStatus = 'Running'",
+			Query: "WorkflowType = '" + contract.ExecutionWorkflow + "' AND ExecutionStatus = 'Running'",
 		})
 		if err != nil {
 			return fmt.Errorf("count running executions: %w", err)
