@@ -121,7 +121,7 @@ func InstanceIDs(ts []Target) []string {
 // matching every target; no targets selects every node. Values are
 // validated to a character set without quotes, so quoting them is safe.
 func NodeQuery(ts []Target) (string, error) {
-	clauses := []string{"contract.NodeWorkflow = '" + contract.NodeWorkflow + "'", "ExecutionStatus = 'Running'", "SteadNodeId IS NOT NULL"}
+	clauses := []string{"WorkflowType = '" + contract.NodeWorkflow + "'", "ExecutionStatus = 'Running'", "SteadNodeId IS NOT NULL"}
 	if len(ts) > 0 {
 		if err := ValidateAll(ts); err != nil {
 			return "", err

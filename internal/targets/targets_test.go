@@ -40,7 +40,7 @@ func TestParse(t *testing.T) {
 func TestNodeQuery(t *testing.T) {
 	q, err := NodeQuery([]Target{{Key: "tag:role", Values: []string{"web", "db"}}, {Key: "tag:env", Values: []string{"prod"}}, {Key: "InstanceIds", Values: []string{"*"}}})
 	require.NoError(t, err)
-	require.Equal(t, "contract.NodeWorkflow = 'NodeWorkflow' AND ExecutionStatus = 'Running' AND SteadNodeId IS NOT NULL AND SteadTags IN ('role=web', 'role=db') AND SteadTags IN ('env=prod')", q)
+	require.Equal(t, "WorkflowType = 'NodeWorkflow' AND ExecutionStatus = 'Running' AND SteadNodeId IS NOT NULL AND SteadTags IN ('role=web', 'role=db') AND SteadTags IN ('env=prod')", q)
 	q, err = NodeQuery([]Target{{Key: "InstanceIds", Values: []string{"a", "b"}}})
 	require.NoError(t, err)
 	require.Contains(t, q, "SteadNodeId IN ('a', 'b')")
