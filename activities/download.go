@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/stead-io/stead/documents"
+	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/transport"
 )
 
@@ -28,7 +29,7 @@ const MaxDownloadBytes = 4 << 30
 // runDownload carries out an aws:downloadContent step: the worker fetches the source
 // into a temporary file, checks its digest, then writes it on the node. Nothing reaches
 // the node unless the whole content arrived and matched.
-func (a *Activities) runDownload(ctx context.Context, in RunStepInput, res StepResult) (StepResult, error) {
+func (a *Activities) runDownload(ctx context.Context, n node.Node, in RunStepInput, res StepResult) (StepResult, error) {
 	dl := in.Step.Download
 	stop := a.heartbeat(ctx)
 	defer stop()
@@ -40,10 +41,6 @@ func (a *Activities) runDownload(ctx context.Context, in RunStepInput, res StepR
 	if dl.SHA256 != "" && sum != dl.SHA256 {
 		return res, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("sha256 of %s is %s, not the expected %s; nothing was written to the node", source(dl), sum, dl.SHA256), ErrDownloadFailed, nil)
-	}
-	n, err := a.loadNode(ctx, in.NodeID)
-	if err != nil {
-		return res, err
 	}
 	conn, err := a.Nodes.Get(ctx, transport.Target{
 		NodeID: n.ID, Address: n.Address, Port: n.Port, User: n.User,

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/stead-io/stead/documents"
+	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/transport"
 )
 
@@ -50,6 +51,15 @@ const (
 // The file is read when the step is reached, not when the execution starts, because an
 // earlier step of the same run puts it there.
 func (a *Activities) LoadLocalDocument(ctx context.Context, in LoadLocalDocumentInput) (LocalDocumentResult, error) {
+	n, err := a.loadNode(ctx, in.NodeID)
+	if err != nil {
+		return LocalDocumentResult{}, err
+	}
+	return a.loadLocalDocumentOn(ctx, n, in)
+}
+
+// loadLocalDocumentOn is LoadLocalDocument for a node whose spec the caller has loaded.
+func (a *Activities) loadLocalDocumentOn(ctx context.Context, n node.Node, in LoadLocalDocumentInput) (LocalDocumentResult, error) {
 	ld := in.Step.LocalDocument
 	if ld == nil {
 		return LocalDocumentResult{}, temporal.NewNonRetryableApplicationError(
@@ -62,10 +72,6 @@ func (a *Activities) LoadLocalDocument(ctx context.Context, in LoadLocalDocument
 	where := ld.Path
 	if !path.IsAbs(ld.Path) {
 		where += " (relative to the login's home)"
-	}
-	n, err := a.loadNode(ctx, in.NodeID)
-	if err != nil {
-		return LocalDocumentResult{}, err
 	}
 	conn, err := a.Nodes.Get(ctx, transport.Target{
 		NodeID: n.ID, Address: n.Address, Port: n.Port, User: n.User,

@@ -77,6 +77,11 @@ func (a *Activities) RebootNode(ctx context.Context, in RebootInput) (RebootResu
 	if err != nil {
 		return RebootResult{}, err
 	}
+	return a.rebootNodeOn(ctx, n, in)
+}
+
+// rebootNodeOn is RebootNode for a node whose spec the caller has loaded.
+func (a *Activities) rebootNodeOn(ctx context.Context, n node.Node, in RebootInput) (RebootResult, error) {
 	res := RebootResult{TimeoutSeconds: n.RebootTimeoutSeconds}
 	if res.TimeoutSeconds <= 0 {
 		res.TimeoutSeconds = node.DefaultRebootTimeoutSeconds
@@ -137,6 +142,11 @@ func (a *Activities) AwaitBoot(ctx context.Context, in AwaitBootInput) (string, 
 	if err != nil {
 		return "", err
 	}
+	return a.awaitBootOn(ctx, n, in)
+}
+
+// awaitBootOn is AwaitBoot for a node whose spec the caller has loaded.
+func (a *Activities) awaitBootOn(ctx context.Context, n node.Node, in AwaitBootInput) (string, error) {
 	t := nodeTarget(n)
 	cmd := "sh -c " + shellQuote(orDefault(n.BootIDCommand, node.DefaultBootIDCommand))
 	var last error

@@ -59,20 +59,24 @@ type StepResult struct {
 // collects the result of the run already under way instead of starting the
 // step again.
 func (a *Activities) RunStep(ctx context.Context, in RunStepInput) (StepResult, error) {
-	info := activity.GetInfo(ctx)
-	res := StepResult{Step: in.Step.Name, StartedAt: a.now(), Attempt: info.Attempt}
+	n, err := a.loadNode(ctx, in.NodeID)
+	if err != nil {
+		return StepResult{Step: in.Step.Name, StartedAt: a.now(), Attempt: activity.GetInfo(ctx).Attempt}, err
+	}
+	return a.runStepOn(ctx, n, in)
+}
+
+// runStepOn runs a step on a node whose spec the caller has loaded.
+func (a *Activities) runStepOn(ctx context.Context, n node.Node, in RunStepInput) (StepResult, error) {
+	res := StepResult{Step: in.Step.Name, StartedAt: a.now(), Attempt: activity.GetInfo(ctx).Attempt}
 	if in.Step.Refused != "" {
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: %s", in.Step.Name, in.Step.Refused), ErrInvalidStep, nil)
 	}
 	if in.Step.Download != nil {
-		return a.runDownload(ctx, in, res)
+		return a.runDownload(ctx, n, in, res)
 	}
 	if in.Step.Shell != "" && in.Step.Shell != "sh" {
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: shell %s is not available on node %s", in.Step.Name, in.Step.Shell, in.NodeID), ErrInvalidStep, nil)
-	}
-	n, err := a.loadNode(ctx, in.NodeID)
-	if err != nil {
-		return res, err
 	}
 	conn, err := a.Nodes.Get(ctx, transport.Target{
 		NodeID: n.ID, Address: n.Address, Port: n.Port, User: n.User,

@@ -1,13 +1,13 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"time"
-
 	"slices"
 	"strings"
 
+	"go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/stead-io/stead/contract"
@@ -15,16 +15,33 @@ import (
 	"github.com/stead-io/stead/internal/targets"
 )
 
-// ResolveInput is the targets of an association.
+// ResolveInput asks for one page of the nodes an execution runs on. An
+// execution resolves its targets a page at a time, so that no payload and
+// no workflow state holds the whole fleet.
 type ResolveInput struct {
 	Targets []targets.Target `json:"targets"`
 	// Nodes, when set, keeps only these of the matching nodes, and of
 	// those only the ones no run of Association reached since they changed:
 	// a node that changed just before an execution started is already
-	// covered by it.
+	// covered by it. Such a run is resolved in one page.
 	Nodes       []contract.NodeMatched `json:"nodes,omitempty"`
 	Association string                 `json:"association,omitempty"`
+	// Limit is about how many nodes a page should hold.
+	Limit int `json:"limit"`
+	// Page is where this page starts; the zero Page is the first.
+	Page Page `json:"page"`
 }
+
+// Page is a range of node shards (contract.NodeShard). The first page
+// chooses the span from the count of matching nodes, so that a page holds
+// about Limit of them.
+type Page struct {
+	Shard int64 `json:"shard"`
+	Span  int64 `json:"span"`
+}
+
+// Done reports whether no page is left.
+func (p Page) Done() bool { return p.Shard >= contract.NodeShards }
 
 // TargetRef is a node an execution runs on, with what routing needs.
 type TargetRef struct {
@@ -33,60 +50,141 @@ type TargetRef struct {
 	Platform string `json:"platform"`
 }
 
-// ResolveResult lists the matching nodes, sorted by id, and the explicitly
-// named node ids that are not registered.
+// ResolveResult is one page of matching nodes, sorted by region and then
+// id, and where the next page starts. The first page also counts every
+// matching node, and lists the explicitly named node ids that are not
+// registered.
 type ResolveResult struct {
 	Nodes   []TargetRef `json:"nodes"`
+	Next    Page        `json:"next"`
+	Total   int         `json:"total,omitempty"`
 	Missing []string    `json:"missing,omitempty"`
 }
 
-// ResolveTargets finds the nodes matching an association's targets with a
-// visibility query over node workflows.
+// ResolveTargets returns a page of the nodes matching an association's
+// targets, read with visibility queries over node workflows.
 func (a *Activities) ResolveTargets(ctx context.Context, in ResolveInput) (ResolveResult, error) {
 	q, err := targets.NodeQuery(in.Targets)
 	if err != nil {
 		return ResolveResult{}, err
 	}
+	if len(in.Nodes) > 0 {
+		return a.resolveMatched(ctx, q, in)
+	}
+	var res ResolveResult
+	page := in.Page
+	if page == (Page{}) {
+		resp, err := a.Client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: a.Namespace, Query: q})
+		if err != nil {
+			return ResolveResult{}, fmt.Errorf("count nodes: %w", err)
+		}
+		count := int(resp.GetCount())
+		if res.Missing, err = a.missingNodes(ctx, q, in.Targets); err != nil {
+			return ResolveResult{}, err
+		}
+		res.Total = count + len(res.Missing)
+		page.Span = contract.NodeShards
+		if count > in.Limit {
+			page.Span = max(1, int64(in.Limit)*contract.NodeShards/int64(count))
+		}
+	}
+	if page.Span < contract.NodeShards {
+		q += fmt.Sprintf(" AND %s >= %d AND %s < %d", contract.AttrShard.GetName(), page.Shard, contract.AttrShard.GetName(), page.Shard+page.Span)
+	}
 	nodes, err := node.List(ctx, a.Client, a.Namespace, a.converter(), q)
 	if err != nil {
 		return ResolveResult{}, err
 	}
-	var res ResolveResult
-	found := map[string]bool{}
 	for _, n := range nodes {
-		if len(in.Nodes) > 0 {
-			i := slices.IndexFunc(in.Nodes, func(m contract.NodeMatched) bool { return m.NodeID == n.ID })
-			if i < 0 {
-				continue
-			}
-			reached, err := a.reachedSince(ctx, in.Association, n.ID, in.Nodes[i].At)
-			if err != nil {
-				return ResolveResult{}, err
-			}
-			if reached {
-				continue
-			}
-		}
-		found[n.ID] = true
-		res.Nodes = append(res.Nodes, TargetRef{NodeID: n.ID, Region: n.Region, Platform: n.Platform})
+		res.Nodes = append(res.Nodes, refOf(n))
 	}
-	slices.SortFunc(res.Nodes, func(x, y TargetRef) int { return strings.Compare(x.NodeID, y.NodeID) })
-	for _, id := range targets.InstanceIDs(in.Targets) {
-		if !found[id] && !slices.Contains(res.Missing, id) {
-			res.Missing = append(res.Missing, id)
-		}
-	}
+	sortRefs(res.Nodes)
+	res.Next = Page{Shard: page.Shard + page.Span, Span: page.Span}
 	return res, nil
 }
 
-// reachedSince reports whether an execution of the association started a
-// target workflow for the node at or after since.
-func (a *Activities) reachedSince(ctx context.Context, association, nodeID string, since time.Time) (bool, error) {
-	q := fmt.Sprintf("WorkflowType = 'TargetWorkflow' AND SteadAssociation = '%s' AND SteadNodeId = '%s' AND StartTime >= '%s'",
-		association, nodeID, since.UTC().Format(time.RFC3339Nano))
-	resp, err := a.Client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: a.Namespace, Query: q})
-	if err != nil {
-		return false, fmt.Errorf("count runs of %s on %s: %w", association, nodeID, err)
+// missingNodes lists the node ids the targets name explicitly that match
+// no registered node.
+func (a *Activities) missingNodes(ctx context.Context, q string, ts []targets.Target) ([]string, error) {
+	ids := targets.InstanceIDs(ts)
+	if len(ids) == 0 {
+		return nil, nil
 	}
-	return resp.GetCount() > 0, nil
+	found, err := node.List(ctx, a.Client, a.Namespace, a.converter(), q+" AND "+idsClause(ids))
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, id := range ids {
+		if !slices.ContainsFunc(found, func(n node.Node) bool { return n.ID == id }) && !slices.Contains(missing, id) {
+			missing = append(missing, id)
+		}
+	}
+	return missing, nil
+}
+
+// resolveMatched resolves a run for nodes that newly matched: those of
+// in.Nodes that still match, less those that an execution of the
+// association reached since they changed (their compliance record for it
+// is from a run that started at or after the change).
+func (a *Activities) resolveMatched(ctx context.Context, q string, in ResolveInput) (ResolveResult, error) {
+	res := ResolveResult{Next: Page{Shard: contract.NodeShards}}
+	for chunk := range slices.Chunk(in.Nodes, nodeQueryIDs) {
+		ids := make([]string, len(chunk))
+		for i, m := range chunk {
+			ids[i] = m.NodeID
+		}
+		err := node.Each(ctx, a.Client, a.Namespace, q+" AND "+idsClause(ids), func(e *workflow.WorkflowExecutionInfo) error {
+			n, ok, err := node.Decode(a.converter(), e)
+			if !ok || err != nil {
+				return err
+			}
+			i := slices.IndexFunc(chunk, func(m contract.NodeMatched) bool { return m.NodeID == n.ID })
+			if i < 0 {
+				return nil
+			}
+			var records []contract.ComplianceRecord
+			if p := e.GetMemo().GetFields()[contract.ComplianceMemoKey]; p != nil {
+				if err := a.converter().FromPayload(p, &records); err != nil {
+					return fmt.Errorf("decode compliance of node %s: %w", n.ID, err)
+				}
+			}
+			reached := slices.ContainsFunc(records, func(r contract.ComplianceRecord) bool {
+				return r.Association == in.Association && !r.At.Before(chunk[i].At)
+			})
+			if !reached {
+				res.Nodes = append(res.Nodes, refOf(n))
+			}
+			return nil
+		})
+		if err != nil {
+			return ResolveResult{}, err
+		}
+	}
+	sortRefs(res.Nodes)
+	res.Total = len(res.Nodes)
+	return res, nil
+}
+
+// refOf is the routing part of a node.
+func refOf(n node.Node) TargetRef {
+	return TargetRef{NodeID: n.ID, Region: cmp.Or(n.Region, contract.DefaultRegion), Platform: n.Platform}
+}
+
+// idsClause selects node workflows by id. Ids are validated to a character
+// set without quotes, so quoting them is safe.
+func idsClause(ids []string) string {
+	quoted := make([]string, len(ids))
+	for i, id := range ids {
+		quoted[i] = "'" + id + "'"
+	}
+	return fmt.Sprintf("%s IN (%s)", contract.AttrNodeID.GetName(), strings.Join(quoted, ", "))
+}
+
+// sortRefs orders nodes by region, then id, so a page splits into batches
+// per region.
+func sortRefs(refs []TargetRef) {
+	slices.SortFunc(refs, func(x, y TargetRef) int {
+		return cmp.Or(strings.Compare(x.Region, y.Region), strings.Compare(x.NodeID, y.NodeID))
+	})
 }

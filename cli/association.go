@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,7 +14,6 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/node"
@@ -606,7 +604,7 @@ func printOutcome(c *ucli.Context, cn *conn, name string, res workflows.Executio
 			if len(ts) >= listAllUpTo {
 				break
 			}
-			ts = append(ts, workflows.TargetSummary{NodeID: id, Status: nr.Status, DetailedStatus: nr.DetailedStatus, ExitCode: -1})
+			ts = append(ts, contract.TargetSummary{NodeID: id, Status: nr.Status, DetailedStatus: nr.DetailedStatus, ExitCode: -1})
 		}
 	}
 	if len(ts) == 0 {
@@ -616,73 +614,12 @@ func printOutcome(c *ucli.Context, cn *conn, name string, res workflows.Executio
 	return printTargetSummaries(c, ts)
 }
 
-// targetLookups bounds the concurrent reads of target workflows.
-const targetLookups = 16
-
-// targetSummaries returns every target of an execution: each dispatched
-// one from its target workflow (running ones as InProgress), then the ones
-// that never ran.
-func targetSummaries(c *ucli.Context, cn *conn, name string, res workflows.ExecutionResult) ([]workflows.TargetSummary, error) {
-	execWF := contract.ExecutionWorkflowID(name, res.ExecutionID)
-	out := make([]workflows.TargetSummary, len(res.Dispatched))
-	errs := make([]error, len(res.Dispatched))
-	sem := make(chan struct{}, targetLookups)
-	var wg sync.WaitGroup
-	for i, id := range res.Dispatched {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			out[i], errs[i] = targetSummary(c, cn, workflows.TargetWorkflowID(execWF, id), id)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	for _, nr := range res.NotRun {
-		for _, id := range nr.Nodes {
-			out = append(out, workflows.TargetSummary{NodeID: id, Status: nr.Status, DetailedStatus: nr.DetailedStatus, ExitCode: -1})
-		}
-	}
-	return out, nil
-}
-
-// targetSummary reads one target workflow's outcome.
-func targetSummary(c *ucli.Context, cn *conn, wfID, nodeID string) (workflows.TargetSummary, error) {
-	d, err := cn.client.DescribeWorkflowExecution(c.Context, wfID, "")
-	if err != nil {
-		return workflows.TargetSummary{}, fmt.Errorf("describe %s: %w", wfID, err)
-	}
-	info := d.GetWorkflowExecutionInfo()
-	switch info.GetStatus() {
-	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return workflows.TargetSummary{NodeID: nodeID, WorkflowID: wfID, Status: contract.StatusInProgress, StartedAt: info.GetStartTime().AsTime()}, nil
-	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		var s workflows.TargetSummary
-		if err := cn.client.GetWorkflow(c.Context, wfID, "").Get(c.Context, &s); err != nil {
-			return s, fmt.Errorf("read %s: %w", wfID, err)
-		}
-		return s, nil
-	default:
-		return workflows.TargetSummary{NodeID: nodeID, WorkflowID: wfID, Status: contract.StatusFailed, ExitCode: -1,
-			DetailedStatus: "target workflow " + strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")),
-			StartedAt:      info.GetStartTime().AsTime(), EndedAt: info.GetCloseTime().AsTime()}, nil
-	}
-}
-
-func printTargetSummaries(c *ucli.Context, ts []workflows.TargetSummary) error {
+func printTargetSummaries(c *ucli.Context, ts []contract.TargetSummary) error {
 	rows := make([][]string, 0, len(ts))
 	for _, t := range ts {
 		rows = append(rows, []string{t.NodeID, t.Status, fmt.Sprint(t.ExitCode), when(t.StartedAt), when(t.EndedAt), t.DetailedStatus})
 	}
 	return (&printer{w: c.App.Writer}).table([]string{"NODE", "STATUS", "EXIT", "STARTED", "ENDED", "DETAIL"}, rows)
-}
-
-// TargetOutput is a target of an execution with what each step printed.
-type TargetOutput struct {
-	workflows.TargetSummary
-	Output []activities.StepResult `json:"output"`
 }
 
 func associationTargets(c *ucli.Context) error {
@@ -718,13 +655,7 @@ func associationTargets(c *ucli.Context) error {
 	}
 	outs := make([]TargetOutput, 0, len(ts))
 	for _, t := range ts {
-		o := TargetOutput{TargetSummary: t, Output: []activities.StepResult{}}
-		if t.WorkflowID != "" {
-			if o.Output, err = stepResults(c, cn, t.WorkflowID); err != nil {
-				return err
-			}
-		}
-		outs = append(outs, o)
+		outs = append(outs, targetOutput(t))
 	}
 	if p.json {
 		return p.value(outs)
@@ -735,7 +666,7 @@ func associationTargets(c *ucli.Context) error {
 	}
 	for _, o := range outs {
 		for _, s := range o.Output {
-			fmt.Fprintf(c.App.Writer, "\n--- %s / %s (exit %d)\n", o.NodeID, s.Step, s.ExitCode)
+			fmt.Fprintf(c.App.Writer, "\n--- %s / %s (exit %d)\n", o.NodeID, s.Name, s.ExitCode)
 			if s.Stdout != "" {
 				fmt.Fprint(c.App.Writer, ensureNewline(s.Stdout))
 			}
@@ -768,29 +699,4 @@ func ensureNewline(s string) string {
 		return s
 	}
 	return s + "\n"
-}
-
-// stepResults reads a target workflow's step results from its history,
-// where they live so that executions stay small.
-func stepResults(c *ucli.Context, cn *conn, workflowID string) ([]activities.StepResult, error) {
-	it := cn.client.GetWorkflowHistory(c.Context, workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	types := map[int64]string{}
-	out := []activities.StepResult{}
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			return nil, fmt.Errorf("read history of %s: %w", workflowID, err)
-		}
-		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
-			types[ev.GetEventId()] = a.GetActivityType().GetName()
-		}
-		if a := ev.GetActivityTaskCompletedEventAttributes(); a != nil && types[a.GetScheduledEventId()] == "RunStep" {
-			var r activities.StepResult
-			if err := cn.dc.FromPayloads(a.GetResult(), &r); err != nil {
-				return nil, fmt.Errorf("decode step result in %s: %w", workflowID, err)
-			}
-			out = append(out, r)
-		}
-	}
-	return out, nil
 }

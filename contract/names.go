@@ -110,3 +110,8 @@ const (
 	// one listing.
 	AssociationTargetsMemoKey = "targets"
 )
+
+// ActivityRunBatch is the activity that runs an execution's document on a
+// batch of nodes. Its results, in the execution's history, are the per-node
+// audit record that clients read.
+const ActivityRunBatch = "RunBatch"

@@ -6,7 +6,7 @@ import (
 )
 
 // Keys of every Stead search attribute. SQLite visibility allows 10 Keyword
-// and 3 KeywordList attributes per namespace; Stead uses 7 and 2.
+// and 3 KeywordList attributes per namespace; Stead uses 7 Keyword, 2 KeywordList and 1 Int.
 var (
 	// AttrAssociation is the association name on association, execution and target workflows.
 	AttrAssociation = temporal.NewSearchAttributeKeyKeyword("SteadAssociation")
@@ -31,10 +31,29 @@ var (
 
 // SearchAttributes maps each attribute name to its type, for registering them in a namespace.
 func SearchAttributes() map[string]enumspb.IndexedValueType {
-	keys := []temporal.SearchAttributeKey{AttrAssociation, AttrDocument, AttrNodeID, AttrStatus, AttrExecutionID, AttrRegion, AttrPlatform, AttrTags, AttrCompliance}
+	keys := []temporal.SearchAttributeKey{AttrAssociation, AttrDocument, AttrNodeID, AttrStatus, AttrExecutionID, AttrRegion, AttrPlatform, AttrTags, AttrCompliance, AttrShard}
 	out := make(map[string]enumspb.IndexedValueType, len(keys))
 	for _, k := range keys {
 		out[k.GetName()] = k.GetValueType()
 	}
 	return out
+}
+
+// AttrShard is a node's shard, NodeShard(id), on node workflows: it lets an
+// execution resolve a large fleet a slice at a time, with an Int range that
+// every visibility store can query, instead of holding every node at once.
+var AttrShard = temporal.NewSearchAttributeKeyInt64("SteadShard")
+
+// NodeShards is the number of shards nodes are spread over.
+const NodeShards = 4096
+
+// NodeShard is the shard of the node with this id: FNV-1a of the id,
+// modulo NodeShards. It never changes for an id.
+func NodeShard(id string) int64 {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	return int64(h % NodeShards)
 }

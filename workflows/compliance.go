@@ -9,14 +9,6 @@ import (
 	"github.com/stead-io/stead/contract"
 )
 
-// complianceOf maps a target's final status to a compliance status.
-func complianceOf(targetStatus string) string {
-	if targetStatus == contract.StatusSuccess {
-		return contract.Compliant
-	}
-	return contract.NonCompliant
-}
-
 // recordCompliance stores r in the node's records, one per association,
 // kept sorted by association.
 func recordCompliance(records []contract.ComplianceRecord, r contract.ComplianceRecord) []contract.ComplianceRecord {
@@ -41,23 +33,4 @@ func publishCompliance(ctx workflow.Context, records []contract.ComplianceRecord
 		return err
 	}
 	return workflow.UpsertMemo(ctx, map[string]any{contract.ComplianceMemoKey: records})
-}
-
-// reportCompliance tells the node's workflow how the association's run
-// ended there. A node deregistered meanwhile has no workflow to tell.
-func reportCompliance(ctx workflow.Context, in TargetInput, sum TargetSummary) {
-	r := contract.ComplianceRecord{
-		Association: in.AssociationName,
-		Status:      complianceOf(sum.Status),
-		Severity:    in.ComplianceSeverity,
-		ExecutionID: in.ExecutionID,
-		At:          sum.EndedAt,
-	}
-	if r.Severity == "" {
-		r.Severity = "UNSPECIFIED"
-	}
-	err := workflow.SignalExternalWorkflow(ctx, contract.NodeWorkflowID(in.Node.NodeID), "", contract.SignalCompliance, r).Get(ctx, nil)
-	if err != nil {
-		workflow.GetLogger(ctx).Warn("report compliance", "node", in.Node.NodeID, "error", err)
-	}
 }

@@ -1,0 +1,473 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/stead-io/stead/contract"
+	"github.com/stead-io/stead/documents"
+	"github.com/stead-io/stead/internal/node"
+)
+
+// BatchInput is a batch of an execution: its document's plan, to run on
+// some nodes of one region.
+type BatchInput struct {
+	AssociationName string         `json:"associationName"`
+	ExecutionID     string         `json:"executionId"`
+	Plan            documents.Plan `json:"plan"`
+	Nodes           []TargetRef    `json:"nodes"`
+	// Concurrency is how many of the nodes may run at once.
+	Concurrency int `json:"concurrency"`
+	// AllowFailures is how many of the batch's nodes may fail before it
+	// starts no more of them: the execution's MaxErrors budget less what the
+	// nodes of other batches running at the same time could use. A negative
+	// value allows any number.
+	AllowFailures int `json:"allowFailures"`
+	// ComplianceSeverity is reported with each node's compliance.
+	ComplianceSeverity string `json:"complianceSeverity,omitempty"`
+}
+
+// BatchResult is what a batch did: a summary for each node it ran, and the
+// nodes it did not start because its failure allowance ran out or the
+// execution was cancelled.
+type BatchResult struct {
+	Nodes      []contract.TargetSummary `json:"nodes"`
+	NotStarted []string                 `json:"notStarted,omitempty"`
+}
+
+// batchOutputBytes is the share of Temporal's 2 MB payload limit that the
+// output heads of one batch result may take, split evenly over its nodes and
+// their steps. The full output goes to the output store.
+const batchOutputBytes = 1 << 20
+
+// SSM's document exit codes that end the document early.
+const (
+	exitSucceedAndStop = 168
+	exitFailAndStop    = 169
+)
+
+// rebootExitCodes are the exit codes with which a script asks for a
+// reboot, by platform.
+var rebootExitCodes = map[string]int{"linux": 194, "windows": 3010}
+
+// deliveryRetries is how often a step that could not reach its node is
+// tried, with backoff from deliveryBackoff doubling up to thirty seconds.
+const deliveryRetries = 5
+
+// deliveryBackoff is the first wait before a step that could not reach its
+// node is tried again.
+var deliveryBackoff = time.Second
+
+// RunBatch runs a plan on a batch of nodes, at most in.Concurrency at once,
+// each node's steps in order with SSM's flow control. A node's failure is a
+// result, not an error: the activity fails only when it cannot start at all.
+//
+// It is safe to run again after a worker dies: every step's run id derives
+// from the execution, node, step and attempt, so a second run of the batch
+// attaches to the steps still running and collects the finished ones instead
+// of running them again.
+func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (BatchResult, error) {
+	nodes, err := a.loadNodes(ctx, in.Nodes)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	stop := a.heartbeat(ctx)
+	defer stop()
+
+	outputShare := batchOutputBytes / max(1, len(in.Nodes)*max(1, len(in.Plan.Steps)))
+	results := make([]*contract.TargetSummary, len(in.Nodes))
+	var (
+		mu       sync.Mutex
+		failures int
+		wg       sync.WaitGroup
+	)
+	slots := make(chan struct{}, max(1, in.Concurrency))
+	started := 0
+	for i, ref := range in.Nodes {
+		slots <- struct{}{}
+		mu.Lock()
+		exhausted := in.AllowFailures >= 0 && failures > in.AllowFailures
+		mu.Unlock()
+		if exhausted || ctx.Err() != nil {
+			<-slots
+			break
+		}
+		started++
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			sum := runNode(ctx, a, in, ref, nodes[ref.NodeID], outputShare)
+			a.reportCompliance(ctx, in, sum)
+			mu.Lock()
+			results[i] = &sum
+			if countsAsError(sum.Status) {
+				failures++
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	var res BatchResult
+	for i, ref := range in.Nodes {
+		if i >= started {
+			res.NotStarted = append(res.NotStarted, ref.NodeID)
+			continue
+		}
+		res.Nodes = append(res.Nodes, *results[i])
+	}
+	activity.GetLogger(ctx).Info("batch finished", "execution", in.ExecutionID, "nodes", len(res.Nodes), "failures", failures, "notStarted", len(res.NotStarted))
+	return res, nil
+}
+
+// countsAsError reports whether a node's final status counts against
+// MaxErrors: every status but success, skip and cancellation.
+func countsAsError(status string) bool {
+	switch status {
+	case contract.StatusFailed, contract.StatusTimedOut, contract.StatusUndeliverable, contract.StatusDeliveryTimedOut:
+		return true
+	}
+	return false
+}
+
+// nodeQueryIDs is how many node ids one visibility query names.
+const nodeQueryIDs = 100
+
+// loadNodes reads the specs of the batch's nodes with a few visibility
+// listings instead of one lookup per node. A node missing from the result is
+// not registered (any more).
+func (a *Activities) loadNodes(ctx context.Context, refs []TargetRef) (map[string]*node.Node, error) {
+	out := make(map[string]*node.Node, len(refs))
+	for chunk := range slices.Chunk(refs, nodeQueryIDs) {
+		ids := make([]string, len(chunk))
+		for i, r := range chunk {
+			// Ids go into a query: only valid ones, which hold no quotes.
+			if err := node.ValidID(r.NodeID); err != nil {
+				return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrNodeNotFound, nil)
+			}
+			ids[i] = r.NodeID
+		}
+		q := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND %s", contract.NodeWorkflow, idsClause(ids))
+		found, err := node.List(ctx, a.Client, a.Namespace, a.converter(), q)
+		if err != nil {
+			return nil, err
+		}
+		for i := range found {
+			out[found[i].ID] = &found[i]
+		}
+	}
+	return out, nil
+}
+
+// nodeOps is what a batch does on a node, one operation at a time; the
+// Activities implement it, and tests put a fake in its place to check the
+// flow control alone.
+type nodeOps interface {
+	now() time.Time
+	runStepOn(ctx context.Context, n node.Node, in RunStepInput) (StepResult, error)
+	rebootNodeOn(ctx context.Context, n node.Node, in RebootInput) (RebootResult, error)
+	awaitBootOn(ctx context.Context, n node.Node, in AwaitBootInput) (string, error)
+	loadLocalDocumentOn(ctx context.Context, n node.Node, in LoadLocalDocumentInput) (LocalDocumentResult, error)
+}
+
+// nodeRun is one node's part of a batch.
+type nodeRun struct {
+	ops         nodeOps
+	in          BatchInput
+	n           node.Node
+	outputShare int
+}
+
+// runNode runs the plan's steps on one node as SSM does: a failed step ends
+// the document unless its onFailure says continue (the document still ends
+// Failed) or successAndExit (it ends Succeeded); onSuccess exit and exit
+// code 168 end it as succeeded, 169 as failed; the finally step runs even
+// after an earlier step ended the document; a failed step runs again up to
+// maxAttempts times. A node that cannot be reached, or a cancelled run, ends
+// everything: the finally step cannot run either.
+func runNode(ctx context.Context, ops nodeOps, in BatchInput, ref TargetRef, n *node.Node, outputShare int) contract.TargetSummary {
+	sum := contract.TargetSummary{NodeID: ref.NodeID, Status: contract.StatusInProgress, StartedAt: ops.now()}
+	if n == nil {
+		sum.Status, sum.DetailedStatus, sum.ExitCode = contract.StatusUndeliverable, ErrNodeNotFound+": node "+ref.NodeID+" is not registered", -1
+		sum.EndedAt = ops.now()
+		return sum
+	}
+	r := nodeRun{ops: ops, in: in, n: *n, outputShare: outputShare}
+	stopped, terminal, failed := false, false, false
+	fail := func(ss contract.StepSummary, name, note string) {
+		if !failed {
+			failed = true
+			sum.Status = ss.Status
+			sum.DetailedStatus = fmt.Sprintf("step %s: %s%s", name, ss.DetailedStatus, note)
+		}
+	}
+	// queue is the plan's steps, into which an aws:runDocument LocalPath
+	// step's document is spliced when the step is reached. A plan step keeps
+	// its index as its run key; a spliced step's key extends its parent's.
+	type queued struct {
+		step documents.PlanStep
+		key  string
+	}
+	queue := make([]queued, len(in.Plan.Steps))
+	for i, step := range in.Plan.Steps {
+		queue[i] = queued{step, strconv.Itoa(i)}
+	}
+	for i := 0; i < len(queue); i++ {
+		step, key := queue[i].step, queue[i].key
+		if terminal || (stopped && !step.FinallyStep) {
+			sum.Steps = append(sum.Steps, contract.StepSummary{Name: step.Name, Status: contract.StatusSkipped, DetailedStatus: "an earlier step ended the document"})
+			continue
+		}
+		if skipped, ok := r.skip(step); ok {
+			sum.Steps = append(sum.Steps, skipped)
+			continue
+		}
+		var ss contract.StepSummary
+		switch {
+		case step.Refused != "":
+			ss = contract.StepSummary{Name: step.Name, Status: contract.StatusFailed, DetailedStatus: step.Refused, ExitCode: -1}
+		case step.LocalDocument != nil:
+			var nested []documents.PlanStep
+			nested, ss = r.loadLocalDocument(ctx, step)
+			if ss.Status == "" {
+				spliced := make([]queued, len(nested))
+				for j, c := range nested {
+					spliced[j] = queued{c, key + "." + strconv.Itoa(j)}
+				}
+				queue = slices.Insert(queue, i+1, spliced...)
+				continue
+			}
+		default:
+			tries := r.runAttempts(ctx, key, step)
+			sum.Steps = append(sum.Steps, tries[:len(tries)-1]...)
+			ss = tries[len(tries)-1]
+		}
+		sum.Steps = append(sum.Steps, ss)
+		sum.ExitCode = ss.ExitCode
+		switch {
+		case ss.Status == contract.StatusSuccess:
+			if ss.ExitCode == exitSucceedAndStop || step.OnSuccess == documents.OnSuccessExit {
+				stopped = true
+			}
+		case ss.Status != contract.StatusFailed && ss.Status != contract.StatusTimedOut:
+			terminal = true
+			fail(ss, step.Name, "")
+		case ss.ExitCode == exitFailAndStop:
+			stopped = true
+			fail(ss, step.Name, "")
+		case step.OnFailure == documents.OnFailureContinue:
+			fail(ss, step.Name, " (onFailure continue: later steps ran)")
+		case step.OnFailure == documents.OnFailureSuccessAndExit:
+			stopped = true
+		default:
+			stopped = true
+			fail(ss, step.Name, "")
+		}
+	}
+	if sum.Status == contract.StatusInProgress {
+		sum.Status = contract.StatusSuccess
+	}
+	sum.EndedAt = ops.now()
+	return sum
+}
+
+// skip returns the summary of a step that does not run on this node: its
+// precondition is false, or it is for another platform.
+func (r nodeRun) skip(step documents.PlanStep) (contract.StepSummary, bool) {
+	if step.Skipped {
+		return contract.StepSummary{Name: step.Name, Status: contract.StatusSkipped, DetailedStatus: step.SkipReason}, true
+	}
+	if len(step.Platforms) > 0 && !slices.Contains(step.Platforms, r.n.Platform) {
+		return contract.StepSummary{Name: step.Name, Status: contract.StatusSkipped, DetailedStatus: fmt.Sprintf("precondition: platform %s is not %v", r.n.Platform, step.Platforms)}, true
+	}
+	return contract.StepSummary{}, false
+}
+
+// runID names a step's run on a node. Each attempt is a run of its own: a
+// detached run executes at most once, which is what lets a second run of a
+// batch collect its result.
+func (r nodeRun) runID(key string, attempt int) string {
+	id := fmt.Sprintf("%s-%s-%s", r.in.ExecutionID, r.n.ID, key)
+	if attempt > 1 {
+		id += fmt.Sprintf("-a%d", attempt)
+	}
+	return id
+}
+
+// runAttempts runs a step up to its MaxAttempts times while it fails
+// (Failed or TimedOut; exit code 169 is a decision, not a failure to
+// retry), and returns each attempt's summary, the last one deciding.
+func (r nodeRun) runAttempts(ctx context.Context, key string, step documents.PlanStep) []contract.StepSummary {
+	attempts := max(1, step.MaxAttempts)
+	var tries []contract.StepSummary
+	for a := 1; a <= attempts; a++ {
+		ss := r.runStep(ctx, r.runID(key, a), step)
+		ss.Attempt = a
+		tries = append(tries, ss)
+		retry := (ss.Status == contract.StatusFailed || ss.Status == contract.StatusTimedOut) && ss.ExitCode != exitFailAndStop
+		if !retry {
+			break
+		}
+	}
+	if last := &tries[len(tries)-1]; attempts > 1 && last.Status != contract.StatusSuccess {
+		last.DetailedStatus += fmt.Sprintf(" (after %d attempts)", attempts)
+	}
+	return tries
+}
+
+// runStep runs one step and turns its result or failure into a summary.
+func (r nodeRun) runStep(ctx context.Context, runID string, step documents.PlanStep) contract.StepSummary {
+	res, err := retryDelivery(ctx, func() (StepResult, error) {
+		return r.ops.runStepOn(ctx, r.n, RunStepInput{
+			NodeID: r.n.ID, RunID: runID, Step: step,
+			AssociationName: r.in.AssociationName, ExecutionID: r.in.ExecutionID,
+		})
+	})
+	ss := contract.StepSummary{Name: step.Name, ExitCode: res.ExitCode, Resumed: res.Resumed, OutputStoreError: res.OutputStoreError}
+	ss.Stdout, ss.Stderr, ss.OutputTruncated = outputHead(res, r.outputShare)
+	if err != nil {
+		ss.ExitCode = -1
+		ss.Status, ss.DetailedStatus = failureStatus(ctx, err)
+		return ss
+	}
+	switch {
+	case res.TimedOut:
+		ss.Status, ss.DetailedStatus = contract.StatusTimedOut, fmt.Sprintf("timed out after %s", time.Duration(step.TimeoutSeconds)*time.Second)
+	case res.ExitCode == 0 || res.ExitCode == exitSucceedAndStop:
+		ss.Status = contract.StatusSuccess
+	case res.ExitCode == rebootExitCodes[r.n.Platform]:
+		ss.Status, ss.DetailedStatus = r.reboot(ctx, runID, res.ExitCode)
+	case res.ExitCode == exitFailAndStop:
+		ss.Status, ss.DetailedStatus = contract.StatusFailed, "exit code 169: document stopped as failed"
+	default:
+		ss.Status, ss.DetailedStatus = contract.StatusFailed, fmt.Sprintf("exit code %d", res.ExitCode)
+	}
+	return ss
+}
+
+// outputHead is the head of a step's output that fits in share bytes,
+// stdout first.
+func outputHead(res StepResult, share int) (stdout, stderr string, truncated bool) {
+	truncated = res.StdoutTruncated || res.StderrTruncated
+	stdout, stderr = res.Stdout, res.Stderr
+	if len(stdout) > share {
+		stdout, truncated = stdout[:share], true
+	}
+	if rest := share - len(stdout); len(stderr) > rest {
+		stderr, truncated = stderr[:max(0, rest)], true
+	}
+	return stdout, stderr, truncated
+}
+
+// reboot reboots the node after a step exited with the reboot code and
+// waits until it is back with a new boot id, so the next step runs on the
+// rebooted node. It returns the step's status: Success once the node is
+// back, TimedOut if it is not back within its reboot timeout, Failed if the
+// reboot command failed, Undeliverable if the node could not be reached to
+// reboot it.
+func (r nodeRun) reboot(ctx context.Context, runID string, exitCode int) (string, string) {
+	rb, err := retryDelivery(ctx, func() (RebootResult, error) {
+		return r.ops.rebootNodeOn(ctx, r.n, RebootInput{NodeID: r.n.ID, RunID: runID})
+	})
+	if err != nil {
+		status, detail := failureStatus(ctx, err)
+		return status, fmt.Sprintf("exit code %d asked for a reboot: %s", exitCode, detail)
+	}
+	wait := time.Duration(rb.TimeoutSeconds) * time.Second
+	bootID, err := r.ops.awaitBootOn(ctx, r.n, AwaitBootInput{NodeID: r.n.ID, BootID: rb.BootID, Until: r.ops.now().Add(wait)})
+	var app *temporal.ApplicationError
+	switch {
+	case err == nil:
+		return contract.StatusSuccess, fmt.Sprintf("rebooted (exit code %d): boot id %s, then %s", exitCode, rb.BootID, bootID)
+	case errors.As(err, &app) && app.Type() == ErrRebootTimedOut:
+		return contract.StatusTimedOut, fmt.Sprintf("rebooted (exit code %d) but the node was not back within %s", exitCode, wait)
+	default:
+		status, detail := failureStatus(ctx, err)
+		return status, fmt.Sprintf("rebooted (exit code %d): wait for the node: %s", exitCode, detail)
+	}
+}
+
+// loadLocalDocument reads and renders the document file of an
+// aws:runDocument LocalPath step on the node. It returns the steps to run in
+// its place, or the summary of the step failed with the reason it cannot run.
+func (r nodeRun) loadLocalDocument(ctx context.Context, step documents.PlanStep) ([]documents.PlanStep, contract.StepSummary) {
+	res, err := retryDelivery(ctx, func() (LocalDocumentResult, error) {
+		return r.ops.loadLocalDocumentOn(ctx, r.n, LoadLocalDocumentInput{NodeID: r.n.ID, Step: step})
+	})
+	if err != nil {
+		ss := contract.StepSummary{Name: step.Name, ExitCode: -1}
+		ss.Status, ss.DetailedStatus = failureStatus(ctx, err)
+		return nil, ss
+	}
+	return res.Steps, contract.StepSummary{}
+}
+
+// retryDelivery calls f until it succeeds, fails for good (a non-retryable
+// application error, or the batch was cancelled), or has failed
+// deliveryRetries times, waiting with backoff in between: a node that is
+// briefly unreachable gets the same patience a retried activity would.
+func retryDelivery[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	wait := deliveryBackoff
+	for attempt := 1; ; attempt++ {
+		v, err := f()
+		var app *temporal.ApplicationError
+		if err == nil || ctx.Err() != nil || attempt == deliveryRetries || (errors.As(err, &app) && app.NonRetryable()) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// failureStatus classifies why a step did not run to an exit code: the
+// node could not be reached (Undeliverable), the execution was cancelled,
+// or the step failed.
+func failureStatus(ctx context.Context, err error) (string, string) {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return contract.StatusCancelled, "cancelled"
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		if slices.Contains(DeliveryErrors, app.Type()) {
+			return contract.StatusUndeliverable, app.Type() + ": " + app.Message()
+		}
+		return contract.StatusFailed, app.Message()
+	}
+	return contract.StatusFailed, err.Error()
+}
+
+// reportCompliance tells the node's workflow how the association's run
+// ended there. A node deregistered meanwhile has no workflow to tell; a
+// signal that cannot be sent is logged, never a reason to fail the batch.
+func (a *Activities) reportCompliance(ctx context.Context, in BatchInput, sum contract.TargetSummary) {
+	r := contract.ComplianceRecord{
+		Association: in.AssociationName,
+		Status:      contract.Compliant,
+		Severity:    in.ComplianceSeverity,
+		ExecutionID: in.ExecutionID,
+		At:          sum.StartedAt,
+	}
+	if sum.Status != contract.StatusSuccess {
+		r.Status = contract.NonCompliant
+	}
+	if r.Severity == "" {
+		r.Severity = "UNSPECIFIED"
+	}
+	if sum.Status == contract.StatusCancelled && ctx.Err() != nil {
+		return
+	}
+	if err := a.Client.SignalWorkflow(ctx, contract.NodeWorkflowID(sum.NodeID), "", contract.SignalCompliance, r); err != nil {
+		activity.GetLogger(ctx).Warn("report compliance", "node", sum.NodeID, "error", err)
+	}
+}

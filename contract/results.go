@@ -1,0 +1,41 @@
+package contract
+
+import "time"
+
+// TargetSummary is a node's outcome in an execution: the unit of the audit
+// record. Executions run nodes in batches, and each batch's result in the
+// execution's history lists one TargetSummary per node, so clients read
+// per-node outcomes from there.
+type TargetSummary struct {
+	NodeID         string        `json:"nodeId"`
+	Status         string        `json:"status"`
+	DetailedStatus string        `json:"detailedStatus,omitempty"`
+	ExitCode       int           `json:"exitCode"`
+	StartedAt      time.Time     `json:"startedAt"`
+	EndedAt        time.Time     `json:"endedAt"`
+	Steps          []StepSummary `json:"steps,omitempty"`
+}
+
+// StepSummary is a step's outcome on one node, with the head of its output:
+// as much as the batch's share of Temporal's payload limit allows. The full
+// output is in the output store.
+type StepSummary struct {
+	Name           string `json:"name"`
+	Status         string `json:"status"`
+	DetailedStatus string `json:"detailedStatus,omitempty"`
+	ExitCode       int    `json:"exitCode"`
+	// Attempt is which run of the step this is, from 1; 0 for a step that
+	// did not run on the node (skipped, refused, or a document loaded in
+	// its place). A step retried for maxAttempts has an entry per attempt.
+	Attempt int `json:"attempt,omitempty"`
+	// Resumed: the worker found the step already running or finished on
+	// the node, started by an earlier attempt of its batch, and collected it
+	// instead of running it again.
+	Resumed bool   `json:"resumed,omitempty"`
+	Stdout  string `json:"stdout,omitempty"`
+	Stderr  string `json:"stderr,omitempty"`
+	// OutputTruncated: the output here is only the head of what the step printed.
+	OutputTruncated bool `json:"outputTruncated,omitempty"`
+	// OutputStoreError says why the full output is missing from the output store.
+	OutputStoreError string `json:"outputStoreError,omitempty"`
+}
