@@ -245,9 +245,7 @@ func runNode(ctx context.Context, ops nodeOps, in BatchInput, ref TargetRef, n *
 				continue
 			}
 		default:
-			tries := r.runAttempts(ctx, key, step)
-			sum.Steps = append(sum.Steps, tries[:len(tries)-1]...)
-			ss = tries[len(tries)-1]
+			ss = r.runAttempts(ctx, key, step)
 		}
 		sum.Steps = append(sum.Steps, ss)
 		sum.ExitCode = ss.ExitCode
@@ -275,6 +273,9 @@ func runNode(ctx context.Context, ops nodeOps, in BatchInput, ref TargetRef, n *
 		sum.Status = contract.StatusSuccess
 	}
 	sum.EndedAt = ops.now()
+	if sum.Status != contract.StatusSuccess {
+		activity.GetLogger(ctx).Warn("node did not succeed", "node", sum.NodeID, "status", sum.Status, "detail", sum.DetailedStatus)
+	}
 	return sum
 }
 
@@ -303,23 +304,23 @@ func (r nodeRun) runID(key string, attempt int) string {
 
 // runAttempts runs a step up to its MaxAttempts times while it fails
 // (Failed or TimedOut; exit code 169 is a decision, not a failure to
-// retry), and returns each attempt's summary, the last one deciding.
-func (r nodeRun) runAttempts(ctx context.Context, key string, step documents.PlanStep) []contract.StepSummary {
+// retry). The last attempt decides; the earlier ones are kept in it.
+func (r nodeRun) runAttempts(ctx context.Context, key string, step documents.PlanStep) contract.StepSummary {
 	attempts := max(1, step.MaxAttempts)
-	var tries []contract.StepSummary
-	for a := 1; a <= attempts; a++ {
+	var earlier []contract.StepSummary
+	for a := 1; ; a++ {
 		ss := r.runStep(ctx, r.runID(key, a), step)
 		ss.Attempt = a
-		tries = append(tries, ss)
 		retry := (ss.Status == contract.StatusFailed || ss.Status == contract.StatusTimedOut) && ss.ExitCode != exitFailAndStop
-		if !retry {
-			break
+		if !retry || a == attempts {
+			ss.Earlier = earlier
+			if attempts > 1 && ss.Status != contract.StatusSuccess {
+				ss.DetailedStatus += fmt.Sprintf(" (after %d attempts)", attempts)
+			}
+			return ss
 		}
+		earlier = append(earlier, ss)
 	}
-	if last := &tries[len(tries)-1]; attempts > 1 && last.Status != contract.StatusSuccess {
-		last.DetailedStatus += fmt.Sprintf(" (after %d attempts)", attempts)
-	}
-	return tries
 }
 
 // runStep runs one step and turns its result or failure into a summary.
@@ -330,8 +331,10 @@ func (r nodeRun) runStep(ctx context.Context, runID string, step documents.PlanS
 			AssociationName: r.in.AssociationName, ExecutionID: r.in.ExecutionID,
 		})
 	})
-	ss := contract.StepSummary{Name: step.Name, ExitCode: res.ExitCode, Resumed: res.Resumed, OutputStoreError: res.OutputStoreError}
-	ss.Stdout, ss.Stderr, ss.OutputTruncated = outputHead(res, r.outputShare)
+	ss := contract.StepSummary{Name: step.Name, ExitCode: res.ExitCode, Resumed: res.Resumed, OutputStoreError: res.OutputStoreError,
+		StartedAt: res.StartedAt, EndedAt: res.EndedAt}
+	ss.Stdout, ss.StdoutTruncated = head(res.Stdout, res.StdoutTruncated, r.outputShare)
+	ss.Stderr, ss.StderrTruncated = head(res.Stderr, res.StderrTruncated, r.outputShare-len(ss.Stdout))
 	if err != nil {
 		ss.ExitCode = -1
 		ss.Status, ss.DetailedStatus = failureStatus(ctx, err)
@@ -352,18 +355,13 @@ func (r nodeRun) runStep(ctx context.Context, runID string, step documents.PlanS
 	return ss
 }
 
-// outputHead is the head of a step's output that fits in share bytes,
-// stdout first.
-func outputHead(res StepResult, share int) (stdout, stderr string, truncated bool) {
-	truncated = res.StdoutTruncated || res.StderrTruncated
-	stdout, stderr = res.Stdout, res.Stderr
-	if len(stdout) > share {
-		stdout, truncated = stdout[:share], true
+// head is the start of a step's output stream that fits in share bytes,
+// and whether it is only part of what the step printed.
+func head(out string, truncated bool, share int) (string, bool) {
+	if len(out) > max(0, share) {
+		return out[:max(0, share)], true
 	}
-	if rest := share - len(stdout); len(stderr) > rest {
-		stderr, truncated = stderr[:max(0, rest)], true
-	}
-	return stdout, stderr, truncated
+	return out, truncated
 }
 
 // reboot reboots the node after a step exited with the reboot code and

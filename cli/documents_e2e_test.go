@@ -339,7 +339,7 @@ func TestRunDocumentNestingAndCycles(t *testing.T) {
 	require.Contains(t, out.DetailedStatus, "(after 2 attempts) (onFailure continue: later steps ran)")
 	require.Len(t, out.Output, 4) // two attempts of first, then say and cleanup
 	require.Equal(t, "inner $(id); x\n", out.Output[2].Stdout)
-	saveHistories(t, map[string]string{"target-stepflow.json": workflows.TargetWorkflowID(contract.ExecutionWorkflowID("e2e-nested", id), "nest-1")})
+	saveHistories(t, map[string]string{"execution-stepflow.json": contract.ExecutionWorkflowID("e2e-nested", id)})
 
 	cycleA := `{"schemaVersion": "2.2", "mainSteps": [{"action": "aws:runDocument", "name": "next", "inputs": {"documentType": "SSMDocument", "documentPath": "e2e-cycle-b"}}]}`
 	ok(t, "document", "create", "--name", "e2e-cycle-a", "--file", writeDoc(t, "a.json", cycleA))
@@ -427,11 +427,11 @@ func TestRunDocumentLocalPath(t *testing.T) {
 		require.Equal(t, "fetch=Success/0 run.say=Success/0 run.where=Success/0 after=Success/0", stepStatuses(out))
 		require.Len(t, out.Output, 4)
 		require.Equal(t, fmt.Sprintf("<x; touch %s>\n<x; touch %s>\n", marker, marker), out.Output[1].Stdout)
-		require.Equal(t, "run.say", out.Output[1].Step)
+		require.Equal(t, "run.say", out.Output[1].Name)
 		require.Equal(t, "nested ran in "+home+"\n", out.Output[2].Stdout)
 		require.Equal(t, "after\n", out.Output[3].Stdout)
 		require.NoFileExists(t, marker)
-		saveHistories(t, map[string]string{"target-localdocument.json": workflows.TargetWorkflowID(contract.ExecutionWorkflowID("e2e-localpath-run", id), "lp-1")})
+		saveHistories(t, map[string]string{"execution-localdocument.json": contract.ExecutionWorkflowID("e2e-localpath-run", id)})
 	})
 	// Each file that cannot run fails the runDocument step with its reason, and the
 	// document stops there (onFailure exit, the default).

@@ -274,7 +274,6 @@ func TestAssociationRunsOverSSH(t *testing.T) {
 	saveHistories(t, map[string]string{
 		"association.json": contract.AssociationWorkflowID("ssh-baseline"),
 		"execution.json":   contract.ExecutionWorkflowID("ssh-baseline", id),
-		"target.json":      workflows.TargetWorkflowID(contract.ExecutionWorkflowID("ssh-baseline", id), "web-3"),
 		"node.json":        "node/web-2",
 	})
 	require.NotContains(t, ok(t, "association", "list"), "ssh-baseline")

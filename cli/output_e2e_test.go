@@ -36,7 +36,7 @@ func TestFullOutputGoesToTheOutputStore(t *testing.T) {
 	require.Equal(t, want.String()[:activities.StdoutLimit], res.Stdout)
 
 	args := []string{"association", "output", "full-output", "--execution", id, "--node", "out-1", "--output-dir", h.outputDir}
-	require.Equal(t, want.String(), ok(t, append(args, "--step", res.Step)...))
+	require.Equal(t, want.String(), ok(t, append(args, "--step", res.Name)...))
 	require.Equal(t, want.String(), ok(t, args...), "the node's only step is printed without --step")
 	require.Equal(t, "err-line\n", ok(t, append(args, "--stderr")...))
 

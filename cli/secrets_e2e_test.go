@@ -28,7 +28,6 @@ import (
 	"github.com/stead-io/stead/internal/testsshd"
 	"github.com/stead-io/stead/internal/transport"
 	"github.com/stead-io/stead/worker"
-	"github.com/stead-io/stead/workflows"
 )
 
 // setupWithSecrets is setup with a worker that holds secrets and logs, at debug level,
@@ -179,7 +178,7 @@ func TestSecretParametersNeverLeave(t *testing.T) {
 		for _, e := range list {
 			all.WriteString(ok(t, "association", "targets", assoc, "--execution", e.ExecutionID, "--output", "json"))
 			ex := contract.ExecutionWorkflowID(assoc, e.ExecutionID)
-			for _, wf := range []string{contract.AssociationWorkflowID(assoc), ex, workflows.TargetWorkflowID(ex, "sec-1")} {
+			for _, wf := range []string{contract.AssociationWorkflowID(assoc), ex} {
 				all.WriteString(rawHistory(t, raw, wf))
 				all.WriteString(decodedHistory(t, keyed, wf))
 			}

@@ -81,7 +81,7 @@ func TestEncryptedHistoryHidesParameters(t *testing.T) {
 	defer raw.Close()
 	exec := contract.ExecutionWorkflowID("encrypted", id)
 	all := ""
-	for _, wf := range []string{contract.AssociationWorkflowID("encrypted"), exec, workflows.TargetWorkflowID(exec, "enc-1"), "node/enc-1"} {
+	for _, wf := range []string{contract.AssociationWorkflowID("encrypted"), exec, "node/enc-1"} {
 		all += rawHistory(t, raw, wf)
 	}
 	require.Contains(t, all, codec.Encoding, "payloads are marked encrypted")
@@ -136,7 +136,7 @@ func TestEncryptedHistoryHidesParameters(t *testing.T) {
 	t.Run("codec server", func(t *testing.T) {
 		// A real encrypted payload from the server, decoded over HTTP.
 		var enc *commonpb.Payload
-		it := raw.GetWorkflowHistory(context.Background(), workflows.TargetWorkflowID(exec, "enc-1"), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		it := raw.GetWorkflowHistory(context.Background(), exec, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		ev, err := it.Next()
 		require.NoError(t, err)
 		enc = ev.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()[0]

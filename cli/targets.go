@@ -25,6 +25,7 @@ type TargetOutput struct {
 func targetOutput(t contract.TargetSummary) TargetOutput {
 	o := TargetOutput{TargetSummary: t, Output: []contract.StepSummary{}}
 	for _, s := range t.Steps {
+		o.Output = append(o.Output, s.Earlier...)
 		if s.Attempt > 0 {
 			o.Output = append(o.Output, s)
 		}

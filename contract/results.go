@@ -26,16 +26,23 @@ type StepSummary struct {
 	ExitCode       int    `json:"exitCode"`
 	// Attempt is which run of the step this is, from 1; 0 for a step that
 	// did not run on the node (skipped, refused, or a document loaded in
-	// its place). A step retried for maxAttempts has an entry per attempt.
+	// its place).
 	Attempt int `json:"attempt,omitempty"`
+	// Earlier are the attempts before this one of a step retried for its
+	// maxAttempts, oldest first.
+	Earlier []StepSummary `json:"earlier,omitempty"`
 	// Resumed: the worker found the step already running or finished on
 	// the node, started by an earlier attempt of its batch, and collected it
 	// instead of running it again.
-	Resumed bool   `json:"resumed,omitempty"`
-	Stdout  string `json:"stdout,omitempty"`
-	Stderr  string `json:"stderr,omitempty"`
-	// OutputTruncated: the output here is only the head of what the step printed.
-	OutputTruncated bool `json:"outputTruncated,omitempty"`
+	Resumed   bool      `json:"resumed,omitempty"`
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	EndedAt   time.Time `json:"endedAt,omitzero"`
+	Stdout    string    `json:"stdout,omitempty"`
+	Stderr    string    `json:"stderr,omitempty"`
+	// StdoutTruncated and StderrTruncated: the output here is only the
+	// head of what the step printed.
+	StdoutTruncated bool `json:"stdoutTruncated,omitempty"`
+	StderrTruncated bool `json:"stderrTruncated,omitempty"`
 	// OutputStoreError says why the full output is missing from the output store.
 	OutputStoreError string `json:"outputStoreError,omitempty"`
 }
