@@ -210,14 +210,15 @@ func runNode(ctx context.Context, ops nodeOps, in BatchInput, ref TargetRef, n *
 	}
 	// queue is the plan's steps, into which an aws:runDocument LocalPath
 	// step's document is spliced when the step is reached. A plan step keeps
-	// its index as its run key; a spliced step's key extends its parent's.
+	// its index as its run key; a spliced step's key extends its parent's,
+	// and its source names the file it came from.
 	type queued struct {
-		step documents.PlanStep
-		key  string
+		step        documents.PlanStep
+		key, source string
 	}
 	queue := make([]queued, len(in.Plan.Steps))
 	for i, step := range in.Plan.Steps {
-		queue[i] = queued{step, strconv.Itoa(i)}
+		queue[i] = queued{step: step, key: strconv.Itoa(i)}
 	}
 	for i := 0; i < len(queue); i++ {
 		step, key := queue[i].step, queue[i].key
@@ -234,12 +235,12 @@ func runNode(ctx context.Context, ops nodeOps, in BatchInput, ref TargetRef, n *
 		case step.Refused != "":
 			ss = contract.StepSummary{Name: step.Name, Status: contract.StatusFailed, DetailedStatus: step.Refused, ExitCode: -1}
 		case step.LocalDocument != nil:
-			var nested []documents.PlanStep
-			nested, ss = r.loadLocalDocument(ctx, step)
+			var doc LocalDocumentResult
+			doc, ss = r.loadLocalDocument(ctx, step)
 			if ss.Status == "" {
-				spliced := make([]queued, len(nested))
-				for j, c := range nested {
-					spliced[j] = queued{c, key + "." + strconv.Itoa(j)}
+				spliced := make([]queued, len(doc.Steps))
+				for j, c := range doc.Steps {
+					spliced[j] = queued{step: c, key: key + "." + strconv.Itoa(j), source: doc.Path + " (" + doc.Hash + ")"}
 				}
 				queue = slices.Insert(queue, i+1, spliced...)
 				continue
@@ -247,6 +248,7 @@ func runNode(ctx context.Context, ops nodeOps, in BatchInput, ref TargetRef, n *
 		default:
 			ss = r.runAttempts(ctx, key, step)
 		}
+		ss.Source = queue[i].source
 		sum.Steps = append(sum.Steps, ss)
 		sum.ExitCode = ss.ExitCode
 		switch {
@@ -393,18 +395,19 @@ func (r nodeRun) reboot(ctx context.Context, runID string, exitCode int) (string
 }
 
 // loadLocalDocument reads and renders the document file of an
-// aws:runDocument LocalPath step on the node. It returns the steps to run in
-// its place, or the summary of the step failed with the reason it cannot run.
-func (r nodeRun) loadLocalDocument(ctx context.Context, step documents.PlanStep) ([]documents.PlanStep, contract.StepSummary) {
+// aws:runDocument LocalPath step on the node. It returns the file with the
+// steps to run in its place, or the summary of the step failed with the
+// reason it cannot run.
+func (r nodeRun) loadLocalDocument(ctx context.Context, step documents.PlanStep) (LocalDocumentResult, contract.StepSummary) {
 	res, err := retryDelivery(ctx, func() (LocalDocumentResult, error) {
 		return r.ops.loadLocalDocumentOn(ctx, r.n, LoadLocalDocumentInput{NodeID: r.n.ID, Step: step})
 	})
 	if err != nil {
 		ss := contract.StepSummary{Name: step.Name, ExitCode: -1}
 		ss.Status, ss.DetailedStatus = failureStatus(ctx, err)
-		return nil, ss
+		return LocalDocumentResult{}, ss
 	}
-	return res.Steps, contract.StepSummary{}
+	return res, contract.StepSummary{}
 }
 
 // retryDelivery calls f until it succeeds, fails for good (a non-retryable

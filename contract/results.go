@@ -28,6 +28,9 @@ type StepSummary struct {
 	// did not run on the node (skipped, refused, or a document loaded in
 	// its place).
 	Attempt int `json:"attempt,omitempty"`
+	// Source names the document file a step came from when an
+	// aws:runDocument LocalPath step ran it: its path and hash.
+	Source string `json:"source,omitempty"`
 	// Earlier are the attempts before this one of a step retried for its
 	// maxAttempts, oldest first.
 	Earlier []StepSummary `json:"earlier,omitempty"`
