@@ -83,6 +83,20 @@ func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (BatchResult, 
 	defer stop()
 
 	outputShare := batchOutputBytes / max(1, len(in.Nodes)*max(1, len(in.Plan.Steps)))
+	res, failures := runBatch(ctx, in, func(ref TargetRef) contract.TargetSummary {
+		sum := runNode(ctx, a, in, ref, nodes[ref.NodeID], outputShare)
+		a.reportCompliance(ctx, in, sum)
+		return sum
+	})
+	activity.GetLogger(ctx).Info("batch finished", "execution", in.ExecutionID, "nodes", len(res.Nodes), "failures", failures, "notStarted", len(res.NotStarted))
+	return res, nil
+}
+
+// runBatch calls run on the batch's nodes in order, at most in.Concurrency
+// at once, and starts no more of them once more than in.AllowFailures have
+// failed or ctx is done. It returns the summaries of the nodes it ran, in
+// the batch's order, the nodes it did not start, and how many failed.
+func runBatch(ctx context.Context, in BatchInput, run func(TargetRef) contract.TargetSummary) (BatchResult, int) {
 	results := make([]*contract.TargetSummary, len(in.Nodes))
 	var (
 		mu       sync.Mutex
@@ -104,8 +118,7 @@ func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (BatchResult, 
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			sum := runNode(ctx, a, in, ref, nodes[ref.NodeID], outputShare)
-			a.reportCompliance(ctx, in, sum)
+			sum := run(ref)
 			mu.Lock()
 			results[i] = &sum
 			if countsAsError(sum.Status) {
@@ -123,8 +136,7 @@ func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (BatchResult, 
 		}
 		res.Nodes = append(res.Nodes, *results[i])
 	}
-	activity.GetLogger(ctx).Info("batch finished", "execution", in.ExecutionID, "nodes", len(res.Nodes), "failures", failures, "notStarted", len(res.NotStarted))
-	return res, nil
+	return res, failures
 }
 
 // countsAsError reports whether a node's final status counts against
