@@ -328,8 +328,8 @@ func (r nodeRun) runAttempts(ctx context.Context, key string, step documents.Pla
 			break
 		}
 	}
-	if last := &tries[len(tries)-1]; attempts > 1 && last.Status != contract.StatusSuccess {
-		last.DetailedStatus += fmt.Sprintf(" (after %d attempts)", attempts)
+	if n := len(tries); n > 1 && tries[n-1].Status != contract.StatusSuccess {
+		tries[n-1].DetailedStatus += fmt.Sprintf(" (after %d attempts)", n)
 	}
 	return tries
 }
