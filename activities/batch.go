@@ -83,6 +83,23 @@ func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (BatchResult, 
 	defer stop()
 
 	outputShare := batchOutputBytes / max(1, len(in.Nodes)*max(1, len(in.Plan.Steps)))
+	res, failures := runBatch(ctx, in, func(ref TargetRef) contract.TargetSummary {
+		sum := runNode(ctx, a, in, ref, nodes[ref.NodeID], outputShare)
+		if sum.Status != contract.StatusSuccess {
+			activity.GetLogger(ctx).Warn("node did not succeed", "node", sum.NodeID, "status", sum.Status, "detail", sum.DetailedStatus)
+		}
+		a.reportCompliance(ctx, in, sum)
+		return sum
+	})
+	activity.GetLogger(ctx).Info("batch finished", "execution", in.ExecutionID, "nodes", len(res.Nodes), "failures", failures, "notStarted", len(res.NotStarted))
+	return res, nil
+}
+
+// runBatch calls run on the batch's nodes in order, at most in.Concurrency
+// at once, and starts no more of them once more than in.AllowFailures have
+// failed or ctx is done. It returns the summaries of the nodes it ran, in
+// the batch's order, the nodes it did not start, and how many failed.
+func runBatch(ctx context.Context, in BatchInput, run func(TargetRef) contract.TargetSummary) (BatchResult, int) {
 	results := make([]*contract.TargetSummary, len(in.Nodes))
 	var (
 		mu       sync.Mutex
@@ -104,8 +121,7 @@ func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (BatchResult, 
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			sum := runNode(ctx, a, in, ref, nodes[ref.NodeID], outputShare)
-			a.reportCompliance(ctx, in, sum)
+			sum := run(ref)
 			mu.Lock()
 			results[i] = &sum
 			if countsAsError(sum.Status) {
@@ -123,8 +139,7 @@ func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (BatchResult, 
 		}
 		res.Nodes = append(res.Nodes, *results[i])
 	}
-	activity.GetLogger(ctx).Info("batch finished", "execution", in.ExecutionID, "nodes", len(res.Nodes), "failures", failures, "notStarted", len(res.NotStarted))
-	return res, nil
+	return res, failures
 }
 
 // countsAsError reports whether a node's final status counts against
@@ -275,9 +290,6 @@ func runNode(ctx context.Context, ops nodeOps, in BatchInput, ref TargetRef, n *
 		sum.Status = contract.StatusSuccess
 	}
 	sum.EndedAt = ops.now()
-	if sum.Status != contract.StatusSuccess {
-		activity.GetLogger(ctx).Warn("node did not succeed", "node", sum.NodeID, "status", sum.Status, "detail", sum.DetailedStatus)
-	}
 	return sum
 }
 
@@ -316,8 +328,8 @@ func (r nodeRun) runAttempts(ctx context.Context, key string, step documents.Pla
 		retry := (ss.Status == contract.StatusFailed || ss.Status == contract.StatusTimedOut) && ss.ExitCode != exitFailAndStop
 		if !retry || a == attempts {
 			ss.Earlier = earlier
-			if attempts > 1 && ss.Status != contract.StatusSuccess {
-				ss.DetailedStatus += fmt.Sprintf(" (after %d attempts)", attempts)
+			if a > 1 && ss.Status != contract.StatusSuccess {
+				ss.DetailedStatus += fmt.Sprintf(" (after %d attempts)", a)
 			}
 			return ss
 		}

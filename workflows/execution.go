@@ -462,13 +462,18 @@ func failureStatus(err error) (string, string) {
 }
 
 // rootMessage is the innermost failure message of an activity error, the
-// part that names the problem.
+// part that names the problem, without the failure's type and retry flag.
 func rootMessage(err error) string {
 	for {
 		next := errors.Unwrap(err)
 		if next == nil {
-			return err.Error()
+			break
 		}
 		err = next
 	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	return err.Error()
 }

@@ -1,76 +1,22 @@
 package workflows
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/converter"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/contract"
-	"github.com/stead-io/stead/documents"
-	"github.com/stead-io/stead/internal/ratecontrol"
 	"github.com/stead-io/stead/internal/schedule"
-	"github.com/stead-io/stead/internal/targets"
 )
-
-var acts *activities.Activities
-
-func testPlan(steps ...documents.PlanStep) *documents.Plan {
-	if len(steps) == 0 {
-		steps = []documents.PlanStep{{Name: "runShellScript", Action: "aws:runShellScript", Shell: "sh", Script: "true", TimeoutSeconds: 60}}
-	}
-	return &documents.Plan{DocumentName: "Stead-RunShellScript", DocumentVersion: "1", DocumentHash: "sha256:00", Steps: steps}
-}
-
-func nodes(ids ...string) activities.ResolveResult {
-	var r activities.ResolveResult
-	for _, id := range ids {
-		r.Nodes = append(r.Nodes, activities.TargetRef{NodeID: id, Platform: "linux"})
-	}
-	return r
-}
-
-func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflow(ExecutionWorkflow)
-	env.RegisterWorkflow(TargetWorkflow)
-	env.RegisterActivity(&activities.Activities{})
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", contract.SignalCompliance, mock.Anything).Return(nil).Maybe()
-	t.Cleanup(func() { env.AssertExpectations(t) })
-	return env
-}
-
-func TestTargetReportsCompliance(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterActivity(&activities.Activities{})
-	var got []contract.ComplianceRecord
-	env.OnSignalExternalWorkflow(mock.Anything, "node/n", "", contract.SignalCompliance, mock.Anything).Return(
-		func(_, _, _, _ string, arg any) error {
-			got = append(got, arg.(contract.ComplianceRecord))
-			return nil
-		})
-	env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(activities.StepResult{ExitCode: 1}, nil)
-	env.ExecuteWorkflow(TargetWorkflow, TargetInput{AssociationName: "patch", ExecutionID: "e9", ComplianceSeverity: "HIGH",
-		Node: activities.TargetRef{NodeID: "n", Platform: "linux"}, Plan: *testPlan()})
-	require.NoError(t, env.GetWorkflowError())
-	require.Len(t, got, 1)
-	require.Equal(t, "patch", got[0].Association)
-	require.Equal(t, contract.NonCompliant, got[0].Status)
-	require.Equal(t, "HIGH", got[0].Severity)
-	require.Equal(t, "e9", got[0].ExecutionID)
-}
 
 func TestRecordCompliance(t *testing.T) {
 	var rs []contract.ComplianceRecord
@@ -78,203 +24,6 @@ func TestRecordCompliance(t *testing.T) {
 	rs = recordCompliance(rs, contract.ComplianceRecord{Association: "a", Status: contract.NonCompliant})
 	rs = recordCompliance(rs, contract.ComplianceRecord{Association: "b", Status: contract.NonCompliant})
 	require.Equal(t, []contract.ComplianceRecord{{Association: "a", Status: contract.NonCompliant}, {Association: "b", Status: contract.NonCompliant}}, rs)
-}
-
-func execInput(conc, maxErr string) ExecutionInput {
-	c, _ := ratecontrol.Parse("c", conc, 1)
-	e, _ := ratecontrol.Parse("e", maxErr, 0)
-	return ExecutionInput{
-		AssociationName: "web", ExecutionID: "e1", Reason: ReasonCreate,
-		Spec: AssociationSpec{Name: "web", Document: "Stead-RunShellScript", MaxConcurrency: c, MaxErrors: e,
-			Targets: []targets.Target{{Key: "InstanceIds", Values: []string{"*"}}}},
-	}
-}
-
-// exitByNode answers RunStep with an exit code per node.
-func exitByNode(codes map[string]int) func(context.Context, activities.RunStepInput) (activities.StepResult, error) {
-	return func(_ context.Context, in activities.RunStepInput) (activities.StepResult, error) {
-		return activities.StepResult{Step: in.Step.Name, ExitCode: codes[in.NodeID], Stdout: "out-" + in.NodeID}, nil
-	}
-}
-
-func TestExecutionAllSucceed(t *testing.T) {
-	env := newEnv(t)
-	env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(testPlan(), nil)
-	env.OnActivity(acts.ResolveTargets, mock.Anything, mock.Anything).Return(nodes("a", "b", "c"), nil)
-	env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(exitByNode(nil)).Times(3)
-	env.ExecuteWorkflow(ExecutionWorkflow, execInput("2", "0"))
-	require.NoError(t, env.GetWorkflowError())
-	var res ExecutionResult
-	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, contract.StatusSuccess, res.Status)
-	require.Equal(t, Counts{Total: 3, Success: 3}, res.Counts)
-	require.Equal(t, "sha256:00", res.DocumentHash)
-	require.Equal(t, []string{"a", "b", "c"}, res.Dispatched)
-	require.Empty(t, res.Failures)
-	require.Empty(t, res.NotRun)
-}
-
-// runExecution runs an execution to its end across continue-as-new, the
-// way the server would, and returns its result and the number of runs.
-func runExecution(t *testing.T, in ExecutionInput, setup func(*testsuite.TestWorkflowEnvironment)) (ExecutionResult, int) {
-	for runs := 1; runs <= 20; runs++ {
-		env := newEnv(t)
-		setup(env)
-		env.ExecuteWorkflow(ExecutionWorkflow, in)
-		var can *workflow.ContinueAsNewError
-		if err := env.GetWorkflowError(); errors.As(err, &can) {
-			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
-			require.NotNil(t, in.Carry)
-			continue
-		}
-		var res ExecutionResult
-		require.NoError(t, env.GetWorkflowResult(&res))
-		return res, runs
-	}
-	t.Fatal("execution never ended")
-	return ExecutionResult{}, 0
-}
-
-func TestExecutionContinuesAsNewAcrossBatches(t *testing.T) {
-	defer func(n int) { maxTargetsPerRun = n }(maxTargetsPerRun)
-	maxTargetsPerRun = 3
-	ids := []string{"n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"}
-	var mu sync.Mutex // the test environment runs activities concurrently
-	ran := map[string]int{}
-	res, runs := runExecution(t, execInput("2", "1"), func(env *testsuite.TestWorkflowEnvironment) {
-		env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(testPlan(), nil).Maybe()
-		env.OnActivity(acts.ResolveTargets, mock.Anything, mock.Anything).Return(nodes(ids...), nil).Maybe()
-		env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RunStepInput) (activities.StepResult, error) {
-			mu.Lock()
-			ran[in.NodeID]++
-			mu.Unlock()
-			if in.NodeID == "n5" {
-				return activities.StepResult{ExitCode: 4}, nil
-			}
-			return activities.StepResult{}, nil
-		}).Maybe()
-	})
-	require.Equal(t, 3, runs, "8 targets in batches of 3")
-	require.Equal(t, 3, res.Runs)
-	require.Equal(t, ids, res.Dispatched)
-	for _, id := range ids {
-		require.Equal(t, 1, ran[id], id)
-	}
-	require.Equal(t, Counts{Total: 8, Success: 7, Failed: 1}, res.Counts)
-	require.Len(t, res.Failures, 1)
-	require.Equal(t, "n5", res.Failures[0].NodeID)
-	require.Equal(t, contract.StatusFailed, res.Status)
-}
-
-func TestExecutionStopsAtMaxErrors(t *testing.T) {
-	env := newEnv(t)
-	env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(testPlan(), nil)
-	env.OnActivity(acts.ResolveTargets, mock.Anything, mock.Anything).Return(nodes("a", "b", "c", "d", "e"), nil)
-	// Concurrency 1: a succeeds, b fails (1 error tolerated), c fails (2 > 1): stop.
-	env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(exitByNode(map[string]int{"b": 1, "c": 2})).Times(3)
-	env.ExecuteWorkflow(ExecutionWorkflow, execInput("1", "1"))
-	var res ExecutionResult
-	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, contract.StatusFailed, res.Status)
-	require.Contains(t, res.DetailedStatus, "stopped after 2 errors (MaxErrors 1)")
-	require.Equal(t, []string{"a", "b", "c"}, res.Dispatched)
-	require.Equal(t, []NotRun{{Status: contract.StatusSkipped, DetailedStatus: "MaxErrors reached: not dispatched", Nodes: []string{"d", "e"}}}, res.NotRun)
-	require.Len(t, res.Failures, 2)
-	require.Equal(t, "b", res.Failures[0].NodeID)
-	require.Equal(t, "c", res.Failures[1].NodeID)
-	require.Equal(t, Counts{Total: 5, Success: 1, Failed: 2, Skipped: 2}, res.Counts)
-}
-
-func TestExecutionMissingAndUndeliverable(t *testing.T) {
-	env := newEnv(t)
-	env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(testPlan(), nil)
-	r := nodes("a", "b")
-	r.Missing = []string{"ghost"}
-	env.OnActivity(acts.ResolveTargets, mock.Anything, mock.Anything).Return(r, nil)
-	env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RunStepInput) (activities.StepResult, error) {
-		if in.NodeID == "b" {
-			return activities.StepResult{}, temporal.NewNonRetryableApplicationError("host key mismatch for b", activities.ErrHostKeyMismatch, nil)
-		}
-		return activities.StepResult{}, nil
-	})
-	env.ExecuteWorkflow(ExecutionWorkflow, execInput("10", "100%"))
-	var res ExecutionResult
-	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, contract.StatusFailed, res.Status)
-	require.Equal(t, 2, res.Counts.Undeliverable)
-	require.Equal(t, 1, res.Counts.Success)
-	require.Len(t, res.Failures, 1)
-	require.Contains(t, res.Failures[0].DetailedStatus, "HostKeyMismatch")
-	require.Equal(t, []NotRun{{Status: contract.StatusUndeliverable, DetailedStatus: "node is not registered", Nodes: []string{"ghost"}}}, res.NotRun)
-}
-
-func TestExecutionBadDocumentFails(t *testing.T) {
-	env := newEnv(t)
-	env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(nil,
-		temporal.NewNonRetryableApplicationError("render document X: commands: required", activities.ErrInvalidDocument, nil))
-	env.ExecuteWorkflow(ExecutionWorkflow, execInput("1", "0"))
-	var res ExecutionResult
-	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, contract.StatusFailed, res.Status)
-	require.Contains(t, res.DetailedStatus, "commands: required")
-}
-
-func TestTargetSteps(t *testing.T) {
-	steps := []documents.PlanStep{
-		{Name: "win", Shell: "powershell", Platforms: []string{"windows"}, TimeoutSeconds: 60},
-		{Name: "skipped", Shell: "sh", Skipped: true, SkipReason: "precondition false", TimeoutSeconds: 60},
-		{Name: "first", Shell: "sh", TimeoutSeconds: 60},
-		{Name: "stop", Shell: "sh", TimeoutSeconds: 60},
-		{Name: "never", Shell: "sh", TimeoutSeconds: 60},
-	}
-	cases := []struct {
-		name       string
-		exits      map[string]int
-		timedOut   bool
-		wantStatus string
-		wantSteps  []string
-	}{
-		{name: "168 ends as success", exits: map[string]int{"stop": 168}, wantStatus: contract.StatusSuccess,
-			wantSteps: []string{contract.StatusSkipped, contract.StatusSkipped, contract.StatusSuccess, contract.StatusSuccess, contract.StatusSkipped}},
-		{name: "169 ends as failed", exits: map[string]int{"stop": 169}, wantStatus: contract.StatusFailed,
-			wantSteps: []string{contract.StatusSkipped, contract.StatusSkipped, contract.StatusSuccess, contract.StatusFailed, contract.StatusSkipped}},
-		{name: "failure stops the document", exits: map[string]int{"first": 2}, wantStatus: contract.StatusFailed,
-			wantSteps: []string{contract.StatusSkipped, contract.StatusSkipped, contract.StatusFailed, contract.StatusSkipped, contract.StatusSkipped}},
-		{name: "timeout", timedOut: true, wantStatus: contract.StatusTimedOut,
-			wantSteps: []string{contract.StatusSkipped, contract.StatusSkipped, contract.StatusTimedOut, contract.StatusSkipped, contract.StatusSkipped}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			env := newEnv(t)
-			env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RunStepInput) (activities.StepResult, error) {
-				require.Equal(t, "sh", in.Step.Shell, "only linux steps may run")
-				return activities.StepResult{Step: in.Step.Name, ExitCode: c.exits[in.Step.Name], TimedOut: c.timedOut}, nil
-			})
-			env.ExecuteWorkflow(TargetWorkflow, TargetInput{AssociationName: "a", ExecutionID: "e", Node: activities.TargetRef{NodeID: "n", Platform: "linux"}, Plan: *testPlan(steps...)})
-			var sum TargetSummary
-			require.NoError(t, env.GetWorkflowResult(&sum))
-			require.Equal(t, c.wantStatus, sum.Status)
-			var got []string
-			for _, s := range sum.Steps {
-				got = append(got, s.Status)
-			}
-			require.Equal(t, c.wantSteps, got)
-		})
-	}
-}
-
-func TestTargetUnreachableRetriesThenUndeliverable(t *testing.T) {
-	env := newEnv(t)
-	calls := 0
-	env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).Return(func(context.Context, activities.RunStepInput) (activities.StepResult, error) {
-		calls++
-		return activities.StepResult{}, temporal.NewApplicationError("dial 127.0.0.9:22: connection refused", activities.ErrUnreachable)
-	})
-	env.ExecuteWorkflow(TargetWorkflow, TargetInput{Node: activities.TargetRef{NodeID: "n", Platform: "linux"}, Plan: *testPlan()})
-	var sum TargetSummary
-	require.NoError(t, env.GetWorkflowResult(&sum))
-	require.Equal(t, contract.StatusUndeliverable, sum.Status)
-	require.Equal(t, int(stepRetry.MaximumAttempts), calls)
 }
 
 func TestAssociationRunsOnScheduleAndDeletes(t *testing.T) {
@@ -326,6 +75,8 @@ func TestFailureStatus(t *testing.T) {
 		{temporal.NewNonRetryableApplicationError("x", activities.ErrInvalidStep, nil), contract.StatusFailed},
 		{temporal.NewCanceledError(), contract.StatusCancelled},
 		{errors.New("boom"), contract.StatusFailed},
+		{temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, nil), contract.StatusDeliveryTimedOut},
+		{temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil), contract.StatusTimedOut},
 	}
 	for i, c := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
