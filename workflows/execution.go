@@ -238,6 +238,9 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 		if e.batches == 0 && (stopped || rollover || (len(e.c.Pending) == 0 && e.c.Page.Done())) {
 			break
 		}
+		if !stopped && !rollover && len(e.c.Pending) == 0 && !e.c.Page.Done() && e.runningConcurrency < e.concurrency {
+			continue // concurrency is free: resolve the next page now
+		}
 		if e.batches > 0 {
 			dctx, _ := workflow.NewDisconnectedContext(ctx)
 			e.selector.Select(dctx)
