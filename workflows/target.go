@@ -81,11 +81,7 @@ func TargetWorkflow(ctx workflow.Context, in TargetInput) (TargetSummary, error)
 		Status:     contract.StatusInProgress,
 		StartedAt:  workflow.Now(ctx),
 	}
-	if workflow.GetVersion(ctx, stepFlowChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		runStepsV0(ctx, in, &sum)
-	} else {
-		runSteps(ctx, in, &sum)
-	}
+	runSteps(ctx, in, &sum)
 	if sum.Status == contract.StatusInProgress {
 		sum.Status = contract.StatusSuccess
 	}
@@ -94,40 +90,9 @@ func TargetWorkflow(ctx workflow.Context, in TargetInput) (TargetSummary, error)
 	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.AttrStatus.ValueSet(sum.Status)); err != nil {
 		return sum, err
 	}
-	if workflow.GetVersion(ctx, "report-compliance", workflow.DefaultVersion, 1) == 1 {
-		reportCompliance(ctx, in, sum)
-	}
+	reportCompliance(ctx, in, sum)
 	return sum, nil
 }
-
-// runStepsV0 is the step loop of target workflows started before step flow control
-// (onFailure, onSuccess, finallyStep, maxAttempts, reboot exit codes): kept so that their
-// histories replay.
-func runStepsV0(ctx workflow.Context, in TargetInput, sum *TargetSummary) {
-	for i, step := range in.Plan.Steps {
-		if sum.Status != contract.StatusInProgress {
-			sum.Steps = append(sum.Steps, StepSummary{Name: step.Name, Status: contract.StatusSkipped, DetailedStatus: "an earlier step ended the document"})
-			continue
-		}
-		if skipped, ok := skipStep(in, step); ok {
-			sum.Steps = append(sum.Steps, skipped)
-			continue
-		}
-		ss := runStep(ctx, in, stepRunID(in, strconv.Itoa(i), 1), step, false)
-		sum.Steps = append(sum.Steps, ss)
-		sum.ExitCode = ss.ExitCode
-		switch {
-		case ss.Status == contract.StatusSuccess && ss.ExitCode == exitSucceedAndStop:
-			sum.Status = contract.StatusSuccess
-		case ss.Status != contract.StatusSuccess:
-			sum.Status = ss.Status
-			sum.DetailedStatus = fmt.Sprintf("step %s: %s", step.Name, ss.DetailedStatus)
-		}
-	}
-}
-
-// stepFlowChange marks the workflow change that brought step flow control.
-const stepFlowChange = "step-flow"
 
 // runSteps runs a plan's steps as SSM does: a failed step ends the document unless its
 // onFailure says continue (the document still ends Failed) or successAndExit (it ends
@@ -235,7 +200,7 @@ func runAttempts(ctx workflow.Context, in TargetInput, key string, step document
 	attempts := max(1, step.MaxAttempts)
 	var ss StepSummary
 	for a := 1; a <= attempts; a++ {
-		ss = runStep(ctx, in, stepRunID(in, key, a), step, true)
+		ss = runStep(ctx, in, stepRunID(in, key, a), step)
 		retry := (ss.Status == contract.StatusFailed || ss.Status == contract.StatusTimedOut) && ss.ExitCode != exitFailAndStop
 		if !retry {
 			break
@@ -251,8 +216,7 @@ func runAttempts(ctx workflow.Context, in TargetInput, key string, step document
 var rebootExitCodes = map[string]int{"linux": 194, "windows": 3010}
 
 // runStep runs one step and turns its result or failure into a summary.
-// flow enables what step flow control brought: reboot exit codes.
-func runStep(ctx workflow.Context, in TargetInput, runID string, step documents.PlanStep, flow bool) StepSummary {
+func runStep(ctx workflow.Context, in TargetInput, runID string, step documents.PlanStep) StepSummary {
 	timeout := time.Duration(step.TimeoutSeconds) * time.Second
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              contract.RegionTaskQueue(in.Node.Region),
@@ -282,12 +246,7 @@ func runStep(ctx workflow.Context, in TargetInput, runID string, step documents.
 		ss.Status, ss.DetailedStatus = contract.StatusTimedOut, fmt.Sprintf("timed out after %s", timeout)
 	case res.ExitCode == 0 || res.ExitCode == exitSucceedAndStop:
 		ss.Status = contract.StatusSuccess
-	case flow && res.ExitCode == rebootExitCodes[in.Node.Platform]:
-		if workflow.GetVersion(ctx, rebootChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-			ss.Status = contract.StatusSuccess
-			ss.DetailedStatus = fmt.Sprintf("reboot requested (exit code %d); Stead does not reboot nodes yet, so the node was not rebooted", res.ExitCode)
-			break
-		}
+	case res.ExitCode == rebootExitCodes[in.Node.Platform]:
 		ss.Status, ss.DetailedStatus = rebootNode(ctx, in, runID, res.ExitCode)
 	case res.ExitCode == exitFailAndStop:
 		ss.Status, ss.DetailedStatus = contract.StatusFailed, "exit code 169: document stopped as failed"
@@ -320,10 +279,6 @@ func failureStatus(err error) (string, string) {
 	}
 	return contract.StatusFailed, err.Error()
 }
-
-// rebootChange marks the workflow change that made reboot exit codes
-// reboot the node; before it they were only reported.
-const rebootChange = "reboot-node"
 
 // rebootMargin is what an AwaitBoot activity may take beyond the node's
 // reboot timeout, for its last probe and a retry after a worker crash.
@@ -372,18 +327,10 @@ func rebootNode(ctx workflow.Context, in TargetInput, runID string, exitCode int
 	}
 }
 
-// localDocumentChange marks the workflow change that runs aws:runDocument LocalPath steps;
-// before it their plans refused them.
-const localDocumentChange = "local-document"
-
 // loadLocalDocument reads and renders the document file of an aws:runDocument LocalPath
 // step on the node, in an activity so that the steps it yields are recorded in history.
 // It returns those steps, or the summary of the step failed with the reason it cannot run.
 func loadLocalDocument(ctx workflow.Context, in TargetInput, step documents.PlanStep) ([]documents.PlanStep, StepSummary) {
-	if workflow.GetVersion(ctx, localDocumentChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return nil, StepSummary{Name: step.Name, Status: contract.StatusFailed, ExitCode: -1,
-			DetailedStatus: "documentType LocalPath is not supported by the workflow that started this run"}
-	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              contract.RegionTaskQueue(in.Node.Region),
 		ScheduleToStartTimeout: stepDeliveryTimeout,
