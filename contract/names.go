@@ -9,6 +9,9 @@ const (
 	DocumentWorkflow    = "DocumentWorkflow"
 	AssociationWorkflow = "AssociationWorkflow"
 	ExecutionWorkflow   = "ExecutionWorkflow"
+	// TargetWorkflow is an execution's work on one node; replay fixtures
+	// are named by it.
+	TargetWorkflow = "TargetWorkflow"
 )
 
 // Workflow id prefixes: one workflow per node, document and association.

@@ -34,7 +34,7 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.NodeWorkflow, workflow.RegisterOptions{Name: contract.NodeWorkflow})
 	r.RegisterWorkflowWithOptions(workflows.AssociationWorkflow, workflow.RegisterOptions{Name: contract.AssociationWorkflow})
 	r.RegisterWorkflowWithOptions(workflows.ExecutionWorkflow, workflow.RegisterOptions{Name: contract.ExecutionWorkflow})
-	r.RegisterWorkflowWithOptions(workflows.TargetWorkflow, workflow.RegisterOptions{Name: "TargetWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.TargetWorkflow, workflow.RegisterOptions{Name: contract.TargetWorkflow})
 	r.RegisterWorkflowWithOptions(workflows.DocumentWorkflow, workflow.RegisterOptions{Name: contract.DocumentWorkflow})
 }
 

@@ -114,6 +114,29 @@ func TestExecutionAllSucceed(t *testing.T) {
 	require.Empty(t, res.NotRun)
 }
 
+// The progress query shows a running execution: its counts so far and the
+// nodes dispatched.
+func TestExecutionProgressQuery(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(testPlan(), nil)
+	env.OnActivity(acts.ResolveTargets, mock.Anything, mock.Anything).Return(nodes("a", "b", "c"), nil)
+	env.OnActivity(acts.RunStep, mock.Anything, mock.Anything).After(time.Minute).Return(exitByNode(nil)).Times(3)
+	var progress ExecutionResult
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(contract.ExecutionQueryProgress)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&progress))
+	}, 90*time.Second)
+	env.ExecuteWorkflow(ExecutionWorkflow, execInput("1", "0"))
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, contract.StatusInProgress, progress.Status)
+	require.Equal(t, Counts{Total: 3, Pending: 1, InProgress: 1, Success: 1}, progress.Counts)
+	require.Equal(t, []string{"a", "b"}, progress.Dispatched)
+	var res ExecutionResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, Counts{Total: 3, Success: 3}, res.Counts)
+}
+
 // runExecution runs an execution to its end across continue-as-new, the
 // way the server would, and returns its result and the number of runs.
 func runExecution(t *testing.T, in ExecutionInput, setup func(*testsuite.TestWorkflowEnvironment)) (ExecutionResult, int) {
