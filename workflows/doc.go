@@ -23,11 +23,12 @@
 // DocumentWorkflow) run for as long as the thing they hold exists, across
 // every deployment. They keep one code path wherever they can: a change that
 // a running history replays unchanged needs nothing. Only when a running
-// history would otherwise break does the change go behind a
-// workflow.GetVersion patch, and then a fixture is recorded before the
-// change (from the old code) and after it (from the new), so both paths
-// replay from then on. A patch comes out only once no run can hold the old
-// path: once every workflow of that type has continued as new past it.
+// history would otherwise break does the change go behind a patch (the
+// Temporal SDK's version marker, recorded in history), and then a fixture is
+// recorded before the change (from the old code) and after it (from the
+// new), so both paths replay from then on. As fixtures are only ever added,
+// a patch's old path stays: few patches, each for a history that would
+// really break.
 //
 // # Replay fixtures
 //
@@ -54,8 +55,9 @@
 // workflow types. A new handler, signal or workflow path gets a new
 // scenario or case in the recorder, recorded the same way.
 //
-// When a release is cut, its folder must hold a fixture for every workflow
-// type and handler as that release runs them (record again whatever
-// changed), and histories.Version then moves to the next release's name, so
-// the released folder is never written again.
+// Each release starts a new version folder. When a release is cut, its
+// folder must hold a fixture for every workflow type and handler as that
+// release runs them (delete and record again those whose workflow changed
+// since they were recorded), and histories.Version then moves to the next
+// release's name, so the released folder is never written again.
 package workflows
