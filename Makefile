@@ -3,12 +3,14 @@ GO       ?= go
 BIN      := bin/stead
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/stead-io/stead/cli.Version=$(VERSION)
-# Packages whose concurrency is ours: run them under the race detector.
-RACE_PKGS := ./internal/transport/... ./internal/detached/... ./workflows/... ./documents/... ./internal/schedule/...
+# Packages whose concurrency is ours: run them under the race detector. Not
+# ./workflows/histories: its one test, the fixture recorder, only runs when
+# asked, and linking the Temporal server with -race costs minutes.
+RACE_PKGS := ./internal/transport/... ./internal/detached/... ./workflows/ ./documents/... ./internal/schedule/...
 FUZZTIME ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test fuzz lint bench bench-scale clean
+.PHONY: build run test fuzz lint bench bench-scale clean histories
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stead
@@ -30,6 +32,14 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/schedule/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/targets/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseImport$$' -fuzztime=$(FUZZTIME) ./internal/node/
+
+# Records replay fixtures from today's workflows into the version folder in
+# development (workflows/histories.Version), never overwriting one, then
+# replays every fixture. ONLY=ExecutionWorkflow,TargetWorkflow records those
+# workflow types alone. Needs root (it starts sshd).
+histories:
+	$(GO) test -count=1 -timeout 30m -run '^TestRecordHistories$$' ./workflows/histories/ -record $(if $(ONLY),-record-only $(ONLY))
+	$(GO) test -count=1 -run '^TestReplayFixtures$$' ./workflows/
 
 lint:
 	$(GO) vet ./...

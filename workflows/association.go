@@ -395,10 +395,7 @@ func publishAssociation(ctx workflow.Context, st AssociationState) error {
 		return fmt.Errorf("publish association search attributes: %w", err)
 	}
 	// The targets in the memo let a new node find the associations it
-	// matches. Histories from before this existed replay without it.
-	if workflow.GetVersion(ctx, "association-targets-memo", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return nil
-	}
+	// matches.
 	if err := workflow.UpsertMemo(ctx, map[string]any{contract.AssociationTargetsMemoKey: st.Spec.Targets}); err != nil {
 		return fmt.Errorf("publish association targets: %w", err)
 	}

@@ -15,21 +15,11 @@ import (
 // $LATEST.
 const ReasonDocumentChange = "DocumentChange"
 
-// Workflow changes that brought document-change runs. Histories from
-// before them replay without the notification and without the run.
-const (
-	documentChangeNotify = "document-change-notify"
-	documentChangeRuns   = "document-change-runs"
-)
-
 // notifyDocumentChange tells the associations using a document by a
 // selector that now resolves to another version. A failure is logged, not
 // returned: the document change itself stands, and the associations still
 // pick the new version up at their next run.
 func notifyDocumentChange(ctx workflow.Context, change contract.DocumentChanged) {
-	if workflow.GetVersion(ctx, documentChangeNotify, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return
-	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
 	var a *activities.Activities
 	var told []string
@@ -51,9 +41,6 @@ func watchDocumentChanges(ctx workflow.Context, st *AssociationState, deleting *
 	ch := workflow.GetSignalChannel(ctx, contract.SignalDocumentChanged)
 	handle := func(ctx workflow.Context, m contract.DocumentChanged) {
 		if *deleting || st.Spec.ApplyOnlyAtCronInterval || !documentChangeApplies(st.Spec.Document, m) {
-			return
-		}
-		if workflow.GetVersion(ctx, documentChangeRuns, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 			return
 		}
 		queued := false

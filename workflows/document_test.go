@@ -97,6 +97,16 @@ func TestDocumentWorkflow(t *testing.T) {
 		}
 		_, err := env.QueryWorkflow(contract.DocumentQueryVersion, "7")
 		require.True(t, IsDocumentNotFound(err), err)
+		v, err := env.QueryWorkflow(contract.DocumentQueryDescribe)
+		require.NoError(t, err)
+		var info DocumentInfo
+		require.NoError(t, v.Get(&info))
+		require.Equal(t, "my-doc", info.Name)
+		require.Equal(t, 2, info.DefaultVersion)
+		require.Equal(t, 2, info.LatestVersion)
+		require.Len(t, info.Versions, 2)
+		require.Empty(t, info.Versions[1].Content, "describe leaves the content out")
+		require.Equal(t, len(docV2), info.Versions[1].Size)
 		env.UpdateWorkflow(contract.DocumentUpdateDelete, "delete", expectUpdate(t, "delete", "", nil), DeleteDocumentRequest{By: "u@h"})
 	}, time.Minute)
 	env.ExecuteWorkflow(DocumentWorkflow, DocumentState{})

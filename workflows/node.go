@@ -184,11 +184,8 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 
 // notifyAssociations tells, in the background, the associations the node
 // now matches, so a new or retagged node is bootstrapped without waiting for
-// their schedules. Histories from before this existed replay without it.
+// their schedules.
 func notifyAssociations(ctx workflow.Context, n node.Node, previous *node.Node, inFlight *int) {
-	if workflow.GetVersion(ctx, "notify-associations", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return
-	}
 	*inFlight++
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		defer func() { *inFlight-- }()

@@ -82,6 +82,11 @@ type Config struct {
 	// LogLevel is the least severe server record passed to Logger; nil means
 	// slog.LevelWarn, since the server is chatty at info.
 	LogLevel slog.Leveler
+	// SuggestContinueAsNewAfter, when positive, makes the server suggest
+	// continue-as-new to a workflow once its history holds this many events,
+	// instead of Temporal's 4,096: the way to see long-lived workflows
+	// continue as new, with their carried state, in a short run.
+	SuggestContinueAsNewAfter int
 }
 
 // Server is a running Temporal server (frontend, history, matching and
@@ -153,6 +158,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.UIPort < -1 || c.UIPort > 65535 {
 		return c, fmt.Errorf("ui port %d is out of range", c.UIPort)
 	}
+	if c.SuggestContinueAsNewAfter < 0 {
+		return c, fmt.Errorf("suggest continue-as-new after %d events: want 0 (Temporal's default) or more", c.SuggestContinueAsNewAfter)
+	}
 	if c.Namespace == "" {
 		c.Namespace = "default"
 	}
@@ -209,7 +217,7 @@ func (s *Server) start(ctx context.Context, cfg Config) error {
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(staticHosts(p, s.frontendAddress)),
 		temporal.WithLogger(s.logger),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
+		temporal.WithDynamicConfigClient(dynamicConfig(cfg)),
 	)
 	if err != nil {
 		return err
@@ -374,8 +382,8 @@ func staticHosts(p ports, frontendAddress string) map[primitives.ServiceName]sta
 
 // dynamicConfig tunes the server for one node serving a developer or a test
 // suite with up to about a thousand concurrent workflows.
-func dynamicConfig() dynamicconfig.Client {
-	return dynamicconfig.StaticClient{
+func dynamicConfig(cfg Config) dynamicconfig.Client {
+	dc := dynamicconfig.StaticClient{
 		// One partition per task queue: with more, a task can sit in a
 		// partition no poller is on and dispatch stalls for seconds.
 		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
@@ -392,6 +400,10 @@ func dynamicConfig() dynamicconfig.Client {
 		// the default of 10 per second throttles both.
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 1000,
 	}
+	if cfg.SuggestContinueAsNewAfter > 0 {
+		dc[dynamicconfig.HistoryCountSuggestContinueAsNew.Key()] = cfg.SuggestContinueAsNewAfter
+	}
+	return dc
 }
 
 // startTemporal builds and starts the server. The server reports unusable

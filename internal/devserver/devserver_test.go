@@ -177,6 +177,37 @@ func TestStartPersistsAcrossRestart(t *testing.T) {
 	assert.NotContains(t, err.Error(), "\n")
 }
 
+// untilSuggested sleeps in short steps until the server suggests
+// continue-as-new, and returns the history length at which it did.
+func untilSuggested(ctx workflow.Context) (int, error) {
+	for !workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		if err := workflow.Sleep(ctx, time.Millisecond); err != nil {
+			return 0, err
+		}
+	}
+	return workflow.GetInfo(ctx).GetCurrentHistoryLength(), nil
+}
+
+func TestSuggestContinueAsNewAfter(t *testing.T) {
+	srv := start(t, devserver.Config{DataDir: t.TempDir(), UIPort: -1, SuggestContinueAsNewAfter: 20})
+	t.Cleanup(func() { _ = srv.Stop() })
+	c := dial(t, srv)
+	defer c.Close()
+	w := worker.New(c, taskQueue, worker.Options{})
+	w.RegisterWorkflow(untilSuggested)
+	require.NoError(t, w.Start())
+	defer w.Stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: taskQueue}, untilSuggested)
+	require.NoError(t, err)
+	var length int
+	require.NoError(t, run.Get(ctx, &length), "suggested long before Temporal's default of 4,096 events")
+	assert.GreaterOrEqual(t, length, 20)
+	assert.Less(t, length, 40)
+}
+
 func TestStartReportsUnusableResources(t *testing.T) {
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -196,6 +227,7 @@ func TestStartReportsUnusableResources(t *testing.T) {
 		{"data dir not writable", devserver.Config{DataDir: filepath.Join(file, "data")}, "data dir " + filepath.Join(file, "data") + " is not writable"},
 		{"no data dir", devserver.Config{}, "data dir is required"},
 		{"bad ip", devserver.Config{DataDir: t.TempDir(), IP: "localhost"}, `ip "localhost" is not an IP address`},
+		{"negative continue-as-new limit", devserver.Config{DataDir: t.TempDir(), SuggestContinueAsNewAfter: -1}, "suggest continue-as-new after -1 events: want 0"},
 		{"too many keywords", devserver.Config{DataDir: t.TempDir(), UIPort: -1, SearchAttributes: keywords(11)}, "cannot have more than 10 search attributes of type Keyword"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,7 +30,7 @@ func TestStartTemporalTurnsFatalIntoError(t *testing.T) {
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(staticHosts(p, frontend)),
 		temporal.WithLogger(newServerLogger(slog.New(slog.DiscardHandler), slog.LevelError)),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
+		temporal.WithDynamicConfigClient(dynamicConfig(cfg)),
 	)
 	require.ErrorContains(t, err, "Failed to start gRPC listener")
 }
