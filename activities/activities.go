@@ -2,12 +2,16 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/runner"
 	"github.com/stead-io/stead/internal/transport"
 )
 
@@ -22,15 +26,24 @@ const (
 	ErrNodeNotFound    = "NodeNotFound"
 	ErrInvalidDocument = "InvalidDocument"
 	ErrInvalidStep     = "InvalidStep"
+	// ErrInvalidTarget: this worker cannot reach the node at all: its
+	// transport or platform has no communicator or runner here, or its
+	// spec is unusable.
+	ErrInvalidTarget = string(transport.InvalidTarget)
 )
 
 // DeliveryErrors are the failure types that mean the step never reached the
 // node: a target failing with one is Undeliverable, not Failed.
 var DeliveryErrors = []string{ErrHostKeyUnknown, ErrHostKeyMismatch, ErrAuthFailed, ErrNoCredential, ErrUnreachable, ErrNodeNotFound}
 
-// Connector opens a connection to a node; transport.Pool implements it.
+// Connector lends connections to nodes, through the communicator of each
+// node's transport; transport.Pool implements it.
 type Connector interface {
-	Get(ctx context.Context, t transport.Target) (transport.Conn, error)
+	// Get lends a connection to t; closing it gives it back.
+	Get(ctx context.Context, t transport.Target) (transport.Communicator, error)
+	// Drop forgets the idle connections to t, whose node went away (it
+	// rebooted), so the next Get dials afresh.
+	Drop(t transport.Target)
 }
 
 // Activities carries what the activities need. One value is registered
@@ -44,6 +57,10 @@ type Activities struct {
 	DataConverter converter.DataConverter
 	// Nodes connects to nodes.
 	Nodes Connector
+	// Runners picks the runner (internal/runner) for a node's platform:
+	// what speaks the node's shell over the connection. worker.Run fills in
+	// worker.DefaultRunners when it is nil.
+	Runners *runner.Registry
 	// Now is the clock, for the times recorded in step results.
 	Now func() time.Time
 	// HeartbeatEvery is how often a running step reports liveness.
@@ -59,6 +76,34 @@ type Activities struct {
 	// Secrets resolves {{ssm-secure:NAME}} parameter values just before a step runs; nil
 	// holds none, so a step that references a secret fails with ErrSecretNotFound.
 	Secrets SecretSource
+}
+
+// runnerFor is the runner for n's platform. A platform this worker has no
+// runner for fails for good: retrying on the same worker cannot help.
+func (a *Activities) runnerFor(n node.Node) (runner.Runner, error) {
+	rn, err := a.Runners.For(n.Platform)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("node %s: %v", n.ID, err), ErrInvalidTarget, nil)
+	}
+	return rn, nil
+}
+
+// connect lends a connection to n, through the communicator of its
+// transport.
+func (a *Activities) connect(ctx context.Context, n node.Node) (transport.Communicator, error) {
+	c, err := a.Nodes.Get(ctx, nodeTarget(n))
+	if err != nil {
+		return nil, deliveryError(err)
+	}
+	return c, nil
+}
+
+// nodeTarget is how the transport reaches n.
+func nodeTarget(n node.Node) transport.Target {
+	return transport.Target{
+		NodeID: n.ID, Address: n.Address, Port: n.Port, User: n.User,
+		Kind: n.Transport, HostKey: n.HostKey, Credential: n.Credential,
+	}
 }
 
 func (a *Activities) now() time.Time {

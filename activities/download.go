@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/node"
-	"github.com/stead-io/stead/internal/transport"
+	"github.com/stead-io/stead/internal/runner"
 )
 
 // ErrDownloadFailed is the failure type of an aws:downloadContent step that cannot
@@ -29,7 +28,7 @@ const MaxDownloadBytes = 4 << 30
 // runDownload carries out an aws:downloadContent step: the worker fetches the source
 // into a temporary file, checks its digest, then writes it on the node. Nothing reaches
 // the node unless the whole content arrived and matched.
-func (a *Activities) runDownload(ctx context.Context, n node.Node, in RunStepInput, res StepResult) (StepResult, error) {
+func (a *Activities) runDownload(ctx context.Context, rn runner.Runner, n node.Node, in RunStepInput, res StepResult) (StepResult, error) {
 	dl := in.Step.Download
 	stop := a.heartbeat(ctx)
 	defer stop()
@@ -42,12 +41,9 @@ func (a *Activities) runDownload(ctx context.Context, n node.Node, in RunStepInp
 		return res, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("sha256 of %s is %s, not the expected %s; nothing was written to the node", source(dl), sum, dl.SHA256), ErrDownloadFailed, nil)
 	}
-	conn, err := a.Nodes.Get(ctx, transport.Target{
-		NodeID: n.ID, Address: n.Address, Port: n.Port, User: n.User,
-		Kind: n.Transport, HostKey: n.HostKey, Credential: n.Credential,
-	})
+	conn, err := a.connect(ctx, n)
 	if err != nil {
-		return res, deliveryError(err)
+		return res, err
 	}
 	defer conn.Close()
 	f, err := os.Open(tmp)
@@ -55,19 +51,16 @@ func (a *Activities) runDownload(ctx context.Context, n node.Node, in RunStepInp
 		return res, fmt.Errorf("reopen downloaded file: %w", err)
 	}
 	defer f.Close()
-	dest, err := transport.Upload(ctx, conn, dl.DestinationPath, f, 0o644)
-	if errors.Is(err, transport.ErrNoUpload) {
-		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("node %s: %v", in.NodeID, err), ErrDownloadFailed, nil)
-	}
+	dest, err := rn.Upload(ctx, conn, dl.DestinationPath, f, 0o644)
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		return res, fmt.Errorf("write %s on node %s: %w", dl.DestinationPath, in.NodeID, err)
+		return res, fmt.Errorf("write %s on node %s: %w", dl.DestinationPath, n.ID, err)
 	}
 	res.Stdout = fmt.Sprintf("downloaded %s (%d bytes, sha256 %s) to %s\n", source(dl), size, sum, dest)
 	res.EndedAt = a.now()
-	activity.GetLogger(ctx).Info("content downloaded", "node", in.NodeID, "step", in.Step.Name, "bytes", size, "destination", dest)
+	activity.GetLogger(ctx).Info("content downloaded", "node", n.ID, "step", in.Step.Name, "bytes", size, "destination", dest)
 	return res, nil
 }
 

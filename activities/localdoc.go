@@ -1,10 +1,10 @@
 package activities
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"strings"
 
@@ -37,14 +37,6 @@ type LocalDocumentResult struct {
 	Steps []documents.PlanStep `json:"steps"`
 }
 
-// Exit codes of the script that reads a document file, one for each reason it cannot.
-const (
-	readNoHome     = 90
-	readMissing    = 91
-	readNotFile    = 92
-	readUnreadable = 93
-)
-
 // LoadLocalDocument reads the document file of an aws:runDocument LocalPath step from the
 // node, over the node's own connection and as its login user (the user that
 // aws:downloadContent wrote it as), and renders it with the step's documentParameters.
@@ -58,7 +50,7 @@ func (a *Activities) LoadLocalDocument(ctx context.Context, in LoadLocalDocument
 	return a.loadLocalDocumentOn(ctx, n, in)
 }
 
-// loadLocalDocumentOn is LoadLocalDocument for a node whose spec the caller has loaded.
+// loadLocalDocumentOn is LoadLocalDocument on the node n, already loaded.
 func (a *Activities) loadLocalDocumentOn(ctx context.Context, n node.Node, in LoadLocalDocumentInput) (LocalDocumentResult, error) {
 	ld := in.Step.LocalDocument
 	if ld == nil {
@@ -73,44 +65,30 @@ func (a *Activities) loadLocalDocumentOn(ctx context.Context, n node.Node, in Lo
 	if !path.IsAbs(ld.Path) {
 		where += " (relative to the login's home)"
 	}
-	conn, err := a.Nodes.Get(ctx, transport.Target{
-		NodeID: n.ID, Address: n.Address, Port: n.Port, User: n.User,
-		Kind: n.Transport, HostKey: n.HostKey, Credential: n.Credential,
-	})
+	rn, err := a.runnerFor(n)
 	if err != nil {
-		return LocalDocumentResult{}, deliveryError(err)
+		return LocalDocumentResult{}, err
+	}
+	conn, err := a.connect(ctx, n)
+	if err != nil {
+		return LocalDocumentResult{}, err
 	}
 	defer conn.Close()
 	// One byte beyond the limit tells a file over it from one exactly at it, without
 	// copying a large file off the node.
-	script := fmt.Sprintf(`cd || exit %d
-p=%s
-[ -e "$p" ] || exit %d
-[ -f "$p" ] || exit %d
-[ -r "$p" ] || exit %d
-exec head -c %d -- "$p"`, readNoHome, shellQuote(ld.Path), readMissing, readNotFile, readUnreadable, documents.MaxDocumentSize+1)
-	var stdout, stderr bytes.Buffer
-	code, err := conn.Run(ctx, script, nil, &stdout, &stderr)
-	if err != nil {
-		if ctx.Err() != nil {
-			return LocalDocumentResult{}, ctx.Err()
-		}
-		return LocalDocumentResult{}, deliveryError(fmt.Errorf("read %s on node %s: %w", ld.Path, in.NodeID, err))
+	content, err := rn.ReadFile(ctx, conn, ld.Path, documents.MaxDocumentSize+1)
+	switch {
+	case ctx.Err() != nil:
+		return LocalDocumentResult{}, ctx.Err()
+	case errors.Is(err, fs.ErrNotExist):
+		return LocalDocumentResult{}, failed("documentPath %s: no such file on node %s", where, n.ID)
+	case errors.Is(err, transport.ErrNotRegular):
+		return LocalDocumentResult{}, failed("documentPath %s: not a regular file on node %s", where, n.ID)
+	case errors.Is(err, fs.ErrPermission):
+		return LocalDocumentResult{}, failed("documentPath %s: not readable by the login user on node %s", where, n.ID)
+	case err != nil:
+		return LocalDocumentResult{}, deliveryError(fmt.Errorf("read %s on node %s: %w", ld.Path, n.ID, err))
 	}
-	switch code {
-	case 0:
-	case readMissing:
-		return LocalDocumentResult{}, failed("documentPath %s: no such file on node %s", where, in.NodeID)
-	case readNotFile:
-		return LocalDocumentResult{}, failed("documentPath %s: not a regular file on node %s", where, in.NodeID)
-	case readUnreadable:
-		return LocalDocumentResult{}, failed("documentPath %s: not readable by the login user on node %s", where, in.NodeID)
-	case readNoHome:
-		return LocalDocumentResult{}, failed("documentPath %s: the login's home directory is not accessible on node %s", where, in.NodeID)
-	default:
-		return LocalDocumentResult{}, failed("documentPath %s: reading it on node %s exited %d: %s", where, in.NodeID, code, firstLineOf(stderr.String()))
-	}
-	content := stdout.Bytes()
 	if len(content) > documents.MaxDocumentSize {
 		return LocalDocumentResult{}, failed("documentPath %s: the file is larger than the %d bytes a document may have", where, documents.MaxDocumentSize)
 	}
@@ -130,6 +108,6 @@ exec head -c %d -- "$p"`, readNoHome, shellQuote(ld.Path), readMissing, readNotF
 		return LocalDocumentResult{}, failed("%v", err)
 	}
 	res := LocalDocumentResult{Path: ld.Path, Hash: documents.Hash(content), Bytes: len(content), Steps: steps}
-	activity.GetLogger(ctx).Info("local document loaded", "node", in.NodeID, "step", in.Step.Name, "path", ld.Path, "hash", res.Hash, "steps", len(steps))
+	activity.GetLogger(ctx).Info("local document loaded", "node", n.ID, "step", in.Step.Name, "path", ld.Path, "hash", res.Hash, "steps", len(steps))
 	return res, nil
 }

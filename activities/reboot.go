@@ -1,17 +1,16 @@
 package activities
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/stead-io/stead/internal/node"
-	"github.com/stead-io/stead/internal/transport"
+	"github.com/stead-io/stead/internal/runner"
 )
 
 // Error types of reboot failures.
@@ -43,28 +42,6 @@ type AwaitBootInput struct {
 	Until  time.Time `json:"until"`
 }
 
-// rebootProgram records the current boot id in the step's run directory,
-// then runs the reboot command. If the run directory already records a
-// boot id other than the current one, the reboot happened (an earlier
-// attempt issued it) and the node is not rebooted again.
-const rebootProgram = `# Stead: reboot for run @RUNID@.
-d="$HOME/.stead/runs/@RUNID@"
-mkdir -p "$d" || exit 90
-cur=$(sh -c @BOOTID@ 2>/dev/null | tr -d ' \n\r\t')
-[ -n "$cur" ] || { echo "the boot id command printed nothing" >&2; exit 91; }
-if [ -f "$d/rebooted-from" ]; then
-	old=$(cat "$d/rebooted-from")
-	if [ "$old" != "$cur" ]; then
-		printf 'STEAD1 rebooted %s\n' "$old"
-		exit 0
-	fi
-else
-	printf '%s\n' "$cur" >"$d/rebooted-from"
-fi
-printf 'STEAD1 rebooting %s\n' "$cur"
-sh -c @REBOOT@ </dev/null
-`
-
 // rebootIssueTimeout bounds the session that issues the reboot.
 const rebootIssueTimeout = 60 * time.Second
 
@@ -80,50 +57,37 @@ func (a *Activities) RebootNode(ctx context.Context, in RebootInput) (RebootResu
 	return a.rebootNodeOn(ctx, n, in)
 }
 
-// rebootNodeOn is RebootNode for a node whose spec the caller has loaded.
+// rebootNodeOn is RebootNode on the node n, already loaded.
 func (a *Activities) rebootNodeOn(ctx context.Context, n node.Node, in RebootInput) (RebootResult, error) {
 	res := RebootResult{TimeoutSeconds: n.RebootTimeoutSeconds}
 	if res.TimeoutSeconds <= 0 {
 		res.TimeoutSeconds = node.DefaultRebootTimeoutSeconds
 	}
-	t := nodeTarget(n)
-	conn, err := a.Nodes.Get(ctx, t)
+	rn, err := a.runnerFor(n)
 	if err != nil {
-		return res, deliveryError(err)
+		return res, err
 	}
-	defer a.dropConnections(t)
+	conn, err := a.connect(ctx, n)
+	if err != nil {
+		return res, err
+	}
+	t := nodeTarget(n)
+	defer a.Nodes.Drop(t)
 	defer conn.Close()
-	reboot := shellQuote(orDefault(n.RebootCommand, node.DefaultRebootCommand))
-	if n.Sudo {
-		// Only a node that opted in to sudo is rebooted through it.
-		reboot = shellQuote("sudo -n sh -c " + reboot)
-	}
-	program := strings.NewReplacer(
-		"@RUNID@", in.RunID,
-		"@BOOTID@", shellQuote(orDefault(n.BootIDCommand, node.DefaultBootIDCommand)),
-		"@REBOOT@", reboot,
-	).Replace(rebootProgram)
 	rctx, cancel := context.WithTimeout(ctx, rebootIssueTimeout)
 	defer cancel()
-	var out, errOut bytes.Buffer
-	code, runErr := conn.Run(rctx, "sh -c "+shellQuote(program), nil, &out, &errOut)
-	state, bootID := rebootHeader(out.String())
+	bootID, err := rn.Reboot(rctx, conn, runner.Reboot{
+		RunID: in.RunID, Command: n.RebootCommand, BootIDCommand: n.BootIDCommand, Sudo: n.Sudo,
+	})
 	switch {
-	case state == "rebooted":
-		res.BootID = bootID
-		return res, nil
-	case state == "rebooting" && (runErr != nil || code == 0):
-		// Issued: it returned, or the node went down under it.
-		res.BootID = bootID
-		activity.GetLogger(ctx).Info("node rebooting", "node", in.NodeID, "bootId", bootID)
-		return res, nil
-	case state == "rebooting":
-		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("reboot node %s: the reboot command exited %d: %s", in.NodeID, code, firstLineOf(errOut.String())), ErrRebootFailed, nil)
-	case runErr != nil:
-		return res, fmt.Errorf("reboot node %s: %w", in.NodeID, deliveryError(runErr))
-	default:
-		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("reboot node %s: read the boot id: exit status %d: %s", in.NodeID, code, firstLineOf(errOut.String())), ErrRebootFailed, nil)
+	case errors.Is(err, runner.ErrRebootFailed):
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("node %s: %v", n.ID, err), ErrRebootFailed, nil)
+	case err != nil:
+		return res, fmt.Errorf("reboot node %s: %w", n.ID, deliveryError(err))
 	}
+	res.BootID = bootID
+	activity.GetLogger(ctx).Info("node rebooting", "node", n.ID, "bootId", bootID)
+	return res, nil
 }
 
 // awaitPoll is how often AwaitBoot asks for the boot id.
@@ -145,17 +109,19 @@ func (a *Activities) AwaitBoot(ctx context.Context, in AwaitBootInput) (string, 
 	return a.awaitBootOn(ctx, n, in)
 }
 
-// awaitBootOn is AwaitBoot for a node whose spec the caller has loaded.
+// awaitBootOn is AwaitBoot on the node n, already loaded.
 func (a *Activities) awaitBootOn(ctx context.Context, n node.Node, in AwaitBootInput) (string, error) {
-	t := nodeTarget(n)
-	cmd := "sh -c " + shellQuote(orDefault(n.BootIDCommand, node.DefaultBootIDCommand))
+	rn, err := a.runnerFor(n)
+	if err != nil {
+		return "", err
+	}
 	var last error
 	for {
 		activity.RecordHeartbeat(ctx)
-		id, err := a.probeBootID(ctx, t, cmd)
+		id, err := a.probeBootID(ctx, rn, n)
 		switch {
 		case err == nil && id != "" && id != in.BootID:
-			activity.GetLogger(ctx).Info("node back from reboot", "node", in.NodeID, "bootId", id)
+			activity.GetLogger(ctx).Info("node back from reboot", "node", n.ID, "bootId", id)
 			return id, nil
 		case err != nil:
 			last = err
@@ -164,7 +130,7 @@ func (a *Activities) awaitBootOn(ctx context.Context, n node.Node, in AwaitBootI
 			return "", ctx.Err()
 		}
 		if !a.now().Before(in.Until) {
-			msg := fmt.Sprintf("node %s did not come back from its reboot by %s", in.NodeID, in.Until.UTC().Format(time.RFC3339))
+			msg := fmt.Sprintf("node %s did not come back from its reboot by %s", n.ID, in.Until.UTC().Format(time.RFC3339))
 			if last != nil {
 				msg += ": " + last.Error()
 			}
@@ -178,10 +144,11 @@ func (a *Activities) awaitBootOn(ctx context.Context, n node.Node, in AwaitBootI
 	}
 }
 
-// probeBootID reads the boot id over a fresh connection: pooled ones
+// probeBootID reads n's boot id over a fresh connection: pooled ones
 // belong to the boot before.
-func (a *Activities) probeBootID(ctx context.Context, t transport.Target, cmd string) (string, error) {
-	a.dropConnections(t)
+func (a *Activities) probeBootID(ctx context.Context, rn runner.Runner, n node.Node) (string, error) {
+	t := nodeTarget(n)
+	a.Nodes.Drop(t)
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	conn, err := a.Nodes.Get(pctx, t)
@@ -189,56 +156,5 @@ func (a *Activities) probeBootID(ctx context.Context, t transport.Target, cmd st
 		return "", err
 	}
 	defer conn.Close()
-	var out bytes.Buffer
-	code, err := conn.Run(pctx, cmd, nil, &out, nil)
-	if err != nil {
-		return "", err
-	}
-	if code != 0 {
-		return "", fmt.Errorf("read boot id: exit status %d", code)
-	}
-	return strings.Join(strings.Fields(out.String()), ""), nil
-}
-
-// dropConnections forgets pooled connections to t, if the connector pools.
-func (a *Activities) dropConnections(t transport.Target) {
-	if d, ok := a.Nodes.(interface{ Drop(transport.Target) }); ok {
-		d.Drop(t)
-	}
-}
-
-// nodeTarget is how the transport reaches n.
-func nodeTarget(n node.Node) transport.Target {
-	return transport.Target{
-		NodeID: n.ID, Address: n.Address, Port: n.Port, User: n.User,
-		Kind: n.Transport, HostKey: n.HostKey, Credential: n.Credential,
-	}
-}
-
-// rebootHeader parses rebootProgram's "STEAD1 STATE BOOTID" line.
-func rebootHeader(out string) (state, bootID string) {
-	line, _, _ := strings.Cut(out, "\n")
-	f := strings.Fields(line)
-	if len(f) != 3 || f[0] != "STEAD1" {
-		return "", ""
-	}
-	return f[1], f[2]
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-// shellQuote quotes s as one sh word.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// firstLineOf is the first line of s, for an error message.
-func firstLineOf(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
+	return rn.BootID(pctx, conn, n.BootIDCommand)
 }

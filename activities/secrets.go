@@ -1,7 +1,6 @@
 package activities
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +8,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/stead-io/stead/documents"
-	"github.com/stead-io/stead/internal/detached"
+	"github.com/stead-io/stead/internal/runner"
 	"github.com/stead-io/stead/internal/secrets"
-	"github.com/stead-io/stead/internal/transport"
 )
 
 // ErrSecretNotFound is the failure type of a step whose {{ssm-secure:NAME}} reference
@@ -29,8 +27,8 @@ type SecretSource interface {
 // by the worker's secret NAME here, and nowhere earlier, so that only the node sees it.
 // The redactor hides every secret value of the step (resolved, or given to a parameter
 // declared secret) in what the step returns.
-func (a *Activities) stepEnv(in RunStepInput) ([]detached.EnvVar, *secrets.Redactor, error) {
-	env := make([]detached.EnvVar, len(in.Step.Env))
+func (a *Activities) stepEnv(in RunStepInput) ([]runner.EnvVar, *secrets.Redactor, error) {
+	env := make([]runner.EnvVar, len(in.Step.Env))
 	var hidden []string
 	for i, e := range in.Step.Env {
 		value := e.Value
@@ -48,7 +46,7 @@ func (a *Activities) stepEnv(in RunStepInput) ([]detached.EnvVar, *secrets.Redac
 		} else if e.Secret {
 			hidden = append(hidden, value)
 		}
-		env[i] = detached.EnvVar{Name: e.Name, Value: value}
+		env[i] = runner.EnvVar{Name: e.Name, Value: value}
 	}
 	return env, secrets.NewRedactor(hidden), nil
 }
@@ -88,42 +86,13 @@ func redactError(r *secrets.Redactor, err error) error {
 	return errors.New(msg)
 }
 
-// redactingConn is a connection whose commands' output is redacted as it streams: the
-// output store copies a step's full output from the node through it.
-type redactingConn struct {
-	transport.Conn
-	r *secrets.Redactor
-}
-
-// Run implements transport.Conn.
-func (c redactingConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	var so, se *secrets.Writer
-	if stdout != nil {
-		so = c.r.Writer(stdout)
-		stdout = so
-	}
-	if stderr != nil {
-		se = c.r.Writer(stderr)
-		stderr = se
-	}
-	code, err := c.Conn.Run(ctx, cmd, stdin, stdout, stderr)
-	for _, w := range []*secrets.Writer{so, se} {
-		if w != nil {
-			if ferr := w.Flush(); ferr != nil && err == nil {
-				err = fmt.Errorf("write redacted output: %w", ferr)
-			}
-		}
-	}
-	return code, err
-}
-
-// forStore is what the output store may copy: conn, redacting when the step has
-// secrets, and the run's kept output redacted as in the step's result.
-func forStore(r *secrets.Redactor, conn transport.Conn, run detached.Result) (transport.Conn, detached.Result) {
+// redacting is w with the step's secret values replaced by *** as the
+// output streams through, and the func that passes on what it held back
+// once the stream is over. A step without secrets writes to w directly.
+func redacting(r *secrets.Redactor, w io.Writer) (io.Writer, func() error) {
 	if r.Empty() {
-		return conn, run
+		return w, func() error { return nil }
 	}
-	run.Stdout = redactStream(r, run.Stdout, run.StdoutTruncated)
-	run.Stderr = redactStream(r, run.Stderr, run.StderrTruncated)
-	return redactingConn{Conn: conn, r: r}, run
+	rw := r.Writer(w)
+	return rw, rw.Flush
 }

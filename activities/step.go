@@ -12,8 +12,8 @@ import (
 
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
-	"github.com/stead-io/stead/internal/detached"
 	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/runner"
 	"github.com/stead-io/stead/internal/transport"
 )
 
@@ -61,38 +61,41 @@ type StepResult struct {
 func (a *Activities) RunStep(ctx context.Context, in RunStepInput) (StepResult, error) {
 	n, err := a.loadNode(ctx, in.NodeID)
 	if err != nil {
-		return StepResult{Step: in.Step.Name, StartedAt: a.now(), Attempt: activity.GetInfo(ctx).Attempt}, err
+		return StepResult{}, err
 	}
 	return a.runStepOn(ctx, n, in)
 }
 
-// runStepOn runs a step on a node whose spec the caller has loaded.
+// runStepOn is RunStep on the node n, already loaded: an activity that
+// runs steps for many nodes calls it once per node. The runner for n's
+// platform runs the step over the connection n's transport gives.
 func (a *Activities) runStepOn(ctx context.Context, n node.Node, in RunStepInput) (StepResult, error) {
-	res := StepResult{Step: in.Step.Name, StartedAt: a.now(), Attempt: activity.GetInfo(ctx).Attempt}
+	info := activity.GetInfo(ctx)
+	res := StepResult{Step: in.Step.Name, StartedAt: a.now(), Attempt: info.Attempt}
 	if in.Step.Refused != "" {
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: %s", in.Step.Name, in.Step.Refused), ErrInvalidStep, nil)
 	}
-	if in.Step.Download != nil {
-		return a.runDownload(ctx, n, in, res)
-	}
-	if in.Step.Shell != "" && in.Step.Shell != "sh" {
-		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: shell %s is not available on node %s", in.Step.Name, in.Step.Shell, in.NodeID), ErrInvalidStep, nil)
-	}
-	conn, err := a.Nodes.Get(ctx, transport.Target{
-		NodeID: n.ID, Address: n.Address, Port: n.Port, User: n.User,
-		Kind: n.Transport, HostKey: n.HostKey, Credential: n.Credential,
-	})
+	rn, err := a.runnerFor(n)
 	if err != nil {
-		return res, deliveryError(err)
+		return res, err
 	}
-	defer conn.Close()
-
+	if in.Step.Download != nil {
+		return a.runDownload(ctx, rn, n, in, res)
+	}
+	if in.Step.Shell != "" && in.Step.Shell != rn.Shell() {
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: shell %s is not available on node %s", in.Step.Name, in.Step.Shell, n.ID), ErrInvalidStep, nil)
+	}
 	// Secrets: resolved here, redacted below (activities/secrets.go).
 	env, redact, err := a.stepEnv(in)
 	if err != nil {
 		return res, err
 	}
-	r, err := detached.Run(ctx, conn, detached.Spec{
+	conn, err := a.connect(ctx, n)
+	if err != nil {
+		return res, err
+	}
+	defer conn.Close()
+	r, err := rn.Run(ctx, conn, runner.Spec{
 		RunID:            in.RunID,
 		Script:           in.Step.Script,
 		Env:              env,
@@ -114,11 +117,11 @@ func (a *Activities) runStepOn(ctx context.Context, n node.Node, in RunStepInput
 	res.StdoutTruncated, res.StderrTruncated = r.StdoutTruncated, r.StderrTruncated
 	redactOutput(redact, &res)
 	res.Resumed = r.Resumed
-	// Output store (issue 4): the full output, beyond what history keeps.
-	storeConn, storeRun := forStore(redact, conn, r) // secrets never reach the output store
-	res.OutputStoreError = a.storeOutput(ctx, storeConn, in, storeRun)
+	// Output store (issue 4): the full output, beyond what history keeps;
+	// secrets never reach it.
+	res.OutputStoreError = a.storeOutput(ctx, output{runner: rn, conn: conn, redact: redact, run: r}, in)
 	res.EndedAt = a.now()
-	activity.GetLogger(ctx).Info("step finished", "node", in.NodeID, "step", in.Step.Name, "exitCode", r.ExitCode, "timedOut", r.TimedOut)
+	activity.GetLogger(ctx).Info("step finished", "node", n.ID, "step", in.Step.Name, "exitCode", r.ExitCode, "timedOut", r.TimedOut)
 	return res, nil
 }
 

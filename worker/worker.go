@@ -13,6 +13,9 @@ import (
 
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/contract"
+	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/runner"
+	"github.com/stead-io/stead/internal/runner/posix"
 	"github.com/stead-io/stead/workflows"
 )
 
@@ -23,10 +26,18 @@ type Options struct {
 	// Region is the region whose nodes this worker runs steps on; ""
 	// is the default region.
 	Region string
-	// Activities carries the activities' dependencies.
+	// Activities carries the activities' dependencies. Run uses
+	// DefaultRunners when its Runners is nil.
 	Activities *activities.Activities
 	// MaxConcurrentSteps bounds the steps this worker runs at once.
 	MaxConcurrentSteps int
+}
+
+// DefaultRunners is the runner of each node platform Stead supports:
+// POSIX sh for linux. A windows node fails its steps with "no runner for
+// platform windows" until a PowerShell runner is registered here.
+func DefaultRunners() *runner.Registry {
+	return runner.NewRegistry(map[string]runner.Runner{node.PlatformLinux: posix.Runner{}})
 }
 
 // RegisterWorkflows registers every Stead workflow on a worker.
@@ -55,17 +66,23 @@ func Run(ctx context.Context, opts Options) error {
 	if steps <= 0 {
 		steps = 200
 	}
+	acts := opts.Activities
+	if acts.Runners == nil {
+		withRunners := *acts
+		withRunners.Runners = DefaultRunners()
+		acts = &withRunners
+	}
 	control := worker.New(opts.Client, contract.TaskQueue, worker.Options{
 		MaxConcurrentWorkflowTaskPollers: workflowTaskPollers,
 	})
 	RegisterWorkflows(control)
-	control.RegisterActivity(opts.Activities)
+	control.RegisterActivity(acts)
 
 	regional := worker.New(opts.Client, contract.RegionTaskQueue(opts.Region), worker.Options{
 		MaxConcurrentActivityExecutionSize: steps,
 		MaxConcurrentActivityTaskPollers:   stepTaskPollers,
 	})
-	regional.RegisterActivity(opts.Activities)
+	regional.RegisterActivity(acts)
 
 	if err := control.Start(); err != nil {
 		return fmt.Errorf("start workflow worker: %w", err)

@@ -44,23 +44,22 @@ type Node struct {
 	// supported.
 	Sudo bool `json:"sudo,omitempty" yaml:"sudo,omitempty"`
 	// RebootCommand reboots the node when a step exits 194 (3010 on
-	// Windows); "" means DefaultRebootCommand.
+	// Windows); "" means the default of the platform's runner (on linux,
+	// `shutdown -r now`).
 	RebootCommand string `json:"rebootCommand,omitempty" yaml:"rebootCommand,omitempty"`
 	// BootIDCommand prints an id that changes on every boot, by which
-	// Stead sees that a reboot happened; "" means DefaultBootIDCommand.
+	// Stead sees that a reboot happened; "" means the default of the
+	// platform's runner (on linux, the kernel's boot_id).
 	BootIDCommand string `json:"bootIdCommand,omitempty" yaml:"bootIdCommand,omitempty"`
 	// RebootTimeoutSeconds bounds the wait for the node to come back from
 	// a reboot; 0 means DefaultRebootTimeoutSeconds.
 	RebootTimeoutSeconds int `json:"rebootTimeoutSeconds,omitempty" yaml:"rebootTimeoutSeconds,omitempty"`
 }
 
-// Reboot defaults. The reboot command runs as the login user, through
-// sudo -n only on a node that opted in with Sudo, like every step.
-const (
-	DefaultRebootCommand        = "shutdown -r now"
-	DefaultBootIDCommand        = "cat /proc/sys/kernel/random/boot_id"
-	DefaultRebootTimeoutSeconds = 600
-)
+// DefaultRebootTimeoutSeconds bounds the wait for a rebooted node that
+// gives no timeout of its own. The reboot command runs as the login user,
+// through sudo -n only on a node that opted in with Sudo, like every step.
+const DefaultRebootTimeoutSeconds = 600
 
 // idPattern keeps node ids safe in workflow ids, visibility queries and
 // remote run-directory names.

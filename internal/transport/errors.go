@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -26,7 +25,7 @@ const (
 	// NoCredential: the worker holds no credential the target can use.
 	NoCredential ErrorKind = "NoCredential"
 	// InvalidTarget: the target itself is unusable (no user, bad pinned key,
-	// unknown kind).
+	// a transport this worker has no protocol for).
 	InvalidTarget ErrorKind = "InvalidTarget"
 	// Incompatible: the node and the worker share no SSH algorithm.
 	Incompatible ErrorKind = "Incompatible"
@@ -71,7 +70,7 @@ type Error struct {
 
 // newError builds an *Error for target t.
 func newError(kind ErrorKind, t Target, err error) *Error {
-	return &Error{Kind: kind, NodeID: t.NodeID, Addr: t.hostPort(), Err: err}
+	return &Error{Kind: kind, NodeID: t.NodeID, Addr: t.addr(), Err: err}
 }
 
 // Error implements error.
@@ -85,15 +84,3 @@ func (e *Error) Unwrap() error { return e.Err }
 // Retryable reports whether trying again later may succeed; only an
 // unreachable node may come back by itself.
 func (e *Error) Retryable() bool { return e.Kind == Unreachable }
-
-// errNoSSH is returned for an ssh target on a worker without SSH configured.
-var errNoSSH = errors.New("this worker has no ssh transport configured")
-
-// errNotStarted marks a Run failure that happened before the command was
-// started, so running it again elsewhere cannot run it twice.
-var errNotStarted = errors.New("command was not started")
-
-// unknownKindError reports an unsupported Target.Kind.
-func unknownKindError(kind string) error {
-	return fmt.Errorf("unknown transport kind %q (want %q or %q)", kind, KindSSH, KindLocal)
-}

@@ -28,6 +28,7 @@ var errGotHostKey = errors.New("host key received")
 // the node is asked for a key of that type, so the answer compares like
 // with like; a node with no key of that type is asked for any key.
 func FetchHostKey(ctx context.Context, t Target, timeout time.Duration) (string, error) {
+	t = sshTarget(t)
 	if t.Address == "" {
 		return "", newError(InvalidTarget, t, errors.New("the target has no address"))
 	}
@@ -62,7 +63,7 @@ func FetchHostKey(ctx context.Context, t Target, timeout time.Duration) (string,
 
 // fetchHostKey dials and runs one key exchange offering algorithms.
 func fetchHostKey(ctx context.Context, t Target, timeout time.Duration, algorithms []string) (ssh.PublicKey, error) {
-	addr := t.hostPort()
+	addr := t.addr()
 	nd := net.Dialer{Timeout: timeout}
 	nc, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {

@@ -11,14 +11,18 @@ import (
 	"time"
 )
 
-// LocalDialer is the "local" transport: it runs commands with `sh -c` on
+// LocalDialer is the "local" protocol: it runs commands with `sh -c` on
 // the worker's own host, as the worker's user. It exists for steps that
 // manage the worker host itself and for running documents without a fleet.
+// It needs no configuration.
 type LocalDialer struct{}
+
+// DefaultPort implements Protocol: the local protocol dials nothing.
+func (LocalDialer) DefaultPort() int { return 0 }
 
 // Dial implements Dialer. A target naming a user other than the worker's
 // own is refused: the local transport cannot switch users.
-func (LocalDialer) Dial(_ context.Context, t Target) (Conn, error) {
+func (LocalDialer) Dial(_ context.Context, t Target) (Communicator, error) {
 	if t.User != "" {
 		u, err := user.Current()
 		if err != nil {
@@ -38,7 +42,7 @@ type localConn struct{}
 // its shell exits, when a background process keeps the output open.
 const localOutputWait = 2 * time.Second
 
-// Run implements Conn. The command runs in its own process group, which
+// Run implements Communicator. The command runs in its own process group, which
 // is killed when ctx is cancelled.
 func (localConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	c := exec.CommandContext(ctx, "sh", "-c", cmd)
@@ -47,7 +51,7 @@ func (localConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, s
 	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }
 	c.WaitDelay = localOutputWait
 	if err := c.Start(); err != nil {
-		return -1, fmt.Errorf("start local command: %w: %w", errNotStarted, err)
+		return -1, fmt.Errorf("start local command: %w: %w", ErrNotStarted, err)
 	}
 	err := c.Wait()
 	if ctx.Err() != nil {
@@ -64,5 +68,8 @@ func (localConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, s
 	return c.ProcessState.ExitCode(), nil
 }
 
-// Close implements Conn; a local connection holds nothing.
+// Alive implements Communicator: the worker's own host is always there.
+func (localConn) Alive() bool { return true }
+
+// Close implements Communicator; a local connection holds nothing.
 func (localConn) Close() error { return nil }

@@ -5,21 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 )
 
 // Pool keeps connections open between the steps of a run, so consecutive
-// steps on a node share one connection (a new session costs ~2.5 ms, a new
-// SSH connection ~31 ms). Each connection is lent to one caller at a time;
-// idle connections are closed after the idle timeout. A Pool is safe for
-// concurrent use.
+// steps on a node share one connection (a new SSH session costs ~2.5 ms, a
+// new SSH connection ~31 ms). It holds Communicators of any protocol and
+// reaches them only through that interface. Each connection is lent to one
+// caller at a time; idle connections are closed after the idle timeout. A
+// Pool is safe for concurrent use.
 type Pool struct {
 	dialer Dialer
 	idle   time.Duration
 
 	mu     sync.Mutex
-	free   map[poolKey][]idleConn
+	free   map[Target][]idleConn
 	closed bool
 
 	stop    chan struct{}
@@ -30,18 +32,9 @@ type Pool struct {
 // is given 0.
 const DefaultIdle = 60 * time.Second
 
-// poolKey identifies connections that are interchangeable.
-type poolKey struct {
-	kind, address string
-	port          int
-	user          string
-	hostKey       string
-	credential    string
-}
-
 // idleConn is a connection waiting in the pool.
 type idleConn struct {
-	conn  Conn
+	conn  Communicator
 	since time.Time
 }
 
@@ -54,24 +47,23 @@ func NewPool(d Dialer, idle time.Duration) *Pool {
 	if idle <= 0 {
 		idle = DefaultIdle
 	}
-	p := &Pool{dialer: d, idle: idle, free: map[poolKey][]idleConn{}, stop: make(chan struct{})}
+	p := &Pool{dialer: d, idle: idle, free: map[Target][]idleConn{}, stop: make(chan struct{})}
 	p.stopped.Go(p.reap)
 	return p
 }
 
-// keyOf is the pool key of t.
-func keyOf(t Target) poolKey {
-	port := t.Port
-	if port == 0 {
-		port = 22
-	}
-	return poolKey{kind: t.Kind, address: t.Address, port: port, user: t.User, hostKey: t.HostKey, credential: t.Credential}
+// keyOf is the pool key of t: targets that differ only in the node they
+// name reach the same host the same way, so their connections are
+// interchangeable.
+func keyOf(t Target) Target {
+	t.NodeID = ""
+	return t
 }
 
 // Get lends a connection to t: an idle one if the pool has a live one,
-// else a new one. Closing the returned Conn gives it back to the pool (or
-// drops it if it broke).
-func (p *Pool) Get(ctx context.Context, t Target) (Conn, error) {
+// else a new one. Closing the returned Communicator gives it back to the
+// pool (or drops it if it broke).
+func (p *Pool) Get(ctx context.Context, t Target) (Communicator, error) {
 	key := keyOf(t)
 	for {
 		c, ok, err := p.take(key)
@@ -81,7 +73,7 @@ func (p *Pool) Get(ctx context.Context, t Target) (Conn, error) {
 		if !ok {
 			break
 		}
-		if isBroken(c) {
+		if !c.Alive() {
 			_ = c.Close()
 			continue
 		}
@@ -95,7 +87,7 @@ func (p *Pool) Get(ctx context.Context, t Target) (Conn, error) {
 }
 
 // take pops the most recently used idle connection for key.
-func (p *Pool) take(key poolKey) (Conn, bool, error) {
+func (p *Pool) take(key Target) (Communicator, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -115,7 +107,7 @@ func (p *Pool) take(key poolKey) (Conn, bool, error) {
 }
 
 // put returns c to the pool, or closes it if the pool is closed.
-func (p *Pool) put(key poolKey, c Conn) error {
+func (p *Pool) put(key Target, c Communicator) error {
 	p.mu.Lock()
 	if !p.closed {
 		p.free[key] = append(p.free[key], idleConn{conn: c, since: time.Now()})
@@ -143,10 +135,10 @@ func (p *Pool) reap() {
 }
 
 // expired removes and returns connections idle since before now-idle.
-func (p *Pool) expired(now time.Time) []Conn {
+func (p *Pool) expired(now time.Time) []Communicator {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var old []Conn
+	var old []Communicator
 	for key, list := range p.free {
 		kept := list[:0]
 		for _, ic := range list {
@@ -188,25 +180,19 @@ func (p *Pool) Close() error {
 	return errors.Join(errs...)
 }
 
-// isBroken reports whether c is known to have ended.
-func isBroken(c Conn) bool {
-	b, ok := c.(interface{ broken() bool })
-	return ok && b.broken()
-}
-
 // pooledConn is a connection on loan from a Pool.
 type pooledConn struct {
 	pool   *Pool
-	key    poolKey
+	key    Target
 	target Target
 
 	mu     sync.Mutex
-	conn   Conn // nil once given back
-	reused bool // conn came from the idle list and has not proved alive yet
-	failed bool // a Run failed in a way that may have broken conn
+	conn   Communicator // nil once given back
+	reused bool         // conn came from the idle list and has not proved alive yet
+	failed bool         // a Run failed in a way that may have broken conn
 }
 
-// Run implements Conn. If a reused idle connection turns out to have died
+// Run implements Communicator. If a reused idle connection turns out to have died
 // before the command could start, it is redialled once and the command run
 // on the new connection; the command never runs twice.
 func (pc *pooledConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -215,10 +201,10 @@ func (pc *pooledConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdo
 	pc.reused = false
 	pc.mu.Unlock()
 	if c == nil {
-		return -1, errors.New("run on a connection given back to the pool")
+		return -1, errors.New("use of a connection given back to the pool")
 	}
 	code, err := c.Run(ctx, cmd, stdin, stdout, stderr)
-	if err != nil && reused && errors.Is(err, errNotStarted) && ctx.Err() == nil {
+	if err != nil && reused && errors.Is(err, ErrNotStarted) && ctx.Err() == nil {
 		_ = c.Close()
 		fresh, dialErr := pc.pool.dialer.Dial(ctx, pc.target)
 		pc.mu.Lock()
@@ -239,6 +225,40 @@ func (pc *pooledConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdo
 	return code, err
 }
 
+// lent is the connection on loan, or an error once it was given back.
+func (pc *pooledConn) lent() (Communicator, error) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.conn == nil {
+		return nil, errors.New("use of a connection given back to the pool")
+	}
+	return pc.conn, nil
+}
+
+// Upload implements Communicator on the connection on loan.
+func (pc *pooledConn) Upload(ctx context.Context, dest string, r io.Reader, perm os.FileMode) (string, error) {
+	c, err := pc.lent()
+	if err != nil {
+		return "", err
+	}
+	return c.Upload(ctx, dest, r, perm)
+}
+
+// Download implements Communicator on the connection on loan.
+func (pc *pooledConn) Download(ctx context.Context, src string, w io.Writer, limit int64) (int64, int64, error) {
+	c, err := pc.lent()
+	if err != nil {
+		return 0, 0, err
+	}
+	return c.Download(ctx, src, w, limit)
+}
+
+// Alive implements Communicator.
+func (pc *pooledConn) Alive() bool {
+	c, err := pc.lent()
+	return err == nil && c.Alive()
+}
+
 // Close gives the connection back to the pool, or closes it if it broke.
 // Closing twice is harmless.
 func (pc *pooledConn) Close() error {
@@ -249,7 +269,7 @@ func (pc *pooledConn) Close() error {
 	if c == nil {
 		return nil
 	}
-	if failed || isBroken(c) {
+	if failed || !c.Alive() {
 		return c.Close()
 	}
 	return pc.pool.put(pc.key, c)

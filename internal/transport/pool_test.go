@@ -20,13 +20,13 @@ type countingDialer struct {
 	dials atomic.Int32
 }
 
-func (d *countingDialer) Dial(ctx context.Context, t transport.Target) (transport.Conn, error) {
+func (d *countingDialer) Dial(ctx context.Context, t transport.Target) (transport.Communicator, error) {
 	d.dials.Add(1)
 	return d.Dialer.Dial(ctx, t)
 }
 
 // sshPID returns the pid of the server process serving c's connection.
-func sshPID(t *testing.T, c transport.Conn) string {
+func sshPID(t *testing.T, c transport.Communicator) string {
 	t.Helper()
 	_, out, _ := run(t, c, "echo $PPID", "")
 	return strings.TrimSpace(out)

@@ -29,8 +29,11 @@ type SSHConfig struct {
 // defaultConnectTimeout applies when SSHConfig.ConnectTimeout is 0.
 const defaultConnectTimeout = 10 * time.Second
 
-// SSHDialer opens SSH connections to nodes. It holds the parsed keys, so it
-// is built once per worker and shared.
+// SSHPort is the port SSH dials for a target that gives none.
+const SSHPort = 22
+
+// SSHDialer is the SSH protocol: it opens SSH connections to nodes. It
+// holds the parsed keys, so it is built once per worker and shared.
 type SSHDialer struct {
 	creds      map[string]string
 	signers    map[string]ssh.Signer
@@ -65,9 +68,21 @@ func NewSSHDialer(cfg SSHConfig) (*SSHDialer, error) {
 	return &SSHDialer{creds: creds, signers: signers, knownHosts: kh, timeout: timeout}, nil
 }
 
+// DefaultPort implements Protocol.
+func (d *SSHDialer) DefaultPort() int { return SSHPort }
+
+// sshTarget is t with SSH's default port filled in.
+func sshTarget(t Target) Target {
+	if t.Port == 0 {
+		t.Port = SSHPort
+	}
+	return t
+}
+
 // Dial connects and authenticates to the node t describes. Failures are
 // *Error values.
-func (d *SSHDialer) Dial(ctx context.Context, t Target) (Conn, error) {
+func (d *SSHDialer) Dial(ctx context.Context, t Target) (Communicator, error) {
+	t = sshTarget(t)
 	if t.Address == "" {
 		return nil, newError(InvalidTarget, t, errors.New("the target has no address"))
 	}
@@ -87,7 +102,7 @@ func (d *SSHDialer) Dial(ctx context.Context, t Target) (Conn, error) {
 	}
 	defer release()
 
-	addr := t.hostPort()
+	addr := t.addr()
 	nd := net.Dialer{Timeout: d.timeout}
 	nc, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -149,7 +164,8 @@ func handshakeError(t Target, err error) *Error {
 	}
 }
 
-// sshConn is a Conn over one SSH connection; each Run is one session.
+// sshConn is a Communicator over one SSH connection; each Run is one
+// session, each Upload and Download one SFTP session.
 type sshConn struct {
 	client *ssh.Client
 	done   chan struct{} // closed once the connection has ended
@@ -165,13 +181,14 @@ func newSSHConn(c *ssh.Client) *sshConn {
 	return sc
 }
 
-// broken reports whether the connection has ended.
-func (c *sshConn) broken() bool {
+// Alive implements Communicator: it reports whether the connection has
+// not ended.
+func (c *sshConn) Alive() bool {
 	select {
 	case <-c.done:
-		return true
-	default:
 		return false
+	default:
+		return true
 	}
 }
 
@@ -179,7 +196,7 @@ func (c *sshConn) broken() bool {
 // down before the whole connection is closed under it.
 const sessionStopWait = 5 * time.Second
 
-// Run implements Conn. Input the command does not read is discarded, as
+// Run implements Communicator. Input the command does not read is discarded, as
 // OpenSSH's client does. Run returns once stdin copying has stopped, so the
 // caller may reuse stdin, stdout and stderr afterwards.
 func (c *sshConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -188,18 +205,18 @@ func (c *sshConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, 
 	}
 	s, err := c.client.NewSession()
 	if err != nil {
-		return -1, fmt.Errorf("open ssh session: %w: %w", errNotStarted, err)
+		return -1, fmt.Errorf("open ssh session: %w: %w", ErrNotStarted, err)
 	}
 	defer s.Close()
 	s.Stdout, s.Stderr = stdout, stderr
 	var in io.WriteCloser
 	if stdin != nil {
 		if in, err = s.StdinPipe(); err != nil {
-			return -1, fmt.Errorf("open ssh session stdin: %w: %w", errNotStarted, err)
+			return -1, fmt.Errorf("open ssh session stdin: %w: %w", ErrNotStarted, err)
 		}
 	}
 	if err := s.Start(cmd); err != nil {
-		return -1, fmt.Errorf("start remote command: %w: %w", errNotStarted, err)
+		return -1, fmt.Errorf("start remote command: %w: %w", ErrNotStarted, err)
 	}
 	var feeding sync.WaitGroup
 	if stdin != nil {
@@ -243,7 +260,7 @@ func exitStatus(err error) (int, error) {
 	}
 }
 
-// Close implements Conn.
+// Close implements Communicator.
 func (c *sshConn) Close() error {
 	err := c.client.Close()
 	if errors.Is(err, net.ErrClosed) {

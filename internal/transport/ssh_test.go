@@ -25,7 +25,7 @@ import (
 )
 
 // run runs cmd on c and returns its exit code, stdout and stderr.
-func run(t *testing.T, c transport.Conn, cmd, stdin string) (int, string, string) {
+func run(t *testing.T, c transport.Communicator, cmd, stdin string) (int, string, string) {
 	t.Helper()
 	var in *strings.Reader
 	if stdin != "" {

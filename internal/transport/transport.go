@@ -2,12 +2,18 @@ package transport
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net"
+	"os"
+	"slices"
 	"strconv"
+	"strings"
 )
 
-// Kinds of transport a Target can name.
+// Names of the protocols NewDialer registers, as nodes name their transport.
 const (
 	// KindSSH reaches a node over SSH.
 	KindSSH = "ssh"
@@ -23,12 +29,13 @@ type Target struct {
 	NodeID string
 	// Address is the node's host name or IP address.
 	Address string
-	// Port is the SSH port; 0 means 22.
+	// Port is the port to dial; 0 means the protocol's default port.
 	Port int
 	// User is the login user. It is required for ssh; for local, "" means
 	// the worker's own user.
 	User string
-	// Kind selects the transport: "ssh" or "local".
+	// Kind names the protocol that reaches the node, as registered in the
+	// worker's Registry: "ssh" or "local".
 	Kind string
 	// HostKey is the node's pinned public host key in authorized_keys form
 	// ("ssh-ed25519 AAAA..."); empty means known_hosts decides.
@@ -38,57 +45,105 @@ type Target struct {
 	Credential string
 }
 
-// hostPort is the TCP address to dial.
-func (t Target) hostPort() string {
-	port := t.Port
-	if port == 0 {
-		port = 22
+// addr is the node's address for messages: host:port, or the host alone
+// when no port is known.
+func (t Target) addr() string {
+	if t.Port == 0 {
+		return t.Address
 	}
-	return net.JoinHostPort(t.Address, strconv.Itoa(port))
+	return net.JoinHostPort(t.Address, strconv.Itoa(t.Port))
 }
 
-// Conn runs commands on one node through its POSIX shell.
-type Conn interface {
-	// Run runs cmd through the node's shell, feeding it stdin (nil means
-	// none) and copying its output to stdout and stderr (nil discards).
-	// A command that ran returns its exit status (128+n if killed by
-	// signal n) and a nil error; err is non-nil only when the command could
-	// not be run or its end was not observed. Cancelling ctx ends the
-	// session and returns ctx.Err().
+// Communicator is one open connection to a node, whatever the protocol
+// underneath: it runs commands and moves files. It knows nothing of the
+// node's shell; commands are handed to whatever the protocol runs them
+// with (the login shell over SSH, `sh -c` locally). Runners
+// (internal/runner) speak the node's shell through it.
+type Communicator interface {
+	// Run runs cmd on the node, feeding it stdin (nil means none) and
+	// copying its output to stdout and stderr (nil discards). A command
+	// that ran returns its exit status (128+n if killed by signal n) and a
+	// nil error; err is non-nil only when the command could not be run or
+	// its end was not observed, and wraps ErrNotStarted when the command
+	// certainly never started. Cancelling ctx ends the command and returns
+	// ctx.Err().
 	Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) (exitCode int, err error)
+	// Upload writes r to dest with mode perm, creating missing parent
+	// directories, under a temporary name renamed into place, so the node
+	// never sees half a file at dest. A relative dest is relative to the
+	// login's home directory. It returns the absolute path written.
+	Upload(ctx context.Context, dest string, r io.Reader, perm os.FileMode) (string, error)
+	// Download copies the first limit bytes of the regular file src to w
+	// and returns how many it wrote and the file's size. A relative src is
+	// relative to the login's home directory. A missing file is an error
+	// wrapping fs.ErrNotExist, an unreadable one fs.ErrPermission, anything
+	// but a regular file ErrNotRegular.
+	Download(ctx context.Context, src string, w io.Writer, limit int64) (written, size int64, err error)
+	// Alive reports whether the connection may still carry commands: a
+	// pool drops an idle communicator that is not.
+	Alive() bool
 	// Close releases the connection.
 	Close() error
 }
 
+// ErrNotStarted marks a Run failure that happened before the command was
+// started, so running it again elsewhere cannot run it twice.
+var ErrNotStarted = errors.New("command was not started")
+
+// ErrNotRegular is Download's error for a path that is not a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
 // Dialer opens connections to nodes.
 type Dialer interface {
-	// Dial connects to the node t describes.
-	Dial(ctx context.Context, t Target) (Conn, error)
+	// Dial connects to the node t describes. Failures to reach the node
+	// are *Error values.
+	Dial(ctx context.Context, t Target) (Communicator, error)
 }
 
-// NewDialer returns the Dialer the worker uses: it routes each target to
-// the transport its Kind names. ssh may be nil on a worker that only runs
-// local targets.
-func NewDialer(ssh *SSHDialer) Dialer {
-	return router{ssh: ssh}
+// Protocol is one way of reaching nodes: SSH, the worker's own host,
+// WinRM. Each is built from its own configuration (SSHConfig for SSH) and
+// registered in a Registry under the transport name nodes give.
+type Protocol interface {
+	Dialer
+	// DefaultPort is the port dialled for a target that gives none (22 for
+	// SSH); 0 for a protocol that dials no port.
+	DefaultPort() int
 }
 
-// router picks a transport by Target.Kind.
-type router struct {
-	ssh *SSHDialer
+// Registry picks the protocol that reaches a target by the target's
+// transport name (Target.Kind). It is the Dialer a worker's Pool dials
+// through; a worker registers the protocols it is configured for.
+type Registry struct {
+	protocols map[string]Protocol
 }
 
-// Dial implements Dialer.
-func (r router) Dial(ctx context.Context, t Target) (Conn, error) {
-	switch t.Kind {
-	case KindSSH:
-		if r.ssh == nil {
-			return nil, newError(InvalidTarget, t, errNoSSH)
-		}
-		return r.ssh.Dial(ctx, t)
-	case KindLocal:
-		return LocalDialer{}.Dial(ctx, t)
-	default:
-		return nil, newError(InvalidTarget, t, unknownKindError(t.Kind))
+// NewRegistry returns a Registry of protocols by transport name.
+func NewRegistry(protocols map[string]Protocol) *Registry {
+	return &Registry{protocols: maps.Clone(protocols)}
+}
+
+// NewDialer returns the Registry of the built-in protocols: "ssh" through
+// ssh, and "local". ssh may be nil on a worker that only runs local
+// targets.
+func NewDialer(ssh *SSHDialer) *Registry {
+	protocols := map[string]Protocol{KindLocal: LocalDialer{}}
+	if ssh != nil {
+		protocols[KindSSH] = ssh
 	}
+	return NewRegistry(protocols)
+}
+
+// Dial implements Dialer: it fills the protocol's default port into a
+// target that gives none and dials through that protocol. A transport
+// name this worker has no protocol for is an InvalidTarget *Error.
+func (r *Registry) Dial(ctx context.Context, t Target) (Communicator, error) {
+	p, ok := r.protocols[t.Kind]
+	if !ok {
+		names := slices.Sorted(maps.Keys(r.protocols))
+		return nil, newError(InvalidTarget, t, fmt.Errorf("no communicator for transport %q on this worker (it has: %s)", t.Kind, strings.Join(names, ", ")))
+	}
+	if t.Port == 0 {
+		t.Port = p.DefaultPort()
+	}
+	return p.Dial(ctx, t)
 }

@@ -1,14 +1,18 @@
-// Package detached runs one document step on a node so that it survives the
-// worker: the step is started as a process of its own on the node, its
-// output and exit code go to files in a run directory, and any later
-// attempt with the same run id attaches to the running step or collects its
-// result instead of starting it again. A run id therefore runs its step at
-// most once, however often the worker retries, drops the connection or
-// dies.
+// Package posix is the runner (internal/runner) of POSIX nodes: it speaks
+// sh through any transport.Communicator.
+//
+// Its heart is the detached step protocol, which runs one document step on
+// a node so that it survives the worker: the step is started as a process
+// of its own on the node, its output and exit code go to files in a run
+// directory, and any later attempt with the same run id attaches to the
+// running step or collects its result instead of starting it again. A run
+// id therefore runs its step at most once, however often the worker
+// retries, drops the connection or dies.
 //
 // The node needs only a POSIX sh and the usual coreutils or busybox tools;
 // nothing is installed on it. The step's timeout is enforced on the node,
-// so it holds with no worker attached.
+// so it holds with no worker attached. Reading and writing files for steps
+// goes through the communicator's Download and Upload (SFTP over SSH).
 //
 // # Run directory
 //
@@ -46,4 +50,4 @@
 // When the caller's context is cancelled, Run opens a fresh session that
 // sends TERM to the script's process group, then KILL after the grace
 // period.
-package detached
+package posix

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,43 +13,12 @@ import (
 	"github.com/pkg/sftp"
 )
 
-// Uploader writes files on a node. The SSH transport writes over SFTP, the local
-// transport on the worker's own file system. A file is written under a temporary name
-// and renamed into place, so a node never sees half a file at the destination.
-type Uploader interface {
-	// Upload writes r to dest with mode perm, creating missing parent directories. A
-	// relative dest is relative to the login's home directory. It returns the absolute
-	// path written.
-	Upload(ctx context.Context, dest string, r io.Reader, perm os.FileMode) (string, error)
-}
-
-// ErrNoUpload is returned by Upload on a connection that cannot write files.
-var ErrNoUpload = errors.New("this transport cannot write files")
-
-// Upload writes r to dest on c's node if c's transport can write files.
-func Upload(ctx context.Context, c Conn, dest string, r io.Reader, perm os.FileMode) (string, error) {
-	if pc, ok := c.(*pooledConn); ok {
-		pc.mu.Lock()
-		inner := pc.conn
-		pc.mu.Unlock()
-		if inner == nil {
-			return "", errors.New("upload on a connection given back to the pool")
-		}
-		c = inner
-	}
-	u, ok := c.(Uploader)
-	if !ok {
-		return "", ErrNoUpload
-	}
-	return u.Upload(ctx, dest, r, perm)
-}
-
 // tempName is the name a file is written under before it is renamed into place.
 func tempName(dest string) string {
 	return path.Join(path.Dir(dest), "."+path.Base(dest)+".stead-"+strconv.FormatInt(time.Now().UnixNano(), 36))
 }
 
-// Upload implements Uploader over SFTP on the connection.
+// Upload implements Communicator over SFTP on the connection.
 func (c *sshConn) Upload(ctx context.Context, dest string, r io.Reader, perm os.FileMode) (string, error) {
 	client, err := sftp.NewClient(c.client)
 	if err != nil {
@@ -94,7 +62,7 @@ func (c *sshConn) Upload(ctx context.Context, dest string, r io.Reader, perm os.
 	return dest, nil
 }
 
-// Upload implements Uploader on the worker's own file system.
+// Upload implements Communicator on the worker's own file system.
 func (localConn) Upload(ctx context.Context, dest string, r io.Reader, perm os.FileMode) (string, error) {
 	if !filepath.IsAbs(dest) {
 		home, err := os.UserHomeDir()
@@ -126,6 +94,61 @@ func (localConn) Upload(ctx context.Context, dest string, r io.Reader, perm os.F
 		return "", fmt.Errorf("write %s: %w", dest, err)
 	}
 	return dest, nil
+}
+
+// Download implements Communicator over SFTP on the connection. A
+// relative src is resolved by the SFTP server, whose working directory is
+// the login's home.
+func (c *sshConn) Download(ctx context.Context, src string, w io.Writer, limit int64) (int64, int64, error) {
+	client, err := sftp.NewClient(c.client)
+	if err != nil {
+		return 0, 0, fmt.Errorf("start sftp: %w", err)
+	}
+	defer client.Close()
+	stop := context.AfterFunc(ctx, func() { client.Close() })
+	defer stop()
+	return download(ctx, src, w, limit, client.Stat, func(p string) (io.ReadCloser, error) { return client.Open(p) })
+}
+
+// Download implements Communicator on the worker's own file system.
+func (localConn) Download(ctx context.Context, src string, w io.Writer, limit int64) (int64, int64, error) {
+	if !filepath.IsAbs(src) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return 0, 0, fmt.Errorf("find the home directory: %w", err)
+		}
+		src = filepath.Join(home, src)
+	}
+	return download(ctx, src, w, limit, os.Stat, func(p string) (io.ReadCloser, error) { return os.Open(p) })
+}
+
+// download copies the first limit bytes of the regular file src, which
+// stat and open reach, to w.
+func download(ctx context.Context, src string, w io.Writer, limit int64, stat func(string) (os.FileInfo, error), open func(string) (io.ReadCloser, error)) (int64, int64, error) {
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("download %s: %w", src, err)
+	}
+	// Stat first: opening a FIFO would wait for a writer.
+	st, err := stat(src)
+	if err != nil {
+		return 0, 0, fail(err)
+	}
+	if !st.Mode().IsRegular() {
+		return 0, 0, fail(ErrNotRegular)
+	}
+	f, err := open(src)
+	if err != nil {
+		return 0, 0, fail(err)
+	}
+	defer f.Close()
+	n, err := io.Copy(w, io.LimitReader(readerWithContext{ctx, f}, limit))
+	if err != nil {
+		return n, 0, fail(err)
+	}
+	return n, max(st.Size(), n), nil
 }
 
 // readerWithContext stops reading once ctx is done.

@@ -1,4 +1,4 @@
-package detached_test
+package posix_test
 
 import (
 	"bytes"
@@ -13,7 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/stead-io/stead/internal/detached"
+	"github.com/stead-io/stead/internal/runner"
+	"github.com/stead-io/stead/internal/runner/posix"
 	"github.com/stead-io/stead/internal/testsshd"
 	"github.com/stead-io/stead/internal/transport"
 )
@@ -21,14 +22,14 @@ import (
 // node is a connection factory for one test host.
 type node struct {
 	t    *testing.T
-	dial func() transport.Conn
+	dial func() transport.Communicator
 }
 
 // sshNode starts sshd and returns a factory for connections to it.
 func sshNode(t *testing.T) node {
 	srv := testsshd.Start(t)
 	d := srv.Dialer(t)
-	return node{t: t, dial: func() transport.Conn {
+	return node{t: t, dial: func() transport.Communicator {
 		c, err := d.Dial(context.Background(), srv.Target("127.0.0.1"))
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
@@ -75,7 +76,7 @@ func TestRunReportsOutputAndExitCode(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := detached.Run(context.Background(), n.dial(), detached.Spec{RunID: runID(t), Script: tc.script}, nil)
+			res, err := posix.Runner{}.Run(context.Background(), n.dial(), runner.Spec{RunID: runID(t), Script: tc.script}, nil)
 			require.NoError(t, err)
 			require.Equal(t, tc.code, res.ExitCode)
 			require.Equal(t, tc.stdout, res.Stdout)
@@ -91,7 +92,7 @@ func TestRunReportsOutputAndExitCode(t *testing.T) {
 func TestRunPassesEnvironmentAsData(t *testing.T) {
 	n := sshNode(t)
 	work := n.sh("mktemp -d")
-	values := []detached.EnvVar{
+	values := []runner.EnvVar{
 		{Name: "SEMI", Value: "x; touch pwned1"},
 		{Name: "SUBST", Value: "$(touch pwned2)"},
 		{Name: "BACKTICK", Value: "`touch pwned3`"},
@@ -107,7 +108,7 @@ func TestRunPassesEnvironmentAsData(t *testing.T) {
 		fmt.Fprintf(&script, "printf '%%s\\0' \"$%s\"\n", v.Name)
 	}
 	script.WriteString("ls -A\n")
-	res, err := detached.Run(context.Background(), n.dial(), detached.Spec{
+	res, err := posix.Runner{}.Run(context.Background(), n.dial(), runner.Spec{
 		RunID: runID(t), Script: script.String(), Env: values, WorkingDirectory: work,
 	}, nil)
 	require.NoError(t, err)
@@ -124,19 +125,19 @@ func TestRunPassesEnvironmentAsData(t *testing.T) {
 }
 
 func TestRunRejectsBadSpecs(t *testing.T) {
-	tests := map[string]detached.Spec{
+	tests := map[string]runner.Spec{
 		"empty run id":     {RunID: "", Script: "true"},
 		"slash in run id":  {RunID: "a/b", Script: "true"},
 		"dot dot run id":   {RunID: "..", Script: "true"},
-		"bad env name":     {RunID: "x", Script: "true", Env: []detached.EnvVar{{Name: "A-B", Value: "v"}}},
-		"digit env name":   {RunID: "x", Script: "true", Env: []detached.EnvVar{{Name: "1A", Value: "v"}}},
-		"nul in env value": {RunID: "x", Script: "true", Env: []detached.EnvVar{{Name: "A", Value: "a\x00b"}}},
+		"bad env name":     {RunID: "x", Script: "true", Env: []runner.EnvVar{{Name: "A-B", Value: "v"}}},
+		"digit env name":   {RunID: "x", Script: "true", Env: []runner.EnvVar{{Name: "1A", Value: "v"}}},
+		"nul in env value": {RunID: "x", Script: "true", Env: []runner.EnvVar{{Name: "A", Value: "a\x00b"}}},
 		"nul in script":    {RunID: "x", Script: "true\x00"},
 		"negative timeout": {RunID: "x", Script: "true", Timeout: -time.Second},
 	}
 	for name, spec := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := detached.Run(context.Background(), nil, spec, nil)
+			_, err := posix.Runner{}.Run(context.Background(), nil, spec, nil)
 			require.Error(t, err)
 		})
 	}
@@ -144,7 +145,7 @@ func TestRunRejectsBadSpecs(t *testing.T) {
 
 func TestRunTimeout(t *testing.T) {
 	n := sshNode(t)
-	spec := detached.Spec{
+	spec := runner.Spec{
 		RunID:            runID(t),
 		Script:           "echo started\nsleep 60 &\necho $! > sleep.pid\nwait",
 		Timeout:          time.Second,
@@ -152,7 +153,7 @@ func TestRunTimeout(t *testing.T) {
 		WorkingDirectory: n.sh("mktemp -d"),
 	}
 	start := time.Now()
-	res, err := detached.Run(context.Background(), n.dial(), spec, nil)
+	res, err := posix.Runner{}.Run(context.Background(), n.dial(), spec, nil)
 	require.NoError(t, err)
 	require.True(t, res.TimedOut)
 	require.NotEqual(t, 0, res.ExitCode)
@@ -164,12 +165,12 @@ func TestRunTimeout(t *testing.T) {
 func TestRunCancelKillsTheStep(t *testing.T) {
 	n := sshNode(t)
 	work := n.sh("mktemp -d")
-	spec := detached.Spec{RunID: runID(t), Script: "echo $$ > step.pid\nexec sleep 60", WorkingDirectory: work, KillGrace: time.Second}
+	spec := runner.Spec{RunID: runID(t), Script: "echo $$ > step.pid\nexec sleep 60", WorkingDirectory: work, KillGrace: time.Second}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := detached.Run(ctx, n.dial(), spec, nil)
+		_, err := posix.Runner{}.Run(ctx, n.dial(), spec, nil)
 		done <- err
 	}()
 	require.Eventually(t, func() bool { return n.sh("cat "+work+"/step.pid 2>/dev/null || true") != "" }, 10*time.Second, 50*time.Millisecond)
@@ -187,7 +188,7 @@ func TestRunCancelKillsTheStep(t *testing.T) {
 func TestRunSurvivesDroppedConnection(t *testing.T) {
 	n := sshNode(t)
 	work := n.sh("mktemp -d")
-	spec := detached.Spec{
+	spec := runner.Spec{
 		RunID:            runID(t),
 		Script:           "echo ran >> count\nsleep 2\necho finished",
 		WorkingDirectory: work,
@@ -196,21 +197,21 @@ func TestRunSurvivesDroppedConnection(t *testing.T) {
 	first := n.dial()
 	done := make(chan error, 1)
 	go func() {
-		_, err := detached.Run(context.Background(), first, spec, nil)
+		_, err := posix.Runner{}.Run(context.Background(), first, spec, nil)
 		done <- err
 	}()
 	require.Eventually(t, func() bool { return n.sh("cat "+work+"/count 2>/dev/null || true") != "" }, 10*time.Second, 50*time.Millisecond)
 	require.NoError(t, first.Close())
 	require.Error(t, <-done, "the first attempt lost its connection")
 
-	res, err := detached.Run(context.Background(), n.dial(), spec, nil)
+	res, err := posix.Runner{}.Run(context.Background(), n.dial(), spec, nil)
 	require.NoError(t, err)
 	require.True(t, res.Resumed, "the second attempt attached")
 	require.Equal(t, 0, res.ExitCode)
 	require.Equal(t, "finished\n", res.Stdout)
 	require.Equal(t, "ran", n.sh("cat "+work+"/count"), "the script ran once")
 
-	again, err := detached.Run(context.Background(), n.dial(), spec, nil)
+	again, err := posix.Runner{}.Run(context.Background(), n.dial(), spec, nil)
 	require.NoError(t, err)
 	require.True(t, again.Resumed)
 	require.Equal(t, res, again, "a finished run is collected, not re-run")
@@ -220,12 +221,12 @@ func TestRunSurvivesDroppedConnection(t *testing.T) {
 func TestRunReportsInterruptedRuns(t *testing.T) {
 	n := sshNode(t)
 	work := n.sh("mktemp -d")
-	spec := detached.Spec{RunID: runID(t), Script: "echo ran >> count\necho partial\nexec sleep 60", WorkingDirectory: work}
+	spec := runner.Spec{RunID: runID(t), Script: "echo ran >> count\necho partial\nexec sleep 60", WorkingDirectory: work}
 
 	first := n.dial()
 	done := make(chan error, 1)
 	go func() {
-		_, err := detached.Run(context.Background(), first, spec, nil)
+		_, err := posix.Runner{}.Run(context.Background(), first, spec, nil)
 		done <- err
 	}()
 	require.Eventually(t, func() bool { return n.sh("cat "+work+"/count 2>/dev/null || true") != "" }, 10*time.Second, 50*time.Millisecond)
@@ -235,18 +236,18 @@ func TestRunReportsInterruptedRuns(t *testing.T) {
 	dir := "$HOME/.stead/runs/" + spec.RunID
 	n.sh("kill -KILL $(cat " + dir + "/pid) -$(cat " + dir + "/group)")
 
-	res, err := detached.Run(context.Background(), n.dial(), spec, nil)
-	require.ErrorIs(t, err, detached.ErrInterrupted)
+	res, err := posix.Runner{}.Run(context.Background(), n.dial(), spec, nil)
+	require.ErrorIs(t, err, runner.ErrInterrupted)
 	require.Equal(t, -1, res.ExitCode)
 	require.Equal(t, "partial\n", res.Stdout)
 	require.Equal(t, "ran", n.sh("cat "+work+"/count"), "the step was not started again")
 }
 
 func TestRunHeartbeats(t *testing.T) {
-	defer detached.SetHeartbeatInterval(100 * time.Millisecond)()
+	defer posix.SetHeartbeatInterval(100 * time.Millisecond)()
 	n := sshNode(t)
 	var beats atomic.Int32
-	res, err := detached.Run(context.Background(), n.dial(), detached.Spec{RunID: runID(t), Script: "sleep 1"}, func() { beats.Add(1) })
+	res, err := posix.Runner{}.Run(context.Background(), n.dial(), runner.Spec{RunID: runID(t), Script: "sleep 1"}, func() { beats.Add(1) })
 	require.NoError(t, err)
 	require.Equal(t, 0, res.ExitCode)
 	after := beats.Load()
@@ -257,7 +258,7 @@ func TestRunHeartbeats(t *testing.T) {
 
 func TestRunTruncatesOutput(t *testing.T) {
 	n := sshNode(t)
-	res, err := detached.Run(context.Background(), n.dial(), detached.Spec{
+	res, err := posix.Runner{}.Run(context.Background(), n.dial(), runner.Spec{
 		RunID:       runID(t),
 		Script:      "i=0; while [ $i -lt 100 ]; do printf 'é'; i=$((i+1)); done; printf 'abcdef' >&2",
 		StdoutLimit: 11,
@@ -278,8 +279,8 @@ func TestRunLocal(t *testing.T) {
 	t.Setenv("HOME", home)
 	c, err := transport.LocalDialer{}.Dial(context.Background(), transport.Target{Kind: transport.KindLocal})
 	require.NoError(t, err)
-	spec := detached.Spec{RunID: runID(t), Script: "echo \"$GREETING\"; exit 3", Env: []detached.EnvVar{{Name: "GREETING", Value: "hi 'there'"}}}
-	res, err := detached.Run(context.Background(), c, spec, nil)
+	spec := runner.Spec{RunID: runID(t), Script: "echo \"$GREETING\"; exit 3", Env: []runner.EnvVar{{Name: "GREETING", Value: "hi 'there'"}}}
+	res, err := posix.Runner{}.Run(context.Background(), c, spec, nil)
 	require.NoError(t, err)
 	require.Equal(t, 3, res.ExitCode)
 	require.Equal(t, "hi 'there'\n", res.Stdout)
@@ -294,22 +295,22 @@ func TestRunPrunesOldRuns(t *testing.T) {
 	t.Setenv("HOME", home)
 	c, err := transport.LocalDialer{}.Dial(context.Background(), transport.Target{Kind: transport.KindLocal})
 	require.NoError(t, err)
-	old, err := detached.Run(context.Background(), c, detached.Spec{RunID: "old", Script: "true"}, nil)
+	old, err := posix.Runner{}.Run(context.Background(), c, runner.Spec{RunID: "old", Script: "true"}, nil)
 	require.NoError(t, err)
-	recent, err := detached.Run(context.Background(), c, detached.Spec{RunID: "recent", Script: "true"}, nil)
+	recent, err := posix.Runner{}.Run(context.Background(), c, runner.Spec{RunID: "recent", Script: "true"}, nil)
 	require.NoError(t, err)
 	weekAgo := time.Now().Add(-8 * 24 * time.Hour)
 	require.NoError(t, os.Chtimes(old.RunDir, weekAgo, weekAgo))
 
 	// Pruned today already: the week-old run stays until tomorrow.
-	_, err = detached.Run(context.Background(), c, detached.Spec{RunID: "new", Script: "true"}, nil)
+	_, err = posix.Runner{}.Run(context.Background(), c, runner.Spec{RunID: "new", Script: "true"}, nil)
 	require.NoError(t, err)
 	require.DirExists(t, old.RunDir)
 
 	marker := home + "/.stead/runs/.pruned"
 	dayAgo := time.Now().Add(-25 * time.Hour)
 	require.NoError(t, os.Chtimes(marker, dayAgo, dayAgo))
-	_, err = detached.Run(context.Background(), c, detached.Spec{RunID: "newer", Script: "true"}, nil)
+	_, err = posix.Runner{}.Run(context.Background(), c, runner.Spec{RunID: "newer", Script: "true"}, nil)
 	require.NoError(t, err)
 	require.NoDirExists(t, old.RunDir)
 	require.DirExists(t, recent.RunDir)

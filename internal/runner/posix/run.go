@@ -1,4 +1,4 @@
-package detached
+package posix
 
 import (
 	"bytes"
@@ -11,36 +11,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stead-io/stead/internal/runner"
 	"github.com/stead-io/stead/internal/transport"
 )
-
-// Result is the outcome of one run.
-type Result struct {
-	// ExitCode is the script's exit status (128+n if signal n ended it);
-	// -1 if the run was interrupted before it recorded one.
-	ExitCode int
-	// TimedOut is set when the timeout stopped the script.
-	TimedOut bool
-	// Stdout and Stderr are the first StdoutLimit/StderrLimit bytes of the
-	// script's output, cut at a UTF-8 character boundary.
-	Stdout, Stderr string
-	// StdoutTruncated and StderrTruncated tell that more output exists in
-	// the run directory than Stdout and Stderr hold.
-	StdoutTruncated, StderrTruncated bool
-	// StdoutBytes and StderrBytes are the full sizes of the output on the node.
-	StdoutBytes, StderrBytes int64
-	// Resumed is set when the result comes from a run an earlier attempt
-	// started, by collecting it or by attaching to it.
-	Resumed bool
-	// RunDir is the run directory on the node, where the full output stays.
-	RunDir string
-}
-
-// ErrInterrupted reports a run whose wrapper vanished without recording an
-// exit code, typically because the node rebooted. The step is not started
-// again: it may have done part of its work. Retry with a new RunID to run
-// it anew.
-var ErrInterrupted = errors.New("the run was interrupted before it recorded an exit code")
 
 // heartbeatInterval is how often Run calls heartbeat while it waits.
 var heartbeatInterval = 5 * time.Second
@@ -48,19 +21,14 @@ var heartbeatInterval = 5 * time.Second
 // stopTimeout bounds the session that stops a cancelled run.
 const stopTimeout = 30 * time.Second
 
-// Run runs spec's step on the node behind conn and waits for its result.
-// If a run with spec.RunID already exists on the node, Run attaches to it
-// or collects its result instead of starting the script again, so callers
-// can retry Run freely after a dropped connection or a worker crash.
-//
-// heartbeat, if not nil, is called every few seconds from another
-// goroutine while Run waits, never after Run returns. Cancelling ctx stops
-// the script on the node (TERM, then KILL after spec.KillGrace) and
-// returns ctx.Err().
-func Run(ctx context.Context, conn transport.Conn, spec Spec, heartbeat func()) (Result, error) {
-	spec, err := spec.normalize()
+// Run implements runner.Runner: one session sends the run program (see
+// the package documentation), which collects, attaches to or launches the
+// run. Cancelling ctx sends TERM to the script's process group over a
+// fresh session, then KILL after the grace period.
+func (Runner) Run(ctx context.Context, conn transport.Communicator, spec runner.Spec, heartbeat func()) (runner.Result, error) {
+	spec, err := normalize(spec)
 	if err != nil {
-		return Result{}, fmt.Errorf("run step %s: %w", spec.RunID, err)
+		return runner.Result{}, fmt.Errorf("run step %s: %w", spec.RunID, err)
 	}
 	env, envLines := envFile(spec.Env)
 	payload := spec.WorkingDirectory + "\n" + env + spec.Script
@@ -70,24 +38,24 @@ func Run(ctx context.Context, conn transport.Conn, spec Spec, heartbeat func()) 
 	// controls its end of the session) must not make the worker hold it all.
 	stdout := &capped{max: spec.StdoutLimit + replySlack}
 	stderr := &capped{max: spec.StderrLimit + replySlack}
-	code, err := conn.Run(ctx, spec.runCommand(envLines), strings.NewReader(payload), stdout, stderr)
+	code, err := conn.Run(ctx, runCommand(spec, envLines), strings.NewReader(payload), stdout, stderr)
 	stopBeating()
 
 	if ctx.Err() != nil {
 		if stopErr := stop(conn, spec); stopErr != nil {
-			return Result{}, errors.Join(ctx.Err(), stopErr)
+			return runner.Result{}, errors.Join(ctx.Err(), stopErr)
 		}
-		return Result{}, ctx.Err()
+		return runner.Result{}, ctx.Err()
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("run step %s: %w", spec.RunID, err)
+		return runner.Result{}, fmt.Errorf("run step %s: %w", spec.RunID, err)
 	}
 	res, state, err := parseReply(stdout.Bytes(), stderr.Bytes(), spec)
 	if err != nil {
-		return Result{}, fmt.Errorf("run step %s: %w (exit status %d)", spec.RunID, err, code)
+		return runner.Result{}, fmt.Errorf("run step %s: %w (exit status %d)", spec.RunID, err, code)
 	}
 	if state == "lost" {
-		return res, fmt.Errorf("run step %s in %s: %w", spec.RunID, res.RunDir, ErrInterrupted)
+		return res, fmt.Errorf("run step %s in %s: %w", spec.RunID, res.RunDir, runner.ErrInterrupted)
 	}
 	return res, nil
 }
@@ -138,11 +106,11 @@ func beat(heartbeat func()) func() {
 
 // stop kills a cancelled run on the node over a fresh session, which
 // outlives the cancelled context for up to stopTimeout.
-func stop(conn transport.Conn, spec Spec) error {
+func stop(conn transport.Communicator, spec runner.Spec) error {
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
 	var stderr bytes.Buffer
-	code, err := conn.Run(ctx, spec.cancelCommand(), nil, nil, &stderr)
+	code, err := conn.Run(ctx, cancelCommand(spec), nil, nil, &stderr)
 	if err != nil {
 		return fmt.Errorf("stop run %s: %w", spec.RunID, err)
 	}
@@ -154,14 +122,14 @@ func stop(conn transport.Conn, spec Spec) error {
 
 // parseReply reads the run program's report: a header line, the run
 // directory, then the kept stdout; stderr holds the kept stderr.
-func parseReply(stdout, stderr []byte, spec Spec) (Result, string, error) {
+func parseReply(stdout, stderr []byte, spec runner.Spec) (runner.Result, string, error) {
 	header, rest, _ := bytes.Cut(stdout, []byte("\n"))
 	fields := strings.Fields(string(header))
 	if len(fields) == 2 && fields[0] == "STEAD1" && fields[1] == "error" {
-		return Result{}, "", fmt.Errorf("prepare the run on the node: %s", firstLine(rest))
+		return runner.Result{}, "", fmt.Errorf("prepare the run on the node: %s", firstLine(rest))
 	}
 	if len(fields) != 6 || fields[0] != "STEAD1" {
-		return Result{}, "", fmt.Errorf("read the node's reply: unexpected output %q, stderr %q", firstLine(stdout), firstLine(stderr))
+		return runner.Result{}, "", fmt.Errorf("read the node's reply: unexpected output %q, stderr %q", firstLine(stdout), firstLine(stderr))
 	}
 	dir, out, _ := bytes.Cut(rest, []byte("\n"))
 	state := fields[1]
@@ -169,9 +137,9 @@ func parseReply(stdout, stderr []byte, spec Spec) (Result, string, error) {
 	outBytes, err2 := strconv.ParseInt(fields[4], 10, 64)
 	errBytes, err3 := strconv.ParseInt(fields[5], 10, 64)
 	if err := errors.Join(err1, err2, err3); err != nil {
-		return Result{}, "", fmt.Errorf("read the node's reply %q: %w", header, err)
+		return runner.Result{}, "", fmt.Errorf("read the node's reply %q: %w", header, err)
 	}
-	res := Result{
+	res := runner.Result{
 		ExitCode:    code,
 		TimedOut:    fields[3] == "1",
 		StdoutBytes: outBytes,

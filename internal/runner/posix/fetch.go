@@ -1,4 +1,4 @@
-package detached
+package posix
 
 import (
 	"bytes"
@@ -8,13 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stead-io/stead/internal/runner"
 	"github.com/stead-io/stead/internal/transport"
-)
-
-// Streams a run keeps in its directory, which Fetch can read back.
-const (
-	Stdout = "stdout"
-	Stderr = "stderr"
 )
 
 // fetchProgram prints the size of one stream file of a run, then its
@@ -29,23 +24,20 @@ head -c @LIMIT@ "$f"
 // errFetchMissing is the exit status of fetchProgram for a missing file.
 const errFetchMissing = 3
 
-// Fetch copies the first limit bytes of a run's full stdout or stderr
-// (stream is Stdout or Stderr) from the node's run directory to w, so a
-// caller can keep more of the output than Result holds. It returns the
-// bytes written and the stream's full size on the node; written < size
-// means the copy was cut at limit. The copy streams: it never holds the
-// output in memory.
-func Fetch(ctx context.Context, conn transport.Conn, runID, stream string, limit int64, w io.Writer) (written, size int64, err error) {
-	if _, err := (Spec{RunID: runID}).normalize(); err != nil {
+// Fetch implements runner.Runner with one session that prints the
+// stream's size and its first limit bytes: it needs nothing on the node but
+// sh, and the copy streams, never holding the output in memory.
+func (Runner) Fetch(ctx context.Context, conn transport.Communicator, runID string, stream runner.Stream, limit int64, w io.Writer) (written, size int64, err error) {
+	if _, err := normalize(runner.Spec{RunID: runID}); err != nil {
 		return 0, 0, fmt.Errorf("fetch %s of run %s: %w", stream, runID, err)
 	}
-	if stream != Stdout && stream != Stderr {
+	if stream != runner.Stdout && stream != runner.Stderr {
 		return 0, 0, fmt.Errorf("fetch %s of run %s: want stream stdout or stderr", stream, runID)
 	}
 	if limit < 0 {
 		return 0, 0, fmt.Errorf("fetch %s of run %s: negative limit %d", stream, runID, limit)
 	}
-	program := strings.NewReplacer("@RUNID@", runID, "@STREAM@", stream, "@LIMIT@", strconv.FormatInt(limit, 10)).Replace(fetchProgram)
+	program := strings.NewReplacer("@RUNID@", runID, "@STREAM@", string(stream), "@LIMIT@", strconv.FormatInt(limit, 10)).Replace(fetchProgram)
 	hw := &headerWriter{w: w}
 	var stderr bytes.Buffer
 	code, err := conn.Run(ctx, "sh -c "+shellQuote(program), nil, hw, &stderr)

@@ -1,11 +1,12 @@
-package detached_test
+package posix_test
 
 import (
 	"context"
 	"fmt"
 	"testing"
 
-	"github.com/stead-io/stead/internal/detached"
+	"github.com/stead-io/stead/internal/runner"
+	"github.com/stead-io/stead/internal/runner/posix"
 	"github.com/stead-io/stead/internal/testsshd"
 )
 
@@ -19,7 +20,7 @@ func BenchmarkRunTrue(b *testing.B) {
 	}
 	defer c.Close()
 	for i := 0; b.Loop(); i++ {
-		res, err := detached.Run(context.Background(), c, detached.Spec{RunID: fmt.Sprintf("bench-%d-%d", srv.Port, i), Script: "true"}, nil)
+		res, err := posix.Runner{}.Run(context.Background(), c, runner.Spec{RunID: fmt.Sprintf("bench-%d-%d", srv.Port, i), Script: "true"}, nil)
 		if err != nil || res.ExitCode != 0 {
 			b.Fatalf("run: %v, exit %d", err, res.ExitCode)
 		}

@@ -1,4 +1,4 @@
-package detached_test
+package posix_test
 
 import (
 	"context"
@@ -11,7 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/stead-io/stead/internal/detached"
+	"github.com/stead-io/stead/internal/runner"
+	"github.com/stead-io/stead/internal/runner/posix"
 	"github.com/stead-io/stead/internal/transport"
 )
 
@@ -33,12 +34,12 @@ func TestRunOnBusybox(t *testing.T) {
 	c, err := transport.LocalDialer{}.Dial(context.Background(), transport.Target{Kind: transport.KindLocal})
 	require.NoError(t, err)
 
-	spec := detached.Spec{
+	spec := runner.Spec{
 		RunID:  runID(t),
 		Script: "echo \"$V\"; printf 'héllo' >&2; exit 5",
-		Env:    []detached.EnvVar{{Name: "V", Value: "a'b\n$(c)"}},
+		Env:    []runner.EnvVar{{Name: "V", Value: "a'b\n$(c)"}},
 	}
-	res, err := detached.Run(context.Background(), c, spec, nil)
+	res, err := posix.Runner{}.Run(context.Background(), c, spec, nil)
 	require.NoError(t, err)
 	require.Equal(t, 5, res.ExitCode)
 	require.Equal(t, "a'b\n$(c)\n", res.Stdout)
@@ -46,12 +47,12 @@ func TestRunOnBusybox(t *testing.T) {
 	require.Equal(t, int64(6), res.StderrBytes)
 	require.False(t, res.Resumed)
 
-	again, err := detached.Run(context.Background(), c, spec, nil)
+	again, err := posix.Runner{}.Run(context.Background(), c, spec, nil)
 	require.NoError(t, err)
 	require.True(t, again.Resumed)
 	require.Equal(t, res.Stdout, again.Stdout)
 
-	timed, err := detached.Run(context.Background(), c, detached.Spec{
+	timed, err := posix.Runner{}.Run(context.Background(), c, runner.Spec{
 		RunID: runID(t) + "-timeout", Script: "sleep 30", Timeout: time.Second, KillGrace: time.Second,
 	}, nil)
 	require.NoError(t, err)

@@ -1,8 +1,10 @@
-package detached
+package posix
 
 import (
 	"strconv"
 	"strings"
+
+	"github.com/stead-io/stead/internal/runner"
 )
 
 // runProgram is the sh program of Run's single session. The @NAME@
@@ -193,7 +195,7 @@ exit 0
 
 // runCommand is the command line of Run's session for s, whose env file
 // has envLines lines.
-func (s Spec) runCommand(envLines int) string {
+func runCommand(s runner.Spec, envLines int) string {
 	program := strings.NewReplacer(
 		"@RUNID@", s.RunID,
 		"@OUTLIMIT@", strconv.Itoa(s.StdoutLimit),
@@ -209,7 +211,7 @@ func (s Spec) runCommand(envLines int) string {
 }
 
 // cancelCommand is the command line that stops s's run.
-func (s Spec) cancelCommand() string {
+func cancelCommand(s runner.Spec) string {
 	program := strings.NewReplacer(
 		"@RUNID@", s.RunID,
 		"@GRACETICKS@", strconv.FormatInt(seconds(s.KillGrace)*5, 10),

@@ -1,4 +1,4 @@
-package detached
+package posix
 
 import (
 	"errors"
@@ -6,53 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
-)
 
-// Spec describes one step to run on one node.
-type Spec struct {
-	// RunID names the run directory; it must be unique per (execution,
-	// node, step) and is what makes retries attach instead of re-running.
-	// Letters, digits, '.', '_' and '-' only.
-	RunID string
-	// Script is the POSIX sh script to run.
-	Script string
-	// Env is the script's extra environment. Values are data: they reach
-	// the script verbatim and are never parsed as shell code.
-	Env []EnvVar
-	// WorkingDirectory is where the script starts; "" means the login
-	// user's home directory.
-	WorkingDirectory string
-	// Timeout bounds the script's run time, enforced on the node; 0 means
-	// no limit. Sub-second precision is not kept: it is rounded up to
-	// whole seconds.
-	Timeout time.Duration
-	// KillGrace is how long a timed-out or cancelled script has between
-	// TERM and KILL; 0 means DefaultKillGrace.
-	KillGrace time.Duration
-	// StdoutLimit and StderrLimit are how many bytes of each stream Result
-	// keeps; 0 means DefaultStdoutLimit and DefaultStderrLimit. The full
-	// streams stay in the run directory.
-	StdoutLimit, StderrLimit int
-	// Sudo runs the script through `sudo -n` (root, no password prompt; it fails at once
-	// if the login user may not). The wrapper, the run directory and the output files
-	// stay the login user's; root only sources the env file and runs the script.
-	Sudo bool
-}
-
-// EnvVar is one environment variable for the script.
-type EnvVar struct {
-	// Name is a shell variable name.
-	Name string
-	// Value is passed verbatim; it must not contain NUL.
-	Value string
-}
-
-// Defaults for Spec fields left zero. The output limits match what SSM
-// keeps of a command's output.
-const (
-	DefaultStdoutLimit = 24000
-	DefaultStderrLimit = 8000
-	DefaultKillGrace   = 5 * time.Second
+	"github.com/stead-io/stead/internal/runner"
 )
 
 var (
@@ -64,7 +19,7 @@ var (
 const maxRunIDLength = 200
 
 // normalize fills defaults and rejects specs that cannot run safely.
-func (s Spec) normalize() (Spec, error) {
+func normalize(s runner.Spec) (runner.Spec, error) {
 	var errs []error
 	switch {
 	case !runIDPattern.MatchString(s.RunID) || s.RunID == "." || s.RunID == "..":
@@ -90,13 +45,13 @@ func (s Spec) normalize() (Spec, error) {
 		errs = append(errs, errors.New("timeout, kill grace and output limits must not be negative"))
 	}
 	if s.KillGrace == 0 {
-		s.KillGrace = DefaultKillGrace
+		s.KillGrace = runner.DefaultKillGrace
 	}
 	if s.StdoutLimit == 0 {
-		s.StdoutLimit = DefaultStdoutLimit
+		s.StdoutLimit = runner.DefaultStdoutLimit
 	}
 	if s.StderrLimit == 0 {
-		s.StderrLimit = DefaultStderrLimit
+		s.StderrLimit = runner.DefaultStderrLimit
 	}
 	return s, errors.Join(errs...)
 }
@@ -104,7 +59,7 @@ func (s Spec) normalize() (Spec, error) {
 // envFile renders the env file: one `export NAME='value'` line per
 // variable. Newlines in values are spliced in from a variable, so every
 // variable stays on one line and the file can be framed by line count.
-func envFile(env []EnvVar) (string, int) {
+func envFile(env []runner.EnvVar) (string, int) {
 	var b strings.Builder
 	b.WriteString("stead_nl=$(printf '\\n.'); stead_nl=${stead_nl%.}\n")
 	for _, e := range env {

@@ -1,0 +1,50 @@
+// Package runner is the seam between what Stead does on a node and how the
+// node does it. Two questions decide how a step reaches a node, and they
+// are independent:
+//
+//   - how the worker talks to the node: a transport.Communicator (SSH, the
+//     worker's own host, later WinRM), chosen by the node's transport name
+//     from a transport.Registry and lent by a transport.Pool, which keeps
+//     connections open between steps;
+//   - what the node speaks: a Runner (POSIX sh, later PowerShell), chosen
+//     by the node's platform from a Registry.
+//
+// A Windows host may be reached over WinRM or over OpenSSH; a Linux host
+// over SSH or, for the worker's own host, locally. Everything above this
+// package (activities, workflows) loads a node, asks the Registry for its
+// Runner and the pool for a Communicator, and calls the Runner with it:
+// no code there knows a protocol or a shell. Only the Runner writes shell
+// code, and only the Communicator knows the wire.
+//
+// A Runner owns everything that needs the node's shell: the detached step
+// protocol (a run directory per run id with pid, stdout, stderr and exit
+// code, so a retry attaches to a running run or collects a finished one;
+// the timeout enforced on the node; the step killed on cancel), reboots
+// and boot ids, reading a file for a step and writing one, and quoting
+// values for its shell. Its methods take the Communicator to work through,
+// so one Runner value serves every node of its platform.
+//
+// A platform with no Runner fails a step at once with an error wrapping
+// ErrNoRunner ("no runner for platform windows on this worker (it has:
+// linux)"), which activities report as a non-retryable InvalidTarget.
+//
+// # Adding WinRM and PowerShell
+//
+// WinRM is a Protocol in package transport: a WinRMConfig of its own
+// (credentials by name, TLS trust), a dialer whose DefaultPort is 5986,
+// and a Communicator whose Run runs a command in a WinRS shell, whose
+// Upload and Download move files (e.g. base64 chunks through PowerShell)
+// and whose errors are *transport.Error values of the existing kinds. The
+// worker registers it under "winrm" next to "ssh" and "local"; node
+// validation must accept that transport name and fill its default port.
+//
+// PowerShell is a Runner in a package of its own (internal/runner/powershell),
+// registered for the "windows" platform in worker.DefaultRunners. Its
+// Shell is "powershell". Its Run keeps the contract above with its own run
+// directory (e.g. under %ProgramData% or the profile), started outside the
+// WinRS job object so the step survives the connection (Win32_Process.Create
+// through CIM, or a scheduled task); its Reboot uses Restart-Computer and a
+// boot id such as the last boot time. Nothing in activities or workflows
+// changes. Package posix is the model to follow; the seam test in package
+// worker plugs fake ones in to show that is enough.
+package runner
