@@ -4,44 +4,42 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/stead-io/stead/contract"
-	"go.temporal.io/api/workflowservice/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+
+	"github.com/stead-io/stead/contract"
+	"github.com/stead-io/stead/internal/visibility"
 )
 
-// ListPageSize is the page size of Stead's visibility listings. Pages of
-// 1,000 time out on the SQLite visibility store of the embedded server
-// (seen with 1,000 nodes), while pages of 100 come back in milliseconds.
-const ListPageSize = 100
+// ListPageSize is the page size of Stead's visibility listings
+// (visibility.PageSize), for the listings that page by hand.
+const ListPageSize = visibility.PageSize
 
 // List returns the specs of the registered nodes selected by a visibility
 // query, read from the node workflows' memos. dc must match the client's
 // data converter.
 func List(ctx context.Context, c client.Client, namespace string, dc converter.DataConverter, query string) ([]Node, error) {
 	var out []Node
-	var token []byte
-	for {
-		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: namespace, Query: query, PageSize: ListPageSize, NextPageToken: token,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list nodes: %w", err)
+	var decodeErr error
+	err := visibility.Each(ctx, c, namespace, query, func(e *workflowpb.WorkflowExecutionInfo) error {
+		p := e.GetMemo().GetFields()[contract.NodeMemoKey]
+		if p == nil {
+			return nil
 		}
-		for _, e := range resp.Executions {
-			p := e.GetMemo().GetFields()[contract.NodeMemoKey]
-			if p == nil {
-				continue
-			}
-			var n Node
-			if err := dc.FromPayload(p, &n); err != nil {
-				return nil, fmt.Errorf("decode node %s: %w", e.GetExecution().GetWorkflowId(), err)
-			}
-			out = append(out, n)
+		var n Node
+		if err := dc.FromPayload(p, &n); err != nil {
+			decodeErr = fmt.Errorf("decode node %s: %w", e.GetExecution().GetWorkflowId(), err)
+			return decodeErr
 		}
-		token = resp.NextPageToken
-		if len(token) == 0 {
-			return out, nil
-		}
+		out = append(out, n)
+		return nil
+	})
+	if decodeErr != nil {
+		return nil, decodeErr
 	}
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	return out, nil
 }
