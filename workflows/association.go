@@ -150,16 +150,24 @@ type DeleteRequest struct {
 // AssociationWorkflow keeps one association: it runs the association at
 // creation, then at every schedule slot and on demand, one execution at a
 // time, each as a child workflow. Delete cancels a running execution
-// cleanly and ends the workflow.
+// cleanly and ends the workflow. Started with a spec it cannot run, it
+// fails at once with a contract.FailureInvalid refusal.
 func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carried *AssociationState) error {
 	var st AssociationState
 	if carried != nil {
 		st = *carried
 	} else {
+		spec := in.Spec
+		if workflow.GetVersion(ctx, checkSpecChange, workflow.DefaultVersion, 1) == 1 {
+			var err error
+			if spec, err = checkNewSpec(ctx, spec); err != nil {
+				return err
+			}
+		}
 		now := workflow.Now(ctx)
-		st = AssociationState{Spec: in.Spec, Version: 1, CreatedBy: in.By, CreatedAt: now, Status: contract.StatusPending, ScheduleAnchor: now}
-		st.Versions = []AssociationVersion{{Version: 1, Spec: in.Spec, By: in.By, At: now}}
-		if !in.Spec.ApplyOnlyAtCronInterval {
+		st = AssociationState{Spec: spec, Version: 1, CreatedBy: in.By, CreatedAt: now, Status: contract.StatusPending, ScheduleAnchor: now}
+		st.Versions = []AssociationVersion{{Version: 1, Spec: spec, By: in.By, At: now}}
+		if !spec.ApplyOnlyAtCronInterval {
 			st.Queue = append(st.Queue, PendingRun{ExecutionID: in.ExecutionID, Reason: ReasonCreate})
 		}
 		if !st.Spec.Schedule.IsZero() {
@@ -184,10 +192,10 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req StartRequest) error {
 			if deleting {
-				return fmt.Errorf("association %s is being deleted", st.Spec.Name)
+				return refusef(contract.FailureConflict, "association %s is being deleted", st.Spec.Name)
 			}
 			if len(st.Queue) > 0 {
-				return fmt.Errorf("association %s already has a run queued (%s)", st.Spec.Name, st.Queue[0].ExecutionID)
+				return refusef(contract.FailureConflict, "association %s already has a run queued (%s)", st.Spec.Name, st.Queue[0].ExecutionID)
 			}
 			return nil
 		}},
@@ -199,6 +207,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		func(ctx workflow.Context, req UpdateRequest) (AssociationState, error) {
 			now := workflow.Now(ctx)
 			old := st.Spec
+			req.Spec = req.Spec.Normalized()
 			st.Spec = req.Spec
 			st.Version++
 			st.Versions = appendBounded(st.Versions, AssociationVersion{Version: st.Version, Spec: req.Spec, By: req.By, At: now}, maxVersionsKept)
@@ -219,13 +228,16 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req UpdateRequest) error {
 			if deleting {
-				return fmt.Errorf("association %s is being deleted", st.Spec.Name)
+				return refusef(contract.FailureConflict, "association %s is being deleted", st.Spec.Name)
 			}
 			if req.Spec.Name != st.Spec.Name {
-				return fmt.Errorf("association name %s cannot change to %s", st.Spec.Name, req.Spec.Name)
+				return refusef(contract.FailureInvalid, "association name %s cannot change to %s", st.Spec.Name, req.Spec.Name)
 			}
 			if req.ExpectedVersion != 0 && req.ExpectedVersion != st.Version {
-				return fmt.Errorf("association %s is at version %d, not %d: it changed since you read it", st.Spec.Name, st.Version, req.ExpectedVersion)
+				return refusef(contract.FailureConflict, "association %s is at version %d, not %d: it changed since you read it", st.Spec.Name, st.Version, req.ExpectedVersion)
+			}
+			if err := req.Spec.Normalized().Validate(); err != nil {
+				return refusal(contract.FailureInvalid, err)
 			}
 			return nil
 		}},
@@ -256,7 +268,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req DeleteRequest) error {
 			if deleting {
-				return fmt.Errorf("association %s is already being deleted", st.Spec.Name)
+				return refusef(contract.FailureConflict, "association %s is already being deleted", st.Spec.Name)
 			}
 			return nil
 		}},
