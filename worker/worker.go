@@ -16,6 +16,11 @@ import (
 	"github.com/stead-io/stead/workflows"
 )
 
+// Activities is the set of activities a worker registers, with the
+// dependencies they are given (transport, output store, secrets, ...): a
+// process that runs a worker configures it through this package.
+type Activities = activities.Activities
+
 // Options configure a Stead worker.
 type Options struct {
 	// Client is the connection to Temporal.
@@ -24,7 +29,7 @@ type Options struct {
 	// is the default region.
 	Region string
 	// Activities carries the activities' dependencies.
-	Activities *activities.Activities
+	Activities *Activities
 	// MaxConcurrentSteps bounds the steps this worker runs at once.
 	MaxConcurrentSteps int
 }

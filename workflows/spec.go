@@ -89,15 +89,20 @@ func (s AssociationSpec) Normalized() AssociationSpec {
 
 // refusal is how a workflow refuses a request or its input: a
 // non-retryable ApplicationError of a contract failure type
-// (contract.FailureInvalid, ...) whose message is the line a client shows,
-// with the problem list in its details when err has one.
+// (contract.FailureInvalid, ...) whose message is the line a client shows.
+// An Invalid refusal carries its problems (a *problems.Error) in its
+// details.
 func refusal(failureType string, err error) error {
 	opts := temporal.ApplicationErrorOptions{NonRetryable: true}
-	var p *problems.Error
-	if errors.As(err, &p) {
+	msg := err.Error()
+	if failureType == contract.FailureInvalid {
+		var l problems.List
+		l.Add(err)
+		p := l.Err()
 		opts.Details = []any{p}
+		msg = p.Error()
 	}
-	return temporal.NewApplicationErrorWithOptions(err.Error(), failureType, opts)
+	return temporal.NewApplicationErrorWithOptions(msg, failureType, opts)
 }
 
 // refusef is refusal of a message.

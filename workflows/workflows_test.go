@@ -361,6 +361,7 @@ func TestValidateReportsEveryProblemOnOneLine(t *testing.T) {
 	var p *problems.Error
 	require.ErrorAs(t, err, &p)
 	require.Equal(t, 6, p.Total)
+	require.Len(t, p.Problems, 6)
 
 	// Problems parsing found stand for a field's own checks.
 	parsed := map[string][]error{FieldTargets: {errors.New(`targets "Key=x": missing ,Values=`)}, FieldParameters: {errors.New("parameters: bad JSON")}}

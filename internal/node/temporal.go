@@ -21,25 +21,20 @@ const ListPageSize = visibility.PageSize
 // data converter.
 func List(ctx context.Context, c client.Client, namespace string, dc converter.DataConverter, query string) ([]Node, error) {
 	var out []Node
-	var decodeErr error
-	err := visibility.Each(ctx, c, namespace, query, func(e *workflowpb.WorkflowExecutionInfo) error {
+	err := visibility.Each(ctx, c, namespace, query, "nodes", func(e *workflowpb.WorkflowExecutionInfo) error {
 		p := e.GetMemo().GetFields()[contract.NodeMemoKey]
 		if p == nil {
 			return nil
 		}
 		var n Node
 		if err := dc.FromPayload(p, &n); err != nil {
-			decodeErr = fmt.Errorf("decode node %s: %w", e.GetExecution().GetWorkflowId(), err)
-			return decodeErr
+			return fmt.Errorf("decode node %s: %w", e.GetExecution().GetWorkflowId(), err)
 		}
 		out = append(out, n)
 		return nil
 	})
-	if decodeErr != nil {
-		return nil, decodeErr
-	}
 	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
+		return nil, err
 	}
 	return out, nil
 }

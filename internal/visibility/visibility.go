@@ -6,6 +6,7 @@ package visibility
 
 import (
 	"context"
+	"fmt"
 
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -18,16 +19,16 @@ import (
 const PageSize = 100
 
 // Each calls fn for every workflow the visibility query selects, in the
-// store's order, until fn returns an error or the listing ends. Errors are
-// returned as the client gave them, for the caller to name what it listed.
-func Each(ctx context.Context, c client.Client, namespace, query string, fn func(*workflowpb.WorkflowExecutionInfo) error) error {
+// store's order, until fn returns an error, which Each returns as it is,
+// or the listing ends. A failed listing is "list <what>: <error>".
+func Each(ctx context.Context, c client.Client, namespace, query, what string, fn func(*workflowpb.WorkflowExecutionInfo) error) error {
 	var token []byte
 	for {
 		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: namespace, Query: query, PageSize: PageSize, NextPageToken: token,
 		})
 		if err != nil {
-			return err
+			return fmt.Errorf("list %s: %w", what, err)
 		}
 		for _, e := range resp.GetExecutions() {
 			if err := fn(e); err != nil {
