@@ -70,10 +70,10 @@ func (c *Client) CreateAssociation(ctx context.Context, spec workflows.Associati
 // the spec to send, its document reference as stored (a built-in's
 // canonical name).
 func (c *Client) checkSpec(ctx context.Context, spec workflows.AssociationSpec) (workflows.AssociationSpec, error) {
-	spec = spec.Normalized()
 	if err := spec.Validate(); err != nil {
 		return spec, invalid(err)
 	}
+	spec = spec.Normalized()
 	if err := c.checkInstanceIDs(ctx, spec.Targets); err != nil {
 		return spec, err
 	}

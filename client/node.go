@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
-	sdkclient "go.temporal.io/sdk/client"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/stead-io/stead/contract"
@@ -290,57 +288,4 @@ func fingerprint(authorized string) (string, error) {
 func keyType(authorized string) string {
 	t, _, _ := bytes.Cut([]byte(authorized), []byte(" "))
 	return string(t)
-}
-
-// isClosed reports whether the latest run of a workflow has ended; a
-// workflow that never existed has.
-func isClosed(ctx context.Context, cn *Connection, workflowID string) (bool, error) {
-	d, err := cn.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
-	if isNotFound(err) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return d.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
-}
-
-// sendUpdate sends a workflow update and waits for its result (into
-// result, unless nil).
-func sendUpdate(ctx context.Context, cn *Connection, workflowID, update string, arg, result any) error {
-	h, err := cn.Temporal.UpdateWorkflow(ctx, sdkclient.UpdateWorkflowOptions{
-		WorkflowID:   workflowID,
-		UpdateName:   update,
-		Args:         []any{arg},
-		WaitForStage: sdkclient.WorkflowUpdateStageCompleted,
-	})
-	if err != nil {
-		return err
-	}
-	return h.Get(ctx, result)
-}
-
-// updateWithStart sends an update to the workflow workflowID, starting it
-// (of workflowType, with startArg) if it is not running: how nodes and
-// documents are created.
-func updateWithStart(ctx context.Context, cn *Connection, workflowID, workflowType string, startArg any, update string, arg, result any) error {
-	start := cn.Temporal.NewWithStartWorkflowOperation(sdkclient.StartWorkflowOptions{
-		ID:                       workflowID,
-		TaskQueue:                contract.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	}, workflowType, startArg)
-	h, err := cn.Temporal.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: sdkclient.UpdateWorkflowOptions{
-			WorkflowID:   workflowID,
-			UpdateName:   update,
-			Args:         []any{arg},
-			WaitForStage: sdkclient.WorkflowUpdateStageCompleted,
-		},
-	})
-	if err != nil {
-		return err
-	}
-	return h.Get(ctx, result)
 }

@@ -154,20 +154,15 @@ type DeleteRequest struct {
 // fails at once with a contract.FailureInvalid refusal.
 func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carried *AssociationState) error {
 	var st AssociationState
+	checkSpec := false
 	if carried != nil {
 		st = *carried
 	} else {
-		spec := in.Spec
-		if workflow.GetVersion(ctx, checkSpecChange, workflow.DefaultVersion, 1) == 1 {
-			var err error
-			if spec, err = checkNewSpec(ctx, spec); err != nil {
-				return err
-			}
-		}
+		checkSpec = workflow.GetVersion(ctx, checkSpecChange, workflow.DefaultVersion, 1) == 1
 		now := workflow.Now(ctx)
-		st = AssociationState{Spec: spec, Version: 1, CreatedBy: in.By, CreatedAt: now, Status: contract.StatusPending, ScheduleAnchor: now}
-		st.Versions = []AssociationVersion{{Version: 1, Spec: spec, By: in.By, At: now}}
-		if !spec.ApplyOnlyAtCronInterval {
+		st = AssociationState{Spec: in.Spec, Version: 1, CreatedBy: in.By, CreatedAt: now, Status: contract.StatusPending, ScheduleAnchor: now}
+		st.Versions = []AssociationVersion{{Version: 1, Spec: in.Spec, By: in.By, At: now}}
+		if !in.Spec.ApplyOnlyAtCronInterval {
 			st.Queue = append(st.Queue, PendingRun{ExecutionID: in.ExecutionID, Reason: ReasonCreate})
 		}
 		if !st.Spec.Schedule.IsZero() {
@@ -236,7 +231,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 			if req.ExpectedVersion != 0 && req.ExpectedVersion != st.Version {
 				return refusef(contract.FailureConflict, "association %s is at version %d, not %d: it changed since you read it", st.Spec.Name, st.Version, req.ExpectedVersion)
 			}
-			if err := req.Spec.Normalized().Validate(); err != nil {
+			if err := req.Spec.Validate(); err != nil {
 				return refusal(contract.FailureInvalid, err)
 			}
 			return nil
@@ -275,6 +270,17 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	)
 	if err != nil {
 		return fmt.Errorf("set delete handler: %w", err)
+	}
+	// The handlers are set first, so that whoever created the association
+	// can query and update it while its spec is checked.
+	if checkSpec {
+		spec, err := checkNewSpec(ctx, in.Spec)
+		if err != nil {
+			return err
+		}
+		if st.Version == 1 {
+			st.Spec, st.Versions[0].Spec = spec, spec
+		}
 	}
 	if err := publishAssociation(ctx, st); err != nil {
 		return err

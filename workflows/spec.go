@@ -120,10 +120,10 @@ const checkSpecChange = "check-spec"
 // returns the spec to store; an input that cannot run is a refusal, which
 // fails the workflow at once with the message the client would print.
 func checkNewSpec(ctx workflow.Context, spec AssociationSpec) (AssociationSpec, error) {
-	spec = spec.Normalized()
 	if err := spec.Validate(); err != nil {
 		return spec, refusal(contract.FailureInvalid, err)
 	}
+	spec = spec.Normalized()
 	var a *activities.Activities
 	var ref string
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, controlOptions), a.CheckDocument,

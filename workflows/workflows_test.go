@@ -404,6 +404,9 @@ func TestAssociationRefusesInvalidSpec(t *testing.T) {
 			require.Equal(t, contract.FailureInvalid, app.Type())
 			require.True(t, app.NonRetryable())
 			require.Equal(t, tt.want, app.Message())
+			var p problems.Error
+			require.NoError(t, app.Details(&p))
+			require.Equal(t, tt.want, p.Error())
 		})
 	}
 }
@@ -443,4 +446,37 @@ func TestAssociationUpdateIsValidated(t *testing.T) {
 	}, time.Minute)
 	env.ExecuteWorkflow(AssociationWorkflow, CreateAssociationInput{Spec: spec, By: "test", ExecutionID: "first"}, (*AssociationState)(nil))
 	require.NoError(t, env.GetWorkflowError())
+}
+
+// An association answers queries and updates while the spec it was started
+// with is checked, then stores the spec as checked (a built-in's canonical
+// name, the severity in upper case).
+func TestAssociationAnswersWhileItsSpecIsChecked(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(AssociationWorkflow)
+	env.RegisterWorkflow(ExecutionWorkflow)
+	env.RegisterActivity(&activities.Activities{})
+	env.OnActivity(acts.CheckDocument, mock.Anything, mock.Anything).After(time.Minute).Return("Stead-RunShellScript", nil).Once()
+	env.OnWorkflow(ExecutionWorkflow, mock.Anything, mock.Anything).Return(ExecutionResult{Status: contract.StatusSuccess}, nil).Maybe()
+	describe := func() AssociationState {
+		v, err := env.QueryWorkflow(contract.AssociationQueryDescribe)
+		require.NoError(t, err)
+		var st AssociationState
+		require.NoError(t, v.Get(&st))
+		return st
+	}
+	var during, after AssociationState
+	env.RegisterDelayedCallback(func() { during = describe() }, 10*time.Second)
+	env.RegisterDelayedCallback(func() {
+		after = describe()
+		env.UpdateWorkflow(contract.AssociationUpdateDelete, "del", &updateCallbacks{t: t}, DeleteRequest{By: "test"})
+	}, 2*time.Minute)
+	env.ExecuteWorkflow(AssociationWorkflow, CreateAssociationInput{Spec: validSpec(), By: "test", ExecutionID: "first"}, (*AssociationState)(nil))
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, contract.StatusPending, during.Status)
+	require.Equal(t, "AWS-RunShellScript", during.Spec.Document)
+	require.Equal(t, "Stead-RunShellScript", after.Spec.Document)
+	require.Equal(t, "HIGH", after.Spec.ComplianceSeverity)
+	require.Equal(t, "Stead-RunShellScript", after.Versions[0].Spec.Document)
 }
