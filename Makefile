@@ -4,7 +4,7 @@ BIN      := bin/stead
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/stead-io/stead/cli.Version=$(VERSION)
 # Packages whose concurrency is ours: run them under the race detector.
-RACE_PKGS := ./internal/transport/... ./internal/detached/... ./workflows/... ./documents/... ./internal/schedule/...
+RACE_PKGS := ./internal/transport/... ./internal/detached/... ./workflows/... ./documents/... ./internal/schedule/... ./client/...
 FUZZTIME ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
