@@ -44,11 +44,7 @@ func (c *Client) Compliance(ctx context.Context, f ComplianceFilter) ([]NodeComp
 	if status != "" && status != contract.Compliant && status != contract.NonCompliant {
 		return nil, invalid(fmt.Errorf("status %q: want COMPLIANT or NON_COMPLIANT", f.Status))
 	}
-	q, err := targets.NodeQuery(ts)
-	if err != nil {
-		return nil, invalid(err)
-	}
-	cn, err := c.connect(ctx)
+	cn, q, err := c.nodeQuery(ctx, ts)
 	if err != nil {
 		return nil, err
 	}

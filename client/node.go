@@ -161,15 +161,22 @@ func (c *Client) Nodes(ctx context.Context) ([]node.Node, error) {
 // nodesMatching lists the registered nodes the targets select (every node
 // for none).
 func (c *Client) nodesMatching(ctx context.Context, ts []targets.Target) ([]node.Node, error) {
-	q, err := targets.NodeQuery(ts)
-	if err != nil {
-		return nil, invalid(err)
-	}
-	cn, err := c.connect(ctx)
+	cn, q, err := c.nodeQuery(ctx, ts)
 	if err != nil {
 		return nil, err
 	}
 	return node.List(ctx, cn.Temporal, cn.Namespace, cn.DataConverter, q)
+}
+
+// nodeQuery is the connection and the visibility query that select the
+// registered nodes the targets select.
+func (c *Client) nodeQuery(ctx context.Context, ts []targets.Target) (*Connection, string, error) {
+	q, err := targets.NodeQuery(ts)
+	if err != nil {
+		return nil, "", invalid(err)
+	}
+	cn, err := c.connect(ctx)
+	return cn, q, err
 }
 
 // Node returns a registered node's spec, revision and change history.
