@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X github.com/stead-io/stead/cli.Version=$(VERSION)
 # Packages whose concurrency is ours: run them under the race detector. Not
 # ./workflows/histories: its one test, the fixture recorder, only runs when
 # asked, and linking the Temporal server with -race costs minutes.
-RACE_PKGS := ./internal/transport/... ./internal/runner/... ./activities/ ./workflows/ ./documents/... ./internal/schedule/...
+RACE_PKGS := ./internal/transport/... ./internal/runner/... ./activities/ ./workflows/ ./documents/... ./internal/schedule/... ./client/...
 FUZZTIME ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 

@@ -20,10 +20,10 @@ import (
 // BatchInput is a batch of an execution: its document's plan, to run on
 // some nodes of one region.
 type BatchInput struct {
-	AssociationName string         `json:"associationName"`
-	ExecutionID     string         `json:"executionId"`
-	Plan            documents.Plan `json:"plan"`
-	Nodes           []TargetRef    `json:"nodes"`
+	AssociationName string               `json:"associationName"`
+	ExecutionID     string               `json:"executionId"`
+	Plan            documents.Plan       `json:"plan"`
+	Nodes           []contract.TargetRef `json:"nodes"`
 	// Concurrency is how many of the nodes may run at once.
 	Concurrency int `json:"concurrency"`
 	// AllowFailures is how many of the batch's nodes may fail before it
@@ -33,14 +33,6 @@ type BatchInput struct {
 	AllowFailures int `json:"allowFailures"`
 	// ComplianceSeverity is reported with each node's compliance.
 	ComplianceSeverity string `json:"complianceSeverity,omitempty"`
-}
-
-// BatchResult is what a batch did: a summary for each node it ran, and the
-// nodes it did not start because its failure allowance ran out or the
-// execution was cancelled.
-type BatchResult struct {
-	Nodes      []contract.TargetSummary `json:"nodes"`
-	NotStarted []string                 `json:"notStarted,omitempty"`
 }
 
 // batchOutputBytes is the share of Temporal's 2 MB payload limit that the
@@ -74,16 +66,16 @@ var deliveryBackoff = time.Second
 // from the execution, node, step and attempt, so a second run of the batch
 // attaches to the steps still running and collects the finished ones instead
 // of running them again.
-func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (BatchResult, error) {
+func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (contract.BatchResult, error) {
 	nodes, err := a.loadNodes(ctx, in.Nodes)
 	if err != nil {
-		return BatchResult{}, err
+		return contract.BatchResult{}, err
 	}
 	stop := a.heartbeat(ctx)
 	defer stop()
 
 	outputShare := batchOutputBytes / max(1, len(in.Nodes)*max(1, len(in.Plan.Steps)))
-	res, failures := runBatch(ctx, in, func(ref TargetRef) contract.TargetSummary {
+	res, failures := runBatch(ctx, in, func(ref contract.TargetRef) contract.TargetSummary {
 		sum := runNode(ctx, a, in, ref, nodes[ref.NodeID], outputShare)
 		if sum.Status != contract.StatusSuccess {
 			activity.GetLogger(ctx).Warn("node did not succeed", "node", sum.NodeID, "status", sum.Status, "detail", sum.DetailedStatus)
@@ -99,7 +91,7 @@ func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (BatchResult, 
 // at once, and starts no more of them once more than in.AllowFailures have
 // failed or ctx is done. It returns the summaries of the nodes it ran, in
 // the batch's order, the nodes it did not start, and how many failed.
-func runBatch(ctx context.Context, in BatchInput, run func(TargetRef) contract.TargetSummary) (BatchResult, int) {
+func runBatch(ctx context.Context, in BatchInput, run func(contract.TargetRef) contract.TargetSummary) (contract.BatchResult, int) {
 	results := make([]*contract.TargetSummary, len(in.Nodes))
 	var (
 		mu       sync.Mutex
@@ -131,7 +123,7 @@ func runBatch(ctx context.Context, in BatchInput, run func(TargetRef) contract.T
 		}()
 	}
 	wg.Wait()
-	var res BatchResult
+	var res contract.BatchResult
 	for i, ref := range in.Nodes {
 		if i >= started {
 			res.NotStarted = append(res.NotStarted, ref.NodeID)
@@ -158,7 +150,7 @@ const nodeQueryIDs = 100
 // loadNodes reads the specs of the batch's nodes with a few visibility
 // listings instead of one lookup per node. A node missing from the result is
 // not registered (any more).
-func (a *Activities) loadNodes(ctx context.Context, refs []TargetRef) (map[string]*node.Node, error) {
+func (a *Activities) loadNodes(ctx context.Context, refs []contract.TargetRef) (map[string]*node.Node, error) {
 	out := make(map[string]*node.Node, len(refs))
 	for chunk := range slices.Chunk(refs, nodeQueryIDs) {
 		ids := make([]string, len(chunk))
@@ -207,7 +199,7 @@ type nodeRun struct {
 // after an earlier step ended the document; a failed step runs again up to
 // maxAttempts times. A node that cannot be reached, or a cancelled run, ends
 // everything: the finally step cannot run either.
-func runNode(ctx context.Context, ops nodeOps, in BatchInput, ref TargetRef, n *node.Node, outputShare int) contract.TargetSummary {
+func runNode(ctx context.Context, ops nodeOps, in BatchInput, ref contract.TargetRef, n *node.Node, outputShare int) contract.TargetSummary {
 	sum := contract.TargetSummary{NodeID: ref.NodeID, Status: contract.StatusInProgress, StartedAt: ops.now()}
 	if n == nil {
 		sum.Status, sum.DetailedStatus, sum.ExitCode = contract.StatusUndeliverable, ErrNodeNotFound+": node "+ref.NodeID+" is not registered", -1

@@ -77,7 +77,7 @@ func (f *fakeNode) loadLocalDocumentOn(_ context.Context, _ node.Node, in LoadLo
 // run runs steps on node n1 of execution e1 through runNode.
 func (f *fakeNode) run(ctx context.Context, platform string, steps ...documents.PlanStep) contract.TargetSummary {
 	in := BatchInput{AssociationName: "web", ExecutionID: "e1", Plan: documents.Plan{DocumentName: "Stead-RunShellScript", Steps: steps}}
-	return runNode(ctx, f, in, TargetRef{NodeID: "n1", Platform: platform}, &node.Node{ID: "n1", Platform: platform}, batchOutputBytes)
+	return runNode(ctx, f, in, contract.TargetRef{NodeID: "n1", Platform: platform}, &node.Node{ID: "n1", Platform: platform}, batchOutputBytes)
 }
 
 var testClock = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -387,7 +387,7 @@ func TestRunNodeDeliveryGivesUp(t *testing.T) {
 func TestRunNodeNotRegistered(t *testing.T) {
 	f := &fakeNode{t: t, clock: testClock}
 	sum := runNode(context.Background(), f, BatchInput{ExecutionID: "e1", Plan: documents.Plan{Steps: []documents.PlanStep{flowStep("a")}}},
-		TargetRef{NodeID: "gone", Platform: "linux"}, nil, batchOutputBytes)
+		contract.TargetRef{NodeID: "gone", Platform: "linux"}, nil, batchOutputBytes)
 	require.Equal(t, contract.StatusUndeliverable, sum.Status)
 	require.Equal(t, "NodeNotFound: node gone is not registered", sum.DetailedStatus)
 	require.Empty(t, sum.Steps)
@@ -409,7 +409,7 @@ func TestRunNodeOutputShare(t *testing.T) {
 		{12, "0123456789", "ab", true},
 		{4, "0123", "", true},
 	} {
-		sum := runNode(context.Background(), f, in, TargetRef{NodeID: "n1"}, &node.Node{ID: "n1", Platform: "linux"}, c.share)
+		sum := runNode(context.Background(), f, in, contract.TargetRef{NodeID: "n1"}, &node.Node{ID: "n1", Platform: "linux"}, c.share)
 		s := sum.Steps[0]
 		require.Equal(t, c.stdout, s.Stdout, "share %d", c.share)
 		require.Equal(t, c.stderr, s.Stderr, "share %d", c.share)
@@ -417,10 +417,10 @@ func TestRunNodeOutputShare(t *testing.T) {
 	}
 }
 
-func refs(ids ...string) []TargetRef {
-	out := make([]TargetRef, len(ids))
+func refs(ids ...string) []contract.TargetRef {
+	out := make([]contract.TargetRef, len(ids))
 	for i, id := range ids {
-		out[i] = TargetRef{NodeID: id, Platform: "linux"}
+		out[i] = contract.TargetRef{NodeID: id, Platform: "linux"}
 	}
 	return out
 }
@@ -446,7 +446,7 @@ func TestRunBatchConcurrency(t *testing.T) {
 				closeFullOnce   sync.Once
 				unblockedByTime bool
 			)
-			res, failures := runBatch(context.Background(), BatchInput{Nodes: refs(ids...), Concurrency: conc, AllowFailures: -1}, func(r TargetRef) contract.TargetSummary {
+			res, failures := runBatch(context.Background(), BatchInput{Nodes: refs(ids...), Concurrency: conc, AllowFailures: -1}, func(r contract.TargetRef) contract.TargetSummary {
 				mu.Lock()
 				inFlight++
 				most = max(most, inFlight)
@@ -505,7 +505,7 @@ func TestRunBatchAllowFailures(t *testing.T) {
 	for _, c := range cases {
 		t.Run(fmt.Sprint(c.allow), func(t *testing.T) {
 			var ran []string
-			res, failures := runBatch(context.Background(), BatchInput{Nodes: refs(ids...), Concurrency: 1, AllowFailures: c.allow}, func(r TargetRef) contract.TargetSummary {
+			res, failures := runBatch(context.Background(), BatchInput{Nodes: refs(ids...), Concurrency: 1, AllowFailures: c.allow}, func(r contract.TargetRef) contract.TargetSummary {
 				ran = append(ran, r.NodeID)
 				return contract.TargetSummary{NodeID: r.NodeID, Status: status[r.NodeID]}
 			})
@@ -528,7 +528,7 @@ func TestRunBatchFailuresInFlight(t *testing.T) {
 	var once sync.Once
 	var mu sync.Mutex
 	started := 0
-	res, failures := runBatch(context.Background(), BatchInput{Nodes: refs("a", "b", "c", "d"), Concurrency: 2, AllowFailures: 0}, func(r TargetRef) contract.TargetSummary {
+	res, failures := runBatch(context.Background(), BatchInput{Nodes: refs("a", "b", "c", "d"), Concurrency: 2, AllowFailures: 0}, func(r contract.TargetRef) contract.TargetSummary {
 		mu.Lock()
 		started++
 		if started == 2 {
@@ -552,7 +552,7 @@ func TestRunBatchCancelled(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		var ran []string
-		res, _ := runBatch(ctx, BatchInput{Nodes: refs("a", "b", "c", "d"), Concurrency: 1, AllowFailures: -1}, func(r TargetRef) contract.TargetSummary {
+		res, _ := runBatch(ctx, BatchInput{Nodes: refs("a", "b", "c", "d"), Concurrency: 1, AllowFailures: -1}, func(r contract.TargetRef) contract.TargetSummary {
 			ran = append(ran, r.NodeID)
 			if r.NodeID == "b" {
 				cancel()
@@ -568,7 +568,7 @@ func TestRunBatchCancelled(t *testing.T) {
 	t.Run("before it started", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		res, failures := runBatch(ctx, BatchInput{Nodes: refs("a", "b"), Concurrency: 2, AllowFailures: -1}, func(r TargetRef) contract.TargetSummary {
+		res, failures := runBatch(ctx, BatchInput{Nodes: refs("a", "b"), Concurrency: 2, AllowFailures: -1}, func(r contract.TargetRef) contract.TargetSummary {
 			t.Errorf("node %s started after cancellation", r.NodeID)
 			return contract.TargetSummary{}
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/targets"
+	"github.com/stead-io/stead/internal/visibility"
 )
 
 // ResolveInput asks for one page of the nodes an execution runs on. An
@@ -43,22 +44,15 @@ type Page struct {
 // Done reports whether no page is left.
 func (p Page) Done() bool { return p.Shard >= contract.NodeShards }
 
-// TargetRef is a node an execution runs on, with what routing needs.
-type TargetRef struct {
-	NodeID   string `json:"nodeId"`
-	Region   string `json:"region,omitempty"`
-	Platform string `json:"platform"`
-}
-
 // ResolveResult is one page of matching nodes, sorted by region and then
 // id, and where the next page starts. The first page also counts every
 // matching node, and lists the explicitly named node ids that are not
 // registered.
 type ResolveResult struct {
-	Nodes   []TargetRef `json:"nodes"`
-	Next    Page        `json:"next"`
-	Total   int         `json:"total,omitempty"`
-	Missing []string    `json:"missing,omitempty"`
+	Nodes   []contract.TargetRef `json:"nodes"`
+	Next    Page                 `json:"next"`
+	Total   int                  `json:"total,omitempty"`
+	Missing []string             `json:"missing,omitempty"`
 }
 
 // ResolveTargets returns a page of the nodes matching an association's
@@ -134,7 +128,7 @@ func (a *Activities) resolveMatched(ctx context.Context, q string, in ResolveInp
 		for i, m := range chunk {
 			ids[i] = m.NodeID
 		}
-		err := node.Each(ctx, a.Client, a.Namespace, q+" AND "+idsClause(ids), func(e *workflow.WorkflowExecutionInfo) error {
+		err := visibility.Each(ctx, a.Client, a.Namespace, q+" AND "+idsClause(ids), "nodes", func(e *workflow.WorkflowExecutionInfo) error {
 			n, ok, err := node.Decode(a.converter(), e)
 			if !ok || err != nil {
 				return err
@@ -167,8 +161,8 @@ func (a *Activities) resolveMatched(ctx context.Context, q string, in ResolveInp
 }
 
 // refOf is the routing part of a node.
-func refOf(n node.Node) TargetRef {
-	return TargetRef{NodeID: n.ID, Region: cmp.Or(n.Region, contract.DefaultRegion), Platform: n.Platform}
+func refOf(n node.Node) contract.TargetRef {
+	return contract.TargetRef{NodeID: n.ID, Region: cmp.Or(n.Region, contract.DefaultRegion), Platform: n.Platform}
 }
 
 // idsClause selects node workflows by id. Ids are validated to a character
@@ -183,8 +177,8 @@ func idsClause(ids []string) string {
 
 // sortRefs orders nodes by region, then id, so a page splits into batches
 // per region.
-func sortRefs(refs []TargetRef) {
-	slices.SortFunc(refs, func(x, y TargetRef) int {
+func sortRefs(refs []contract.TargetRef) {
+	slices.SortFunc(refs, func(x, y contract.TargetRef) int {
 		return cmp.Or(strings.Compare(x.Region, y.Region), strings.Compare(x.NodeID, y.NodeID))
 	})
 }

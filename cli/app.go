@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	ucli "github.com/urfave/cli/v2"
+
+	"github.com/stead-io/stead/internal/problems"
 )
 
 // Version is the stead version, set at build time.
@@ -61,14 +62,9 @@ func RunWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	if errors.As(err, &exit) && exit.Error() == "" {
 		return exit.ExitCode()
 	}
-	fmt.Fprintln(stderr, "stead: "+oneLine(err.Error()))
+	fmt.Fprintln(stderr, "stead: "+problems.OneLine(err.Error()))
 	if errors.As(err, &exit) {
 		return exit.ExitCode()
 	}
 	return 1
-}
-
-// oneLine folds a multi-error into a single line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }

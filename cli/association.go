@@ -1,22 +1,14 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"time"
 
-	"github.com/google/uuid"
 	ucli "github.com/urfave/cli/v2"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 
+	"github.com/stead-io/stead/client"
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
-	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/ratecontrol"
 	"github.com/stead-io/stead/internal/schedule"
 	"github.com/stead-io/stead/internal/targets"
@@ -117,116 +109,56 @@ func associationCommand() *ucli.Command {
 	}
 }
 
-// specFromFlags builds and validates an association spec: from the flags
-// alone on create, from base and the flags given on update. It returns every
-// problem at once and touches nothing remote.
+// specFromFlags builds an association spec from the flags: from the flags
+// alone on create, from base and the flags given on update. It checks the
+// spec as the client and the workflow will (Validate), with the flags'
+// own syntax problems in their fields' places: every problem at once,
+// nothing remote.
 func specFromFlags(c *ucli.Context, base workflows.AssociationSpec, create bool) (workflows.AssociationSpec, error) {
-	var errs []error
 	spec := base
+	parsed := map[string][]error{}
 	given := func(name string) bool { return create || c.IsSet(name) }
-	if err := workflows.ValidAssociationName(spec.Name); err != nil {
-		errs = append(errs, err)
-	}
 	if given("targets") {
 		spec.Targets = nil
 		for _, t := range c.StringSlice("targets") {
 			tg, err := targets.Parse(t)
 			if err != nil {
-				errs = append(errs, err)
+				parsed[workflows.FieldTargets] = append(parsed[workflows.FieldTargets], err)
 				continue
 			}
 			spec.Targets = append(spec.Targets, tg)
 		}
 	}
-	if len(errs) == 0 {
-		if err := targets.ValidateAll(spec.Targets); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	var paramErr error
 	if given("parameters") {
-		spec.Parameters, paramErr = documents.ParseParameterFlags(c.StringSlice("parameters"))
-		if paramErr != nil {
-			errs = append(errs, paramErr)
+		params, err := documents.ParseParameterFlags(c.StringSlice("parameters"))
+		if err != nil {
+			parsed[workflows.FieldParameters] = []error{err}
 		}
+		spec.Parameters = params
 	}
 	if given("document") {
 		spec.Document = c.String("document")
 	}
-	// A built-in is checked here; a registered one once connected (associationDocument).
-	if spec.Document == "" {
-		errs = append(errs, errors.New("document: required (--document)"))
-	} else if name, _, rerr := documents.ParseRef(spec.Document); rerr != nil {
-		errs = append(errs, rerr)
-	} else if canonical, content, ok := documents.Builtin(name); ok && paramErr == nil {
-		if _, err := documents.Render(canonical, content, spec.Parameters); err != nil {
-			errs = append(errs, fmt.Errorf("document %s: %w", canonical, err))
-		}
-	}
-	var err error
 	if given("schedule") || c.IsSet("schedule-offset") {
-		expr := spec.Schedule.String()
+		expr, _ := spec.Schedule.Text()
 		if given("schedule") {
 			expr = c.String("schedule")
 		}
-		if spec.Schedule, err = schedule.Parse(expr); err != nil {
-			errs = append(errs, err)
-		} else if days := c.Int("schedule-offset"); days != 0 {
-			if spec.Schedule, err = spec.Schedule.WithOffset(days); err != nil {
-				errs = append(errs, fmt.Errorf("schedule-offset: %w", err))
-			}
-		}
+		spec.Schedule = schedule.FromText(expr, c.Int("schedule-offset"))
 	}
 	if given("apply-only-at-cron-interval") {
 		spec.ApplyOnlyAtCronInterval = c.Bool("apply-only-at-cron-interval")
-		if spec.ApplyOnlyAtCronInterval && spec.Schedule.Kind() != "cron" {
-			errs = append(errs, errors.New("apply-only-at-cron-interval: needs a cron(...) schedule"))
-		}
 	}
 	if given("max-concurrency") {
-		if spec.MaxConcurrency, err = ratecontrol.Parse("max-concurrency", c.String("max-concurrency"), 1); err != nil {
-			errs = append(errs, err)
-		}
+		spec.MaxConcurrency = ratecontrol.FromText(c.String("max-concurrency"))
 	}
 	if given("max-errors") {
-		if spec.MaxErrors, err = ratecontrol.Parse("max-errors", c.String("max-errors"), 0); err != nil {
-			errs = append(errs, err)
-		}
+		spec.MaxErrors = ratecontrol.FromText(c.String("max-errors"))
 	}
 	if given("compliance-severity") {
-		spec.ComplianceSeverity = strings.ToUpper(c.String("compliance-severity"))
-		if !slices.Contains(workflows.ComplianceSeverities, spec.ComplianceSeverity) {
-			errs = append(errs, fmt.Errorf("compliance-severity %q: want one of %s", c.String("compliance-severity"), strings.Join(workflows.ComplianceSeverities, ", ")))
-		}
+		spec.ComplianceSeverity = c.String("compliance-severity")
 	}
-	return spec, errors.Join(errs...)
-}
-
-// checkInstanceIDs fails if the targets name node ids that are not
-// registered.
-func checkInstanceIDs(c *ucli.Context, cn *conn, ts []targets.Target) error {
-	ids := targets.InstanceIDs(ts)
-	if len(ids) == 0 {
-		return nil
-	}
-	q, err := targets.NodeQuery([]targets.Target{{Key: targets.KeyInstanceIDs, Values: ids}})
-	if err != nil {
-		return err
-	}
-	found, err := node.List(c.Context, cn.client, cn.namespace, cn.dc, q)
-	if err != nil {
-		return err
-	}
-	var missing []string
-	for _, id := range ids {
-		if !slices.ContainsFunc(found, func(n node.Node) bool { return n.ID == id }) {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("targets name unregistered nodes: %s", strings.Join(missing, ", "))
-	}
-	return nil
+	return spec, spec.ValidateParsed(parsed)
 }
 
 func associationCreate(c *ucli.Context) error {
@@ -234,51 +166,31 @@ func associationCreate(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	cn, err := connect(c)
+	cl := newClient(c)
+	defer cl.Close()
+	created, err := cl.CreateAssociation(c.Context, spec)
 	if err != nil {
 		return err
 	}
-	defer cn.client.Close()
-	if err := checkInstanceIDs(c, cn, spec.Targets); err != nil {
-		return err
-	}
-	if spec.Document, err = associationDocument(c, cn, spec.Document, spec.Parameters); err != nil {
-		return err
-	}
-	execID := uuid.NewString()
-	_, err = cn.client.ExecuteWorkflow(c.Context, client.StartWorkflowOptions{
-		ID:                       contract.AssociationWorkflowID(spec.Name),
-		TaskQueue:                contract.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		// A name is taken while its association runs.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}, workflows.AssociationWorkflow, workflows.CreateAssociationInput{Spec: spec, By: cn.identity, ExecutionID: execID}, (*workflows.AssociationState)(nil))
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return fmt.Errorf("association %s already exists", spec.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("create association %s: %w", spec.Name, err)
-	}
-	if spec.ApplyOnlyAtCronInterval {
-		fmt.Fprintf(c.App.Writer, "association %s created; it runs on its schedule %s\n", spec.Name, spec.Schedule)
+	if created.ExecutionID == "" {
+		fmt.Fprintf(c.App.Writer, "association %s created; it runs on its schedule %s\n", spec.Name, created.Spec.Schedule)
 		return nil
 	}
-	fmt.Fprintf(c.App.Writer, "association %s created; execution %s started\n", spec.Name, execID)
+	fmt.Fprintf(c.App.Writer, "association %s created; execution %s started\n", spec.Name, created.ExecutionID)
 	if c.Bool("wait") {
-		return follow(c, cn, spec.Name, execID)
+		return follow(c, cl, spec.Name, created.ExecutionID)
 	}
 	return nil
 }
 
 func associationUpdate(c *ucli.Context) error {
-	name, cn, err := openArg(c, "NAME")
+	name, err := oneArg(c, "NAME")
 	if err != nil {
 		return err
 	}
-	defer cn.client.Close()
-	cur, err := describeAssociation(c, cn, name)
+	cl := newClient(c)
+	defer cl.Close()
+	cur, err := cl.Association(c.Context, name)
 	if err != nil {
 		return err
 	}
@@ -286,35 +198,28 @@ func associationUpdate(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkInstanceIDs(c, cn, spec.Targets); err != nil {
+	up, err := cl.UpdateAssociation(c.Context, spec, c.Int("association-version"))
+	if err != nil {
 		return err
 	}
-	if spec.Document, err = associationDocument(c, cn, spec.Document, spec.Parameters); err != nil {
-		return err
+	fmt.Fprintf(c.App.Writer, "association %s updated to version %d\n", name, up.State.Version)
+	if up.ExecutionID == "" {
+		return nil
 	}
-	var st workflows.AssociationState
-	if err := sendUpdate(c, cn, contract.AssociationWorkflowID(name), contract.AssociationUpdateUpdate, workflows.UpdateRequest{Spec: spec, ExpectedVersion: c.Int("association-version"), By: cn.identity}, &st); err != nil {
-		return notFound(err, "association "+name+" not found", "update association "+name)
-	}
-	fmt.Fprintf(c.App.Writer, "association %s updated to version %d\n", name, st.Version)
-	for _, q := range st.Queue {
-		if q.Reason == workflows.ReasonUpdate {
-			fmt.Fprintf(c.App.Writer, "association %s: execution %s queued\n", name, q.ExecutionID)
-			if c.Bool("wait") {
-				return follow(c, cn, name, q.ExecutionID)
-			}
-		}
+	fmt.Fprintf(c.App.Writer, "association %s: execution %s queued\n", name, up.ExecutionID)
+	if c.Bool("wait") {
+		return follow(c, cl, name, up.ExecutionID)
 	}
 	return nil
 }
 
 func associationVersions(c *ucli.Context) error {
-	name, p, cn, err := openNamed(c, "NAME")
+	name, p, cl, err := openNamed(c, "NAME")
 	if err != nil {
 		return err
 	}
-	defer cn.client.Close()
-	st, err := describeAssociation(c, cn, name)
+	defer cl.Close()
+	st, err := cl.Association(c.Context, name)
 	if err != nil {
 		return err
 	}
@@ -323,89 +228,50 @@ func associationVersions(c *ucli.Context) error {
 	}
 	rows := make([][]string, 0, len(st.Versions))
 	for _, v := range st.Versions {
-		var tg []string
-		for _, t := range v.Spec.Targets {
-			tg = append(tg, t.String())
-		}
-		rows = append(rows, []string{fmt.Sprint(v.Version), when(v.At), v.By, v.Spec.Document, v.Spec.Schedule.String(), strings.Join(tg, " AND ")})
+		rows = append(rows, []string{fmt.Sprint(v.Version), when(v.At), v.By, v.Spec.Document, v.Spec.Schedule.String(), targetsText(v.Spec.Targets)})
 	}
 	return p.table([]string{"VERSION", "AT", "BY", "DOCUMENT", "SCHEDULE", "TARGETS"}, rows)
 }
 
+// targetsText is targets as the flags give them, AND'ed.
+func targetsText(ts []targets.Target) string {
+	var tg []string
+	for _, t := range ts {
+		tg = append(tg, t.String())
+	}
+	return strings.Join(tg, " AND ")
+}
+
 func associationStart(c *ucli.Context) error {
-	name, cn, err := openArg(c, "NAME")
+	name, err := oneArg(c, "NAME")
 	if err != nil {
 		return err
 	}
-	defer cn.client.Close()
-	if _, err := describeAssociation(c, cn, name); err != nil {
+	cl := newClient(c)
+	defer cl.Close()
+	execID, err := cl.StartAssociation(c.Context, name)
+	if err != nil {
 		return err
-	}
-	var execID string
-	if err := sendUpdate(c, cn, contract.AssociationWorkflowID(name), contract.AssociationUpdateStart, workflows.StartRequest{By: cn.identity}, &execID); err != nil {
-		return notFound(err, "association "+name+" not found", "start association "+name)
 	}
 	fmt.Fprintf(c.App.Writer, "association %s: execution %s queued\n", name, execID)
 	if c.Bool("wait") {
-		return follow(c, cn, name, execID)
+		return follow(c, cl, name, execID)
 	}
 	return nil
 }
 
 func associationDelete(c *ucli.Context) error {
-	name, cn, err := openArg(c, "NAME")
+	name, err := oneArg(c, "NAME")
 	if err != nil {
 		return err
 	}
-	defer cn.client.Close()
-	if _, err := describeAssociation(c, cn, name); err != nil {
+	cl := newClient(c)
+	defer cl.Close()
+	if err := cl.DeleteAssociation(c.Context, name); err != nil {
 		return err
-	}
-	if err := sendUpdate(c, cn, contract.AssociationWorkflowID(name), contract.AssociationUpdateDelete, workflows.DeleteRequest{By: cn.identity}, nil); err != nil {
-		return notFound(err, "association "+name+" not found", "delete association "+name)
-	}
-	// The workflow ends right after the update; wait for that, and for
-	// listings to agree, so the next command sees the association gone.
-	if err := cn.client.GetWorkflow(c.Context, contract.AssociationWorkflowID(name), "").Get(c.Context, nil); err != nil {
-		return fmt.Errorf("delete association %s: %w", name, err)
-	}
-	query := fmt.Sprintf("WorkflowId = '%s' AND ExecutionStatus = 'Running'", contract.AssociationWorkflowID(name))
-	deadline := time.Now().Add(visibleWithin)
-	for {
-		resp, err := cn.client.CountWorkflow(c.Context, &workflowservice.CountWorkflowExecutionsRequest{Namespace: cn.namespace, Query: query})
-		if err != nil {
-			return fmt.Errorf("delete association %s: %w", name, err)
-		}
-		if resp.GetCount() == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("association %s deleted but still listed after %s", name, visibleWithin)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	fmt.Fprintf(c.App.Writer, "association %s deleted\n", name)
 	return nil
-}
-
-// describeAssociation queries a running association for its state.
-func describeAssociation(c *ucli.Context, cn *conn, name string) (workflows.AssociationState, error) {
-	var st workflows.AssociationState
-	if err := workflows.ValidAssociationName(name); err != nil {
-		return st, err
-	}
-	id := contract.AssociationWorkflowID(name)
-	if isClosed(c, cn, id) {
-		return st, fmt.Errorf("association %s not found", name)
-	}
-	v, err := cn.client.QueryWorkflow(c.Context, id, "", contract.AssociationQueryDescribe)
-	if err == nil {
-		err = v.Get(&st)
-	}
-	if err != nil {
-		return st, notFound(err, "association "+name+" not found", "describe association "+name)
-	}
-	return st, nil
 }
 
 func associationList(c *ucli.Context) error {
@@ -413,38 +279,12 @@ func associationList(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	cn, err := connect(c)
+	cl := newClient(c)
+	defer cl.Close()
+	rows, err := cl.Associations(c.Context)
 	if err != nil {
 		return err
 	}
-	defer cn.client.Close()
-	type row struct {
-		Name     string `json:"name"`
-		Document string `json:"document"`
-		Status   string `json:"status"`
-	}
-	rows := []row{}
-	var token []byte
-	for {
-		resp, err := cn.client.ListWorkflow(c.Context, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: cn.namespace, NextPageToken: token, PageSize: node.ListPageSize,
-			Query: "WorkflowType = '" + contract.AssociationWorkflow + "' AND ExecutionStatus = 'Running'",
-		})
-		if err != nil {
-			return fmt.Errorf("list associations: %w", err)
-		}
-		for _, e := range resp.Executions {
-			sa := e.GetSearchAttributes().GetIndexedFields()
-			r := row{Name: contract.AssociationName(e.GetExecution().GetWorkflowId())}
-			_ = cn.dc.FromPayload(sa[contract.AttrDocument.GetName()], &r.Document)
-			_ = cn.dc.FromPayload(sa[contract.AttrStatus.GetName()], &r.Status)
-			rows = append(rows, r)
-		}
-		if token = resp.NextPageToken; len(token) == 0 {
-			break
-		}
-	}
-	slices.SortFunc(rows, func(a, b row) int { return strings.Compare(a.Name, b.Name) })
 	if p.json {
 		return p.value(rows)
 	}
@@ -456,21 +296,17 @@ func associationList(c *ucli.Context) error {
 }
 
 func associationDescribe(c *ucli.Context) error {
-	name, p, cn, err := openNamed(c, "NAME")
+	name, p, cl, err := openNamed(c, "NAME")
 	if err != nil {
 		return err
 	}
-	defer cn.client.Close()
-	st, err := describeAssociation(c, cn, name)
+	defer cl.Close()
+	st, err := cl.Association(c.Context, name)
 	if err != nil {
 		return err
 	}
 	if p.json {
 		return p.value(st)
-	}
-	var tg []string
-	for _, t := range st.Spec.Targets {
-		tg = append(tg, t.String())
 	}
 	last := "-"
 	if n := len(st.Executions); n > 0 {
@@ -485,7 +321,7 @@ func associationDescribe(c *ucli.Context) error {
 		sched = "none (runs at create and on `association start`)"
 	}
 	return p.fields([][2]string{
-		{"Name", st.Spec.Name}, {"Document", st.Spec.Document}, {"Targets", strings.Join(tg, " AND ")},
+		{"Name", st.Spec.Name}, {"Document", st.Spec.Document}, {"Targets", targetsText(st.Spec.Targets)},
 		{"Schedule", sched}, {"Next run", when(st.NextRunAt)},
 		{"Max concurrency", st.Spec.MaxConcurrency.String()}, {"Max errors", st.Spec.MaxErrors.String()},
 		{"Version", fmt.Sprint(st.Version)}, {"Created", when(st.CreatedAt) + " by " + st.CreatedBy},
@@ -495,24 +331,16 @@ func associationDescribe(c *ucli.Context) error {
 }
 
 func associationExecutions(c *ucli.Context) error {
-	name, p, cn, err := openNamed(c, "NAME")
+	name, p, cl, err := openNamed(c, "NAME")
 	if err != nil {
 		return err
 	}
-	defer cn.client.Close()
-	st, err := describeAssociation(c, cn, name)
+	defer cl.Close()
+	recs, err := cl.Executions(c.Context, name)
 	if err != nil {
 		return err
 	}
-	recs := slices.Clone(st.Executions)
-	if st.Running != nil {
-		recs = append(recs, *st.Running)
-	}
-	slices.Reverse(recs)
 	if p.json {
-		if recs == nil {
-			recs = []workflows.ExecutionRecord{}
-		}
 		return p.value(recs)
 	}
 	rows := make([][]string, 0, len(recs))
@@ -522,96 +350,33 @@ func associationExecutions(c *ucli.Context) error {
 	return p.table([]string{"EXECUTION", "REASON", "STATUS", "SUCCEEDED", "STARTED", "ENDED", "DETAIL"}, rows)
 }
 
-// executionState returns an execution's result if it has ended, else its
-// live progress.
-func executionState(c *ucli.Context, cn *conn, name, execID string) (workflows.ExecutionResult, bool, error) {
-	var res workflows.ExecutionResult
-	id := contract.ExecutionWorkflowID(name, execID)
-	d, err := cn.client.DescribeWorkflowExecution(c.Context, id, "")
-	if err != nil {
-		return res, false, notFound(err, "execution "+execID+" of association "+name+" not found", "describe execution "+execID)
-	}
-	if d.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		err := cn.client.GetWorkflow(c.Context, id, "").Get(c.Context, &res)
-		return res, true, err
-	}
-	v, err := cn.client.QueryWorkflow(c.Context, id, "", contract.ExecutionQueryProgress)
-	if err == nil {
-		err = v.Get(&res)
-	}
-	return res, false, err
-}
-
-// followStartWithin bounds how long --wait waits for a queued execution
-// to start.
-const followStartWithin = 60 * time.Second
-
 // follow prints an execution's progress until it ends, then its targets;
 // it fails unless every target succeeded.
-func follow(c *ucli.Context, cn *conn, name, execID string) error {
-	started := time.Now()
-	last := ""
-	for {
-		res, done, err := executionState(c, cn, name, execID)
-		var nf *serviceerror.NotFound
-		if err != nil && (errors.As(err, &nf) || strings.Contains(err.Error(), "not found")) && time.Since(started) < followStartWithin {
-			time.Sleep(200 * time.Millisecond)
-			continue
-		}
-		if err != nil {
+func follow(c *ucli.Context, cl *client.Client, name, execID string) error {
+	res, err := cl.Follow(c.Context, name, execID, func(p client.Progress) {
+		k := p.Counts
+		fmt.Fprintf(c.App.ErrWriter, "%s: %d/%d done (%d succeeded, %d failed), %d in progress\n", p.Status, k.Done(), k.Total, k.Success, k.Errors(), k.InProgress)
+	})
+	if err != nil {
+		return err
+	}
+	ts, complete, err := cl.Outcome(c.Context, name, res)
+	if err != nil {
+		return err
+	}
+	if !complete && len(ts) > 0 {
+		fmt.Fprintf(c.App.Writer, "targets that did not succeed (first %d; see `association targets`):\n", len(ts))
+	}
+	if complete || len(ts) > 0 {
+		if err := printTargetSummaries(c, ts); err != nil {
 			return err
 		}
-		k := res.Counts
-		line := fmt.Sprintf("%s: %d/%d done (%d succeeded, %d failed), %d in progress", res.Status, k.Done(), k.Total, k.Success, k.Errors(), k.InProgress)
-		if line != last {
-			fmt.Fprintln(c.App.ErrWriter, line)
-			last = line
-		}
-		if done {
-			if err := printOutcome(c, cn, name, res); err != nil {
-				return err
-			}
-			if res.Status != contract.StatusSuccess {
-				return fmt.Errorf("execution %s %s: %s", execID, res.Status, res.DetailedStatus)
-			}
-			fmt.Fprintf(c.App.Writer, "execution %s succeeded: %s\n", execID, res.DetailedStatus)
-			return nil
-		}
-		select {
-		case <-c.Context.Done():
-			return c.Context.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
 	}
-}
-
-// listAllUpTo is the largest execution whose every target --wait lists;
-// past it, --wait lists the targets that did not succeed.
-const listAllUpTo = 50
-
-// printOutcome prints the targets of an ended execution.
-func printOutcome(c *ucli.Context, cn *conn, name string, res workflows.ExecutionResult) error {
-	if res.Counts.Total <= listAllUpTo {
-		ts, err := targetSummaries(c, cn, name, res)
-		if err != nil {
-			return err
-		}
-		return printTargetSummaries(c, ts)
+	if res.Status != contract.StatusSuccess {
+		return fmt.Errorf("execution %s %s: %s", execID, res.Status, res.DetailedStatus)
 	}
-	ts := slices.Clone(res.Failures)
-	for _, nr := range res.NotRun {
-		for _, id := range nr.Nodes {
-			if len(ts) >= listAllUpTo {
-				break
-			}
-			ts = append(ts, contract.TargetSummary{NodeID: id, Status: nr.Status, DetailedStatus: nr.DetailedStatus, ExitCode: -1})
-		}
-	}
-	if len(ts) == 0 {
-		return nil
-	}
-	fmt.Fprintf(c.App.Writer, "targets that did not succeed (first %d; see `association targets`):\n", len(ts))
-	return printTargetSummaries(c, ts)
+	fmt.Fprintf(c.App.Writer, "execution %s succeeded: %s\n", execID, res.DetailedStatus)
+	return nil
 }
 
 func printTargetSummaries(c *ucli.Context, ts []contract.TargetSummary) error {
@@ -622,45 +387,34 @@ func printTargetSummaries(c *ucli.Context, ts []contract.TargetSummary) error {
 	return (&printer{w: c.App.Writer}).table([]string{"NODE", "STATUS", "EXIT", "STARTED", "ENDED", "DETAIL"}, rows)
 }
 
+// TargetOutput is one element of `association targets --output json`: a
+// target of an execution with what each step printed.
+type TargetOutput = client.TargetOutput
+
 func associationTargets(c *ucli.Context) error {
-	name, err := oneArg(c, "NAME")
+	name, p, cl, err := openNamed(c, "NAME")
 	if err != nil {
 		return err
 	}
-	p, err := newPrinter(c)
-	if err != nil {
-		return err
-	}
+	defer cl.Close()
 	execID := c.String("execution")
-	if _, err := uuid.Parse(execID); execID != "" && err != nil {
-		return fmt.Errorf("execution %q: not an execution id", execID)
-	}
-	cn, err := connect(c)
-	if err != nil {
-		return err
-	}
-	defer cn.client.Close()
 	if execID == "" {
-		if execID, err = latestExecution(c, cn, name); err != nil {
+		if execID, err = cl.LatestExecution(c.Context, name); err != nil {
 			return err
 		}
 	}
-	res, _, err := executionState(c, cn, name, execID)
+	res, outs, err := cl.TargetOutputs(c.Context, name, execID)
 	if err != nil {
 		return err
-	}
-	ts, err := targetSummaries(c, cn, name, res)
-	if err != nil {
-		return err
-	}
-	outs := make([]TargetOutput, 0, len(ts))
-	for _, t := range ts {
-		outs = append(outs, targetOutput(t))
 	}
 	if p.json {
 		return p.value(outs)
 	}
 	fmt.Fprintf(c.App.Writer, "execution %s: %s %s\n\n", execID, res.Status, res.DetailedStatus)
+	ts := make([]contract.TargetSummary, len(outs))
+	for i, o := range outs {
+		ts[i] = o.TargetSummary
+	}
 	if err := printTargetSummaries(c, ts); err != nil {
 		return err
 	}
@@ -676,22 +430,6 @@ func associationTargets(c *ucli.Context) error {
 		}
 	}
 	return nil
-}
-
-// latestExecution is the running execution of an association, else its
-// most recent one.
-func latestExecution(c *ucli.Context, cn *conn, name string) (string, error) {
-	st, err := describeAssociation(c, cn, name)
-	if err != nil {
-		return "", err
-	}
-	if st.Running != nil {
-		return st.Running.ExecutionID, nil
-	}
-	if n := len(st.Executions); n > 0 {
-		return st.Executions[n-1].ExecutionID, nil
-	}
-	return "", fmt.Errorf("association %s has no execution yet", name)
 }
 
 func ensureNewline(s string) string {

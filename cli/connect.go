@@ -9,12 +9,11 @@ import (
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
+	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/stead-io/stead/contract"
+	"github.com/stead-io/stead/client"
 	"github.com/stead-io/stead/internal/codec"
 )
 
@@ -48,7 +47,7 @@ var outputFlag = &ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage:
 
 // conn is an open connection to Temporal with what commands need beside it.
 type conn struct {
-	client    client.Client
+	client    sdkclient.Client
 	namespace string
 	identity  string
 	// dc and fc encrypt with the codec keys; a worker's client and
@@ -75,7 +74,7 @@ func connect(c *ucli.Context) (*conn, error) {
 
 // dial connects with opts (where, how securely), encrypting payloads with
 // keys when there are any.
-func dial(ctx context.Context, opts client.Options, keys *codec.Keyring) (*conn, error) {
+func dial(ctx context.Context, opts sdkclient.Options, keys *codec.Keyring) (*conn, error) {
 	opts.Identity = identity()
 	opts.DataConverter = codec.NewDataConverter(keys)
 	opts.FailureConverter = codec.NewFailureConverter(keys, opts.DataConverter)
@@ -83,7 +82,7 @@ func dial(ctx context.Context, opts client.Options, keys *codec.Keyring) (*conn,
 	addr := opts.HostPort
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	cl, err := client.DialContext(ctx, opts)
+	cl, err := sdkclient.DialContext(ctx, opts)
 	if err != nil {
 		if hint := tlsHint(opts, err); hint != "" {
 			return nil, fmt.Errorf("connect to Temporal at %s: %s: %w", addr, hint, err)
@@ -115,9 +114,30 @@ func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
 
+// newClient is the client a command performs its operations with: it
+// connects with the command's connection flags when an operation first
+// needs the server, and reads the output store of --output-dir.
+func newClient(c *ucli.Context) *client.Client {
+	return client.New(client.Config{
+		Dial: func(context.Context) (client.Connection, error) {
+			cn, err := connect(c)
+			if err != nil {
+				return client.Connection{}, err
+			}
+			return cn.connection(), nil
+		},
+		OutputDir: c.String("output-dir"),
+	})
+}
+
+// connection is what the client needs of an open connection.
+func (cn *conn) connection() client.Connection {
+	return client.Connection{Temporal: cn.client, Namespace: cn.namespace, Identity: cn.identity, DataConverter: cn.dc}
+}
+
 // openNamed starts a read command about one named thing: its single
-// argument, the output printer and a connection, which the caller closes.
-func openNamed(c *ucli.Context, arg string) (string, *printer, *conn, error) {
+// argument, the output printer and a client, which the caller closes.
+func openNamed(c *ucli.Context, arg string) (string, *printer, *client.Client, error) {
 	name, err := oneArg(c, arg)
 	if err != nil {
 		return "", nil, nil, err
@@ -126,63 +146,13 @@ func openNamed(c *ucli.Context, arg string) (string, *printer, *conn, error) {
 	if err != nil {
 		return "", nil, nil, err
 	}
-	cn, err := connect(c)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	return name, p, cn, nil
+	return name, p, newClient(c), nil
 }
 
-// sendUpdate sends a workflow update and waits for its result (into
-// result, unless nil).
-func sendUpdate(c *ucli.Context, cn *conn, workflowID, update string, arg, result any) error {
-	h, err := cn.client.UpdateWorkflow(c.Context, client.UpdateWorkflowOptions{
-		WorkflowID:   workflowID,
-		UpdateName:   update,
-		Args:         []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err != nil {
-		return err
+// oneArg returns the command's single positional argument.
+func oneArg(c *ucli.Context, name string) (string, error) {
+	if c.NArg() != 1 {
+		return "", fmt.Errorf("%s: want exactly one %s argument", c.Command.FullName(), name)
 	}
-	return h.Get(c.Context, result)
-}
-
-// updateWithStart sends an update to the workflow workflowID, starting it
-// (of workflowType, with startArg) if it is not running: how nodes and
-// documents are created.
-func updateWithStart(c *ucli.Context, cn *conn, workflowID, workflowType string, startArg any, update string, arg, result any) error {
-	start := cn.client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       workflowID,
-		TaskQueue:                contract.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	}, workflowType, startArg)
-	h, err := cn.client.UpdateWithStartWorkflow(c.Context, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			WorkflowID:   workflowID,
-			UpdateName:   update,
-			Args:         []any{arg},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	if err != nil {
-		return err
-	}
-	return h.Get(c.Context, result)
-}
-
-// openArg starts a command about one named thing that prints no table:
-// its single argument and a connection, which the caller closes.
-func openArg(c *ucli.Context, arg string) (string, *conn, error) {
-	name, err := oneArg(c, arg)
-	if err != nil {
-		return "", nil, err
-	}
-	cn, err := connect(c)
-	if err != nil {
-		return "", nil, err
-	}
-	return name, cn, nil
+	return c.Args().First(), nil
 }

@@ -1,14 +1,16 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	ucli "github.com/urfave/cli/v2"
-	"go.temporal.io/sdk/client"
+	sdkclient "go.temporal.io/sdk/client"
 
+	"github.com/stead-io/stead/client"
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/devserver"
 	"github.com/stead-io/stead/internal/node"
@@ -68,7 +70,7 @@ func devRun(c *ucli.Context) error {
 		return err
 	}
 	defer srv.Stop()
-	cn, err := dial(ctx, client.Options{HostPort: srv.FrontendAddress(), Namespace: c.String("namespace")}, enc.keys)
+	cn, err := dial(ctx, sdkclient.Options{HostPort: srv.FrontendAddress(), Namespace: c.String("namespace")}, enc.keys)
 	if err != nil {
 		return err
 	}
@@ -93,7 +95,9 @@ func devRun(c *ucli.Context) error {
 	}
 	if !c.Bool("no-local-node") {
 		n := node.Node{ID: LocalNodeID, Transport: node.TransportLocal}.WithDefaults()
-		if _, err := registerNode(c, cn, n); err != nil {
+		// The client borrows the connection, which stays open for the worker.
+		cl := client.New(client.Config{Dial: func(context.Context) (client.Connection, error) { return cn.connection(), nil }})
+		if _, err := cl.RegisterNode(ctx, n); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "  Node:     %q (this machine, local transport)\n", LocalNodeID)

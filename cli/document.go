@@ -7,17 +7,11 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	ucli "github.com/urfave/cli/v2"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/stead-io/stead/activities"
-	"github.com/stead-io/stead/contract"
+	"github.com/stead-io/stead/client"
 	"github.com/stead-io/stead/documents"
-	"github.com/stead-io/stead/internal/node"
-	"github.com/stead-io/stead/workflows"
 )
 
 func documentCommand() *ucli.Command {
@@ -102,37 +96,32 @@ func readDocumentFile(file string) ([]byte, *documents.Document, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read document file: %w", err)
 	}
-	doc, err := documents.Parse(data)
+	doc, err := client.ValidateDocument(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", file, err)
-	}
-	if err := doc.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return data, doc, nil
 }
 
-func documentCreate(c *ucli.Context) error {
+// readPut is the name and content document create and update send.
+func readPut(c *ucli.Context) (string, []byte, error) {
 	name := c.String("name")
 	if err := documents.ValidName(name); err != nil {
-		return err
+		return "", nil, err
 	}
 	data, _, err := readDocumentFile(c.String("file"))
+	return name, data, err
+}
+
+func documentCreate(c *ucli.Context) error {
+	name, data, err := readPut(c)
 	if err != nil {
 		return err
 	}
-	cn, err := connect(c)
+	cl := newClient(c)
+	defer cl.Close()
+	res, err := cl.CreateDocument(c.Context, name, data)
 	if err != nil {
-		return err
-	}
-	defer cn.client.Close()
-	var res workflows.PutDocumentResult
-	err = updateWithStart(c, cn, contract.DocumentWorkflowID(name), contract.DocumentWorkflow, workflows.DocumentState{},
-		contract.DocumentUpdateCreate, workflows.PutDocumentRequest{Name: name, Content: string(data), By: cn.identity}, &res)
-	if err != nil {
-		return fmt.Errorf("create document %s: %s", name, updateMessage(err))
-	}
-	if err := awaitDocumentListed(c, cn, name, true); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "document %s created: version %d (%s)\n", name, res.Version.Version, res.Version.Hash)
@@ -140,22 +129,14 @@ func documentCreate(c *ucli.Context) error {
 }
 
 func documentUpdate(c *ucli.Context) error {
-	name := c.String("name")
-	if err := documents.ValidName(name); err != nil {
-		return err
-	}
-	data, _, err := readDocumentFile(c.String("file"))
+	name, data, err := readPut(c)
 	if err != nil {
 		return err
 	}
-	cn, err := connect(c)
+	cl := newClient(c)
+	defer cl.Close()
+	res, err := cl.UpdateDocument(c.Context, name, data)
 	if err != nil {
-		return err
-	}
-	defer cn.client.Close()
-	var res workflows.PutDocumentResult
-	if err := updateDocument(c, cn, name, contract.DocumentUpdateUpdate,
-		workflows.PutDocumentRequest{Name: name, Content: string(data), By: cn.identity}, &res); err != nil {
 		return err
 	}
 	if !res.Created {
@@ -167,143 +148,19 @@ func documentUpdate(c *ucli.Context) error {
 	return nil
 }
 
-// updateDocument sends an update to a registered document's workflow.
-func updateDocument(c *ucli.Context, cn *conn, name, update string, arg, result any) error {
-	if _, err := describeDocument(c, cn, name); err != nil {
-		return err
-	}
-	if err := sendUpdate(c, cn, contract.DocumentWorkflowID(name), update, arg, result); err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) || workflows.IsDocumentNotFound(err) {
-			return fmt.Errorf("document %s not found", name)
-		}
-		return fmt.Errorf("%s document %s: %s", update, name, updateMessage(err))
-	}
-	return nil
-}
-
-// updateMessage is the reason an update was refused, without the SDK's framing.
-func updateMessage(err error) string {
-	msg := err.Error()
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			break
-		}
-		err = next
-	}
-	if inner := err.Error(); inner != "" {
-		msg = inner
-	}
-	return msg
-}
-
-// describeDocument queries a registered document's versions; a built-in name or one never
-// registered is an error naming the problem.
-func describeDocument(c *ucli.Context, cn *conn, name string) (workflows.DocumentInfo, error) {
-	var info workflows.DocumentInfo
-	if err := documents.ValidName(name); err != nil {
-		return info, err
-	}
-	v, err := cn.client.QueryWorkflow(c.Context, contract.DocumentWorkflowID(name), "", contract.DocumentQueryDescribe)
-	if err == nil {
-		err = v.Get(&info)
-	}
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) || workflows.IsDocumentNotFound(err) || (err == nil && isClosed(c, cn, contract.DocumentWorkflowID(name))) {
-		return info, fmt.Errorf("document %s not found", name)
-	}
-	if err != nil {
-		return info, fmt.Errorf("describe document %s: %w", name, err)
-	}
-	return info, nil
-}
-
-// listedWithin bounds how long create and delete wait for `document list` to agree
-// (visibility is updated asynchronously by the server).
-const listedWithin = 10 * time.Second
-
-// awaitDocumentListed polls the registry listing until it shows (or no longer shows) name.
-func awaitDocumentListed(c *ucli.Context, cn *conn, name string, want bool) error {
-	deadline := time.Now().Add(listedWithin)
-	for {
-		names, err := registeredDocuments(c, cn)
-		if err != nil {
-			return err
-		}
-		if slices.Contains(names, name) == want {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("document %s changed but the document list does not show it after %s", name, listedWithin)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// registeredDocuments lists the names of registered documents, sorted.
-func registeredDocuments(c *ucli.Context, cn *conn) ([]string, error) {
-	var names []string
-	var token []byte
-	for {
-		resp, err := cn.client.ListWorkflow(c.Context, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace:     cn.namespace,
-			Query:         fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", contract.DocumentWorkflow),
-			NextPageToken: token,
-			PageSize:      node.ListPageSize,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list documents: %w", err)
-		}
-		for _, e := range resp.GetExecutions() {
-			if name, ok := strings.CutPrefix(e.GetExecution().GetWorkflowId(), contract.DocumentWorkflowID("")); ok && !slices.Contains(names, name) {
-				names = append(names, name)
-			}
-		}
-		if token = resp.GetNextPageToken(); len(token) == 0 {
-			break
-		}
-	}
-	slices.Sort(names)
-	return names, nil
-}
-
 // DocumentListEntry is one row of `document list`.
-type DocumentListEntry struct {
-	Name           string `json:"name"`
-	Source         string `json:"source"` // "built-in" or "registered"
-	AliasOf        string `json:"aliasOf,omitempty"`
-	DefaultVersion int    `json:"defaultVersion"`
-	LatestVersion  int    `json:"latestVersion"`
-}
+type DocumentListEntry = client.DocumentListEntry
 
 func documentList(c *ucli.Context) error {
 	p, err := newPrinter(c)
 	if err != nil {
 		return err
 	}
-	var entries []DocumentListEntry
-	for _, n := range documents.BuiltinNames() {
-		entries = append(entries, DocumentListEntry{Name: n, Source: "built-in", DefaultVersion: 1, LatestVersion: 1})
-	}
-	for _, a := range documents.BuiltinAliases() {
-		entries = append(entries, DocumentListEntry{Name: a[0], Source: "built-in", AliasOf: a[1], DefaultVersion: 1, LatestVersion: 1})
-	}
-	cn, err := connect(c)
+	cl := newClient(c)
+	defer cl.Close()
+	entries, err := cl.Documents(c.Context)
 	if err != nil {
 		return err
-	}
-	defer cn.client.Close()
-	names, err := registeredDocuments(c, cn)
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		info, err := describeDocument(c, cn, n)
-		if err != nil {
-			continue // deleted between the listing and the query
-		}
-		entries = append(entries, DocumentListEntry{Name: n, Source: "registered", DefaultVersion: info.DefaultVersion, LatestVersion: info.LatestVersion})
 	}
 	if p.json {
 		return p.value(entries)
@@ -320,58 +177,17 @@ func documentList(c *ucli.Context) error {
 }
 
 // DocumentDescription is what `document describe` prints: one version with its content.
-type DocumentDescription struct {
-	Name           string    `json:"name"`
-	BuiltIn        bool      `json:"builtIn"`
-	Version        int       `json:"version"`
-	DefaultVersion int       `json:"defaultVersion"`
-	LatestVersion  int       `json:"latestVersion"`
-	Hash           string    `json:"hash"`
-	CreatedBy      string    `json:"createdBy,omitempty"`
-	CreatedAt      time.Time `json:"createdAt,omitzero"`
-	Content        string    `json:"content"`
-}
+type DocumentDescription = client.DocumentDescription
 
 func documentDescribe(c *ucli.Context) error {
-	name, err := oneArg(c, "NAME")
+	name, p, cl, err := openNamed(c, "NAME")
 	if err != nil {
 		return err
 	}
-	p, err := newPrinter(c)
+	defer cl.Close()
+	d, err := cl.DescribeDocument(c.Context, name, c.String("version"))
 	if err != nil {
 		return err
-	}
-	version := c.String("version")
-	if err := documents.ValidVersion(version); err != nil {
-		return err
-	}
-	var d DocumentDescription
-	if _, _, ok := documents.Builtin(name); ok {
-		src, err := documents.ResolveBuiltin(name, version)
-		if err != nil {
-			return err
-		}
-		d = DocumentDescription{Name: src.Name, BuiltIn: true, Version: 1, DefaultVersion: 1, LatestVersion: 1, Hash: src.Hash, Content: string(src.Content)}
-	} else {
-		cn, err := connect(c)
-		if err != nil {
-			return err
-		}
-		defer cn.client.Close()
-		info, err := describeDocument(c, cn, name)
-		if err != nil {
-			return err
-		}
-		v, err := cn.client.QueryWorkflow(c.Context, contract.DocumentWorkflowID(name), "", contract.DocumentQueryVersion, version)
-		var dv workflows.DocumentVersion
-		if err == nil {
-			err = v.Get(&dv)
-		}
-		if err != nil {
-			return fmt.Errorf("describe document %s: %s", name, updateMessage(err))
-		}
-		d = DocumentDescription{Name: name, Version: dv.Version, DefaultVersion: info.DefaultVersion, LatestVersion: info.LatestVersion,
-			Hash: dv.Hash, CreatedBy: dv.CreatedBy, CreatedAt: dv.CreatedAt, Content: dv.Content}
 	}
 	if p.json {
 		return p.value(d)
@@ -392,12 +208,12 @@ func documentDescribe(c *ucli.Context) error {
 }
 
 func documentVersions(c *ucli.Context) error {
-	name, p, cn, err := openNamed(c, "NAME")
+	name, p, cl, err := openNamed(c, "NAME")
 	if err != nil {
 		return err
 	}
-	defer cn.client.Close()
-	info, err := describeDocument(c, cn, name)
+	defer cl.Close()
+	info, err := cl.DocumentVersions(c.Context, name)
 	if err != nil {
 		return err
 	}
@@ -416,14 +232,14 @@ func documentVersions(c *ucli.Context) error {
 }
 
 func documentSetDefault(c *ucli.Context) error {
-	name, cn, err := openArg(c, "NAME")
+	name, err := oneArg(c, "NAME")
 	if err != nil {
 		return err
 	}
-	defer cn.client.Close()
-	var info workflows.DocumentInfo
-	if err := updateDocument(c, cn, name, contract.DocumentUpdateSetDefault,
-		workflows.SetDefaultRequest{Version: c.Int("version"), By: cn.identity}, &info); err != nil {
+	cl := newClient(c)
+	defer cl.Close()
+	info, err := cl.SetDefaultDocumentVersion(c.Context, name, c.Int("version"))
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "document %s: default version is %d\n", name, info.DefaultVersion)
@@ -431,15 +247,13 @@ func documentSetDefault(c *ucli.Context) error {
 }
 
 func documentDelete(c *ucli.Context) error {
-	name, cn, err := openArg(c, "NAME")
+	name, err := oneArg(c, "NAME")
 	if err != nil {
 		return err
 	}
-	defer cn.client.Close()
-	if err := updateDocument(c, cn, name, contract.DocumentUpdateDelete, workflows.DeleteDocumentRequest{By: cn.identity}, nil); err != nil {
-		return err
-	}
-	if err := awaitDocumentListed(c, cn, name, false); err != nil {
+	cl := newClient(c)
+	defer cl.Close()
+	if err := cl.DeleteDocument(c.Context, name); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "document %s deleted\n", name)
@@ -459,42 +273,12 @@ func documentValidate(c *ucli.Context) error {
 	return nil
 }
 
-// lazyResolver resolves built-ins offline and connects to the registry only when a
-// registered document is needed.
-type lazyResolver struct {
-	c  *ucli.Context
-	cn *conn
-}
-
-func (r *lazyResolver) resolve(name, version string) (documents.Source, error) {
-	if _, _, ok := documents.Builtin(name); ok {
-		return documents.ResolveBuiltin(name, version)
-	}
-	if r.cn == nil {
-		cn, err := connect(r.c)
-		if err != nil {
-			return documents.Source{}, err
-		}
-		r.cn = cn
-	}
-	return activities.QueryDocument(r.c.Context, r.cn.client, name, version)
-}
-
-func (r *lazyResolver) close() {
-	if r.cn != nil {
-		r.cn.client.Close()
-	}
-}
-
 func documentRender(c *ucli.Context) error {
-	arg, err := oneArg(c, "FILE|NAME")
+	arg, p, cl, err := openNamed(c, "FILE|NAME")
 	if err != nil {
 		return err
 	}
-	p, err := newPrinter(c)
-	if err != nil {
-		return err
-	}
+	defer cl.Close()
 	platform := c.String("platform")
 	if platform != "linux" && platform != "windows" {
 		return fmt.Errorf("platform %q: want linux or windows", platform)
@@ -503,8 +287,6 @@ func documentRender(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	r := &lazyResolver{c: c}
-	defer r.close()
 	var src documents.Source
 	if data, ferr := os.ReadFile(arg); ferr == nil {
 		src = documents.Source{Name: arg, Version: "file", Hash: documents.Hash(data), Content: data}
@@ -515,20 +297,18 @@ func documentRender(c *ucli.Context) error {
 		if err := documents.ValidVersion(version); err != nil {
 			return err
 		}
-		if src, err = r.resolve(arg, version); err != nil {
+		if src, err = cl.ResolveDocument(c.Context, arg, version); err != nil {
 			if errors.Is(err, documents.ErrNotFound) {
 				return fmt.Errorf("%s is neither a file nor a document: %w", arg, err)
 			}
 			return err
 		}
 	}
-	plan, err := documents.RenderWith(src.Name, src.Content, params, r.resolve)
+	// A secret parameter's value is never in the plan; a {{ssm-secure:...}} reference is.
+	plan, err := cl.RenderDocument(c.Context, src, params)
 	if err != nil {
 		return err
 	}
-	plan.DocumentVersion, plan.DocumentHash = src.Version, src.Hash
-	// A secret parameter's value is never printed; a {{ssm-secure:...}} reference is.
-	plan = plan.Redacted()
 	if p.json {
 		return p.value(plan)
 	}
@@ -586,33 +366,4 @@ func documentRender(c *ucli.Context) error {
 		fmt.Fprintf(w, "%s script:\n%s\n", s.Shell, s.Script)
 	}
 	return nil
-}
-
-// associationDocument resolves an association's document reference against built-ins
-// and the registry, and renders it with the parameters: the check association create makes
-// before it starts anything. It returns the reference to store: a built-in's canonical
-// name, or the registered name with the version the user gave.
-func associationDocument(c *ucli.Context, cn *conn, ref string, params map[string]any) (string, error) {
-	name, version, err := documents.ParseRef(ref)
-	if err != nil {
-		return "", err
-	}
-	r := &lazyResolver{c: c, cn: cn}
-	src, err := r.resolve(name, version)
-	if errors.Is(err, documents.ErrNotFound) {
-		return "", fmt.Errorf("document %s not found (built-in documents: %s; `stead document list` shows registered ones)", ref, strings.Join(documents.BuiltinNames(), ", "))
-	}
-	if err != nil {
-		return "", err
-	}
-	if _, err := documents.RenderWith(src.Name, src.Content, params, r.resolve); err != nil {
-		return "", fmt.Errorf("document %s: %w", ref, err)
-	}
-	if canonical, _, ok := documents.Builtin(name); ok {
-		name = canonical
-	}
-	if strings.Contains(ref, ":") {
-		return name + ":" + version, nil
-	}
-	return name, nil
 }

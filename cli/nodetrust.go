@@ -2,21 +2,12 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	ucli "github.com/urfave/cli/v2"
-	"golang.org/x/crypto/ssh"
-
-	"github.com/stead-io/stead/internal/node"
-	"github.com/stead-io/stead/internal/transport"
 )
-
-// trustTimeout bounds the key exchange with the node.
-const trustTimeout = 10 * time.Second
 
 func nodeTrustCommand() *ucli.Command {
 	return &ucli.Command{
@@ -44,37 +35,16 @@ func nodeTrust(c *ucli.Context) error {
 	if want != "" && !strings.HasPrefix(want, "SHA256:") {
 		return fmt.Errorf("fingerprint %q: want SHA256:... as ssh-keygen -l prints it", want)
 	}
-	cn, err := connect(c)
+	cl := newClient(c)
+	defer cl.Close()
+	check, err := cl.CheckHostKey(c.Context, id)
 	if err != nil {
 		return err
 	}
-	defer cn.client.Close()
-	st, err := describeNode(c, cn, id)
-	if err != nil {
-		return err
-	}
-	n := st.Node
-	if n.Transport != node.TransportSSH {
-		return fmt.Errorf("node %s uses the %s transport: it has no SSH host key", id, n.Transport)
-	}
-	presented, err := transport.FetchHostKey(c.Context, transport.Target{
-		NodeID: n.ID, Address: n.Address, Port: n.Port, User: n.User,
-		Kind: n.Transport, HostKey: n.HostKey, Credential: n.Credential,
-	}, trustTimeout)
-	if err != nil {
-		return fmt.Errorf("fetch host key of node %s: %w", id, err)
-	}
-	got, err := fingerprint(presented)
-	if err != nil {
-		return fmt.Errorf("fetch host key of node %s: %w", id, err)
-	}
+	got := check.Fingerprint
 	w := c.App.Writer
 	question := "Pin this key?"
-	if n.HostKey != "" {
-		old, err := fingerprint(n.HostKey)
-		if err != nil {
-			return fmt.Errorf("node %s: pinned host key: %w", id, err)
-		}
+	if old := check.Pinned; old != "" {
 		if old == got {
 			fmt.Fprintf(w, "node %s already pins host key %s\n", id, got)
 			return nil
@@ -82,10 +52,10 @@ func nodeTrust(c *ucli.Context) error {
 		if !c.Bool("replace") {
 			return fmt.Errorf("node %s presents host key %s but %s is pinned: the host was reinstalled or something is between you and it; verify the new key out of band, then run `stead node trust %s --replace`", id, got, old, id)
 		}
-		fmt.Fprintf(w, "WARNING: node %s (%s) presents a different host key than the one pinned.\n  pinned:    %s\n  presented: %s %s\n", id, n.HostPort(), old, keyType(presented), got)
+		fmt.Fprintf(w, "WARNING: node %s (%s) presents a different host key than the one pinned.\n  pinned:    %s\n  presented: %s %s\n", id, check.Node.HostPort(), old, check.Type, got)
 		question = "Replace the pinned key?"
 	} else {
-		fmt.Fprintf(w, "node %s (%s) presents host key %s %s\n", id, n.HostPort(), keyType(presented), got)
+		fmt.Fprintf(w, "node %s (%s) presents host key %s %s\n", id, check.Node.HostPort(), check.Type, got)
 	}
 	switch {
 	case want != "":
@@ -100,8 +70,7 @@ func nodeTrust(c *ucli.Context) error {
 			return fmt.Errorf("node %s: host key not pinned (not confirmed)", id)
 		}
 	}
-	n.HostKey = presented
-	st, err = registerNode(c, cn, n)
+	st, err := cl.PinHostKey(c.Context, check)
 	if err != nil {
 		return err
 	}
@@ -121,20 +90,4 @@ func confirmed(r io.Reader) bool {
 	}
 	a := strings.ToLower(strings.TrimSpace(line))
 	return a == "y" || a == "yes"
-}
-
-// fingerprint is the SHA256 fingerprint of a key in authorized_keys form,
-// as ssh-keygen -l prints it.
-func fingerprint(authorized string) (string, error) {
-	k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(authorized))
-	if err != nil {
-		return "", fmt.Errorf("parse host key: %w", err)
-	}
-	return ssh.FingerprintSHA256(k), nil
-}
-
-// keyType is the algorithm name at the start of an authorized_keys line.
-func keyType(authorized string) string {
-	t, _, _ := bytes.Cut([]byte(authorized), []byte(" "))
-	return string(t)
 }

@@ -3,13 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 
 	ucli "github.com/urfave/cli/v2"
 
-	"github.com/stead-io/stead/internal/outputstore"
+	"github.com/stead-io/stead/client"
 )
 
 // defaultOutputDir is the output store of `stead worker` and of
@@ -55,52 +53,28 @@ func associationOutput(c *ucli.Context) error {
 	if c.NArg() != 1 {
 		return errors.New("association output: want exactly one association NAME")
 	}
-	store := outputstore.Store{Dir: c.String("output-dir")}
-	key := outputstore.Key{Association: c.Args().First(), Execution: c.String("execution"), Node: c.String("node"), Step: c.String("step")}
-	ext, stream := outputstore.StdoutExt, "stdout"
-	if c.Bool("stderr") {
-		ext, stream = outputstore.StderrExt, "stderr"
-	}
-	if key.Step != "" {
-		return printStored(c.App.Writer, store, key, ext, stream)
-	}
-	steps, err := store.Steps(key, ext)
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("association output: no output of node %s in execution %s of %s under %s (it is kept where the worker that ran it stores output)", key.Node, key.Execution, key.Association, store.Dir)
-	}
+	// The output store is a local directory: nothing here connects.
+	cl := client.New(client.Config{OutputDir: c.String("output-dir")})
+	req := client.OutputRequest{Association: c.Args().First(), Execution: c.String("execution"), Node: c.String("node"),
+		Step: c.String("step"), Stderr: c.Bool("stderr")}
+	steps, err := cl.OutputSteps(req)
 	if err != nil {
-		return fmt.Errorf("association output: %w", err)
+		return err
 	}
 	if len(steps) == 1 {
-		key.Step = steps[0]
-		return printStored(c.App.Writer, store, key, ext, stream)
+		req.Step = steps[0]
+		return cl.WriteOutput(c.App.Writer, req)
+	}
+	stream := "stdout"
+	if req.Stderr {
+		stream = "stderr"
 	}
 	for _, s := range steps {
-		key.Step = s
+		req.Step = s
 		fmt.Fprintf(c.App.Writer, "==> step %s (%s) <==\n", s, stream)
-		if err := printStored(c.App.Writer, store, key, ext, stream); err != nil {
+		if err := cl.WriteOutput(c.App.Writer, req); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// printStored copies one stored stream to w.
-func printStored(w io.Writer, store outputstore.Store, key outputstore.Key, ext, stream string) error {
-	path, err := store.Path(key, ext)
-	if err != nil {
-		return fmt.Errorf("association output: %w", err)
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("association output: no %s of step %s on node %s in execution %s of %s under %s", stream, key.Step, key.Node, key.Execution, key.Association, store.Dir)
-	}
-	if err != nil {
-		return fmt.Errorf("association output: %w", err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(w, f); err != nil {
-		return fmt.Errorf("association output: print %s: %w", path, err)
 	}
 	return nil
 }

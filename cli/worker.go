@@ -16,7 +16,6 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
-	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/internal/transport"
 	"github.com/stead-io/stead/worker"
 )
@@ -111,7 +110,7 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 	return worker.Run(c.Context, worker.Options{
 		Client: wc,
 		Region: region,
-		Activities: &activities.Activities{
+		Activities: &worker.Activities{
 			Client:         wc,
 			Namespace:      cn.namespace,
 			DataConverter:  cn.dc,

@@ -1,7 +1,8 @@
 // Package contract is what two Stead processes must agree on to work
 // together through Temporal: workflow type names and ids, task queues, the
 // names of updates, queries and signals, memo keys, search attributes,
-// statuses, and the payloads of signals. A worker, the CLI and any other
+// statuses, the payloads of signals, and the failure types with which
+// workflows refuse what they cannot do. A worker, the CLI and any other
 // client spell these names only through this package, so a rename is one
 // change, and a mismatch between processes cannot hide in a string literal.
 //

@@ -49,3 +49,19 @@ type StepSummary struct {
 	// OutputStoreError says why the full output is missing from the output store.
 	OutputStoreError string `json:"outputStoreError,omitempty"`
 }
+
+// TargetRef is a node an execution runs on, with what routing needs.
+type TargetRef struct {
+	NodeID   string `json:"nodeId"`
+	Region   string `json:"region,omitempty"`
+	Platform string `json:"platform"`
+}
+
+// BatchResult is what a batch of an execution did, the result of
+// ActivityRunBatch: a summary for each node it ran, and the nodes it did
+// not start because its failure allowance ran out or the execution was
+// cancelled.
+type BatchResult struct {
+	Nodes      []TargetSummary `json:"nodes"`
+	NotStarted []string        `json:"notStarted,omitempty"`
+}

@@ -19,6 +19,11 @@ import (
 	"github.com/stead-io/stead/workflows"
 )
 
+// Activities is the set of activities a worker registers, with the
+// dependencies they are given (transport, output store, secrets, ...): a
+// process that runs a worker configures it through this package.
+type Activities = activities.Activities
+
 // Options configure a Stead worker.
 type Options struct {
 	// Client is the connection to Temporal.
@@ -28,7 +33,7 @@ type Options struct {
 	Region string
 	// Activities carries the activities' dependencies. Run uses
 	// DefaultRunners when its Runners is nil.
-	Activities *activities.Activities
+	Activities *Activities
 	// MaxConcurrentSteps bounds the steps this worker runs at once.
 	MaxConcurrentSteps int
 }

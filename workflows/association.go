@@ -150,9 +150,11 @@ type DeleteRequest struct {
 // AssociationWorkflow keeps one association: it runs the association at
 // creation, then at every schedule slot and on demand, one execution at a
 // time, each as a child workflow. Delete cancels a running execution
-// cleanly and ends the workflow.
+// cleanly and ends the workflow. Started with a spec it cannot run, it
+// fails at once with a contract.FailureInvalid refusal.
 func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carried *AssociationState) error {
 	var st AssociationState
+	checkSpec := carried == nil
 	if carried != nil {
 		st = *carried
 	} else {
@@ -184,10 +186,10 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req StartRequest) error {
 			if deleting {
-				return fmt.Errorf("association %s is being deleted", st.Spec.Name)
+				return refusef(contract.FailureConflict, "association %s is being deleted", st.Spec.Name)
 			}
 			if len(st.Queue) > 0 {
-				return fmt.Errorf("association %s already has a run queued (%s)", st.Spec.Name, st.Queue[0].ExecutionID)
+				return refusef(contract.FailureConflict, "association %s already has a run queued (%s)", st.Spec.Name, st.Queue[0].ExecutionID)
 			}
 			return nil
 		}},
@@ -199,6 +201,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		func(ctx workflow.Context, req UpdateRequest) (AssociationState, error) {
 			now := workflow.Now(ctx)
 			old := st.Spec
+			req.Spec = req.Spec.Normalized()
 			st.Spec = req.Spec
 			st.Version++
 			st.Versions = appendBounded(st.Versions, AssociationVersion{Version: st.Version, Spec: req.Spec, By: req.By, At: now}, maxVersionsKept)
@@ -219,13 +222,16 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req UpdateRequest) error {
 			if deleting {
-				return fmt.Errorf("association %s is being deleted", st.Spec.Name)
+				return refusef(contract.FailureConflict, "association %s is being deleted", st.Spec.Name)
 			}
 			if req.Spec.Name != st.Spec.Name {
-				return fmt.Errorf("association name %s cannot change to %s", st.Spec.Name, req.Spec.Name)
+				return refusef(contract.FailureInvalid, "association name %s cannot change to %s", st.Spec.Name, req.Spec.Name)
 			}
 			if req.ExpectedVersion != 0 && req.ExpectedVersion != st.Version {
-				return fmt.Errorf("association %s is at version %d, not %d: it changed since you read it", st.Spec.Name, st.Version, req.ExpectedVersion)
+				return refusef(contract.FailureConflict, "association %s is at version %d, not %d: it changed since you read it", st.Spec.Name, st.Version, req.ExpectedVersion)
+			}
+			if err := req.Spec.Validate(); err != nil {
+				return refusal(contract.FailureInvalid, err)
 			}
 			return nil
 		}},
@@ -256,13 +262,24 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req DeleteRequest) error {
 			if deleting {
-				return fmt.Errorf("association %s is already being deleted", st.Spec.Name)
+				return refusef(contract.FailureConflict, "association %s is already being deleted", st.Spec.Name)
 			}
 			return nil
 		}},
 	)
 	if err != nil {
 		return fmt.Errorf("set delete handler: %w", err)
+	}
+	// The handlers are set first, so that whoever created the association
+	// can query and update it while its spec is checked.
+	if checkSpec {
+		spec, err := checkNewSpec(ctx, in.Spec)
+		if err != nil {
+			return err
+		}
+		if st.Version == 1 {
+			st.Spec, st.Versions[0].Spec = spec, spec
+		}
 	}
 	if err := publishAssociation(ctx, st); err != nil {
 		return err

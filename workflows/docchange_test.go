@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/schedule"
 )
@@ -20,6 +22,9 @@ func associationEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]string
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(AssociationWorkflow)
 	env.RegisterWorkflow(ExecutionWorkflow)
+	env.RegisterActivity(&activities.Activities{})
+	env.OnActivity(acts.CheckDocument, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PrepareInput) (string, error) { return in.Document, nil }).Maybe()
 	runs := []string{}
 	env.OnWorkflow(ExecutionWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in ExecutionInput) (ExecutionResult, error) {
 		runs = append(runs, in.Reason)
@@ -59,7 +64,8 @@ func TestMissedSlotsFireOnce(t *testing.T) {
 // reason DocumentChange; a change of the default does not.
 func TestDocumentChangeRunsAssociation(t *testing.T) {
 	env, runs := associationEnv(t)
-	spec := AssociationSpec{Name: "web", Document: "my-doc:$LATEST"}
+	spec := validSpec()
+	spec.Document = "my-doc:$LATEST"
 	signal := func(after time.Duration, m contract.DocumentChanged) {
 		env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalDocumentChanged, m) }, after)
 	}

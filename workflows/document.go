@@ -1,16 +1,15 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
+	"github.com/stead-io/stead/internal/problems"
 )
 
 // Bounds of a document workflow: its history continues as new after this many changes,
@@ -71,14 +70,20 @@ type DeleteDocumentRequest struct {
 	By string `json:"by"`
 }
 
-// checkContent is what every stored version must pass: the same checks as `stead
-// document validate`.
-func checkContent(content string) error {
-	doc, err := documents.Parse([]byte(content))
-	if err != nil {
-		return err
+// CheckDocumentContent parses and validates a document's content: what every stored
+// version must pass, and what clients check before they send one (`stead document
+// validate`). It returns every problem in one line (a *problems.Error).
+func CheckDocumentContent(content []byte) (*documents.Document, error) {
+	doc, err := documents.Parse(content)
+	if err == nil {
+		err = doc.Validate()
 	}
-	return doc.Validate()
+	if err != nil {
+		var l problems.List
+		l.Add(err)
+		return nil, l.Err()
+	}
+	return doc, nil
 }
 
 // DocumentWorkflow holds a registered document's versions for as long as it exists.
@@ -140,28 +145,28 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 	}
 	checkPut := func(req PutDocumentRequest, creating bool) error {
 		if deleted {
-			return fmt.Errorf("document %s is being deleted", st.Name)
+			return refusef(contract.FailureConflict, "document %s is being deleted", st.Name)
 		}
 		if err := documents.ValidName(req.Name); err != nil {
-			return err
+			return refusal(contract.FailureInvalid, err)
 		}
 		if st.Name != "" && req.Name != st.Name {
-			return fmt.Errorf("document name %s does not match workflow document %s", req.Name, st.Name)
+			return refusef(contract.FailureInvalid, "document name %s does not match workflow document %s", req.Name, st.Name)
 		}
 		if creating && len(st.Versions) > 0 {
-			return fmt.Errorf("document %s already exists (version %d); use update to add a version", req.Name, len(st.Versions))
+			return refusef(contract.FailureConflict, "document %s already exists (version %d); use update to add a version", req.Name, len(st.Versions))
 		}
 		if !creating && len(st.Versions) == 0 {
-			return fmt.Errorf("document %s: %w", req.Name, documents.ErrNotFound)
+			return refusef(contract.FailureNotFound, "document %s: %w", req.Name, documents.ErrNotFound)
 		}
-		if err := checkContent(req.Content); err != nil {
-			return fmt.Errorf("document %s: %w", req.Name, err)
+		if _, err := CheckDocumentContent([]byte(req.Content)); err != nil {
+			return refusal(contract.FailureInvalid, fmt.Errorf("document %s: %w", req.Name, err))
 		}
 		if n := len(st.Versions); n > 0 && st.Versions[n-1].Hash == documents.Hash([]byte(req.Content)) {
 			return nil // unchanged: no new version, nothing to bound
 		}
 		if total := st.contentBytes() + len(req.Content); total > maxDocumentContentBytes {
-			return fmt.Errorf("document %s: its versions would hold %d bytes, more than the %d a document keeps; register the new content under a new name", req.Name, total, maxDocumentContentBytes)
+			return refusef(contract.FailureInvalid, "document %s: its versions would hold %d bytes, more than the %d a document keeps; register the new content under a new name", req.Name, total, maxDocumentContentBytes)
 		}
 		return nil
 	}
@@ -189,10 +194,10 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req SetDefaultRequest) error {
 			if deleted || len(st.Versions) == 0 {
-				return fmt.Errorf("document %s: %w", st.Name, documents.ErrNotFound)
+				return refusef(contract.FailureNotFound, "document %s: %w", st.Name, documents.ErrNotFound)
 			}
 			if req.Version < 1 || req.Version > len(st.Versions) {
-				return fmt.Errorf("document %s has no version %d (versions 1-%d)", st.Name, req.Version, len(st.Versions))
+				return refusef(contract.FailureNotFound, "document %s has no version %d (versions 1-%d)", st.Name, req.Version, len(st.Versions))
 			}
 			return nil
 		}},
@@ -208,7 +213,7 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req DeleteDocumentRequest) error {
 			if deleted || len(st.Versions) == 0 {
-				return fmt.Errorf("document %s: %w", st.Name, documents.ErrNotFound)
+				return refusef(contract.FailureNotFound, "document %s: %w", st.Name, documents.ErrNotFound)
 			}
 			return nil
 		}},
@@ -266,10 +271,4 @@ func (st DocumentState) contentBytes() int {
 		total += len(v.Content)
 	}
 	return total
-}
-
-// IsDocumentNotFound reports whether a query or update error says the document (or the
-// version) does not exist. Errors crossing Temporal lose their chain, so it reads the text.
-func IsDocumentNotFound(err error) bool {
-	return err != nil && (errors.Is(err, documents.ErrNotFound) || strings.Contains(err.Error(), ": "+documents.ErrNotFound.Error()))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/contract"
+	"github.com/stead-io/stead/documents"
 )
 
 const docV1 = `{"schemaVersion": "2.2", "mainSteps": [{"action": "aws:runShellScript", "name": "a", "inputs": {"runCommand": "true"}}]}`
@@ -96,7 +97,7 @@ func TestDocumentWorkflow(t *testing.T) {
 			require.Equal(t, want, dv.Version, sel)
 		}
 		_, err := env.QueryWorkflow(contract.DocumentQueryVersion, "7")
-		require.True(t, IsDocumentNotFound(err), err)
+		require.ErrorIs(t, err, documents.ErrNotFound)
 		v, err := env.QueryWorkflow(contract.DocumentQueryDescribe)
 		require.NoError(t, err)
 		var info DocumentInfo

@@ -54,7 +54,7 @@ type ExecutionCarry struct {
 	// Page is the next page of nodes to resolve.
 	Page activities.Page `json:"page"`
 	// Pending are resolved nodes not yet run, at most a page of them.
-	Pending []activities.TargetRef `json:"pending,omitempty"`
+	Pending []contract.TargetRef `json:"pending,omitempty"`
 }
 
 // Bounds of an execution.
@@ -375,10 +375,10 @@ func (e *execution) dispatch(ctx workflow.Context) bool {
 		e.batches--
 		e.running -= n
 		e.runningConcurrency -= conc
-		var br activities.BatchResult
+		var br contract.BatchResult
 		if err := f.Get(ctx, &br); err != nil {
 			status, detail := failureStatus(err)
-			br = activities.BatchResult{}
+			br = contract.BatchResult{}
 			for _, r := range nodes {
 				br.Nodes = append(br.Nodes, contract.TargetSummary{NodeID: r.NodeID, Status: status, DetailedStatus: detail, ExitCode: -1,
 					StartedAt: startedAt, EndedAt: workflow.Now(ctx)})
@@ -393,7 +393,7 @@ func (e *execution) dispatch(ctx workflow.Context) bool {
 		}
 		// Nodes a batch did not start go back to the front of the queue:
 		// a later batch runs them if the failures stay within MaxErrors.
-		var back []activities.TargetRef
+		var back []contract.TargetRef
 		for _, r := range nodes {
 			if slices.Contains(br.NotStarted, r.NodeID) {
 				back = append(back, r)
@@ -407,7 +407,7 @@ func (e *execution) dispatch(ctx workflow.Context) bool {
 }
 
 // countRegions counts the regions of nodes sorted by region.
-func countRegions(refs []activities.TargetRef) int {
+func countRegions(refs []contract.TargetRef) int {
 	n := 0
 	for i, r := range refs {
 		if i == 0 || r.Region != refs[i-1].Region {

@@ -58,10 +58,10 @@ func execInput(conc, maxErr string) ExecutionInput {
 }
 
 // in is nodes of a region, as ResolveTargets returns them.
-func in(region string, ids ...string) []activities.TargetRef {
-	out := make([]activities.TargetRef, len(ids))
+func in(region string, ids ...string) []contract.TargetRef {
+	out := make([]contract.TargetRef, len(ids))
 	for i, id := range ids {
-		out[i] = activities.TargetRef{NodeID: id, Region: region, Platform: "linux"}
+		out[i] = contract.TargetRef{NodeID: id, Region: region, Platform: "linux"}
 	}
 	return out
 }
@@ -79,7 +79,7 @@ func ids(prefix string, n int) []string {
 // page is a range of shards, the first page counts the matching nodes and
 // names the missing ones.
 type fleet struct {
-	pages   [][]activities.TargetRef
+	pages   [][]contract.TargetRef
 	missing []string
 	// counted, when set, is how many nodes the first page says match: a
 	// fleet that changed after it was counted.
@@ -89,8 +89,8 @@ type fleet struct {
 	asked []activities.ResolveInput
 }
 
-func onePage(nodes ...[]activities.TargetRef) *fleet {
-	return &fleet{pages: [][]activities.TargetRef{slices.Concat(nodes...)}}
+func onePage(nodes ...[]contract.TargetRef) *fleet {
+	return &fleet{pages: [][]contract.TargetRef{slices.Concat(nodes...)}}
 }
 
 func (f *fleet) span() int64 {
@@ -171,14 +171,14 @@ func (b *batchRunner) bind(env *testsuite.TestWorkflowEnvironment) {
 	env.OnActivity(acts.RunBatch, mock.Anything, mock.Anything).Return(b.runBatch).After(batchDuration).Maybe()
 }
 
-func (b *batchRunner) runBatch(ctx context.Context, in activities.BatchInput) (activities.BatchResult, error) {
+func (b *batchRunner) runBatch(ctx context.Context, in activities.BatchInput) (contract.BatchResult, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.err != nil {
-		return activities.BatchResult{}, b.err
+		return contract.BatchResult{}, b.err
 	}
 	if activity.GetInfo(ctx).Attempt <= b.failAttempts {
-		return activities.BatchResult{}, errors.New("worker lost")
+		return contract.BatchResult{}, errors.New("worker lost")
 	}
 	end := b.env.Now()
 	b.batches = append(b.batches, ranBatch{run: b.run, in: in, taskQueue: activity.GetInfo(ctx).TaskQueue, start: end.Add(-batchDuration), end: end})
@@ -195,7 +195,7 @@ func (b *batchRunner) runBatch(ctx context.Context, in activities.BatchInput) (a
 		b.ran = map[string]int{}
 	}
 	conc := max(1, in.Concurrency)
-	var res activities.BatchResult
+	var res contract.BatchResult
 	var failed int
 	for i, r := range in.Nodes {
 		if r.Region != in.Nodes[0].Region {
@@ -515,7 +515,7 @@ func TestExecutionBadDocumentFails(t *testing.T) {
 }
 
 func TestExecutionPages(t *testing.T) {
-	pages := [][]activities.TargetRef{in(contract.DefaultRegion, "a", "b", "c"), in(contract.DefaultRegion, "d", "e"), in(contract.DefaultRegion, "f", "g", "h")}
+	pages := [][]contract.TargetRef{in(contract.DefaultRegion, "a", "b", "c"), in(contract.DefaultRegion, "d", "e"), in(contract.DefaultRegion, "f", "g", "h")}
 	all := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
 	t.Run("all pages run", func(t *testing.T) {
 		b := &batchRunner{exits: map[string]int{"e": 3}}
@@ -560,16 +560,16 @@ func TestExecutionRegions(t *testing.T) {
 	cases := []struct {
 		name     string
 		conc     string
-		nodes    [][]activities.TargetRef
+		nodes    [][]contract.TargetRef
 		batches  [][]string
 		batchCon []int
 		peak     int
 	}{
-		{"concurrency shared", "4", [][]activities.TargetRef{in("r1", "a", "b", "c"), in("r2", "d", "e", "f")},
+		{"concurrency shared", "4", [][]contract.TargetRef{in("r1", "a", "b", "c"), in("r2", "d", "e", "f")},
 			[][]string{{"a", "b", "c"}, {"d", "e", "f"}}, []int{2, 2}, 4},
-		{"one at a time", "1", [][]activities.TargetRef{in("r1", "a", "b"), in("r2", "c", "d")},
+		{"one at a time", "1", [][]contract.TargetRef{in("r1", "a", "b"), in("r2", "c", "d")},
 			[][]string{{"a", "b"}, {"c", "d"}}, []int{1, 1}, 1},
-		{"more regions than concurrency", "2", [][]activities.TargetRef{in("r1", "a"), in("r2", "b"), in("r3", "c")},
+		{"more regions than concurrency", "2", [][]contract.TargetRef{in("r1", "a"), in("r2", "b"), in("r3", "c")},
 			[][]string{{"a"}, {"b"}, {"c"}}, []int{1, 1, 1}, 2},
 	}
 	for _, c := range cases {
@@ -629,7 +629,7 @@ func TestExecutionContinuesAsNew(t *testing.T) {
 	// bound continues as new after every batch.
 	defer func(n int) { maxHistoryEvents = n }(maxHistoryEvents)
 	maxHistoryEvents = -1
-	pages := [][]activities.TargetRef{
+	pages := [][]contract.TargetRef{
 		slices.Concat(in("r1", "n1", "n2"), in("r2", "n3", "n4", "n5")),
 		in(contract.DefaultRegion, "n6", "n7", "n8"),
 	}
@@ -665,7 +665,7 @@ func TestExecutionContinuesAsNew(t *testing.T) {
 
 func TestExecutionCancelled(t *testing.T) {
 	b := &batchRunner{}
-	f := &fleet{pages: [][]activities.TargetRef{in(contract.DefaultRegion, "a", "b", "c"), in(contract.DefaultRegion, "d", "e")}}
+	f := &fleet{pages: [][]contract.TargetRef{in(contract.DefaultRegion, "a", "b", "c"), in(contract.DefaultRegion, "d", "e")}}
 	res, _ := runExecution(t, execInput("1", "0"), f, b, func(env *testsuite.TestWorkflowEnvironment) {
 		env.RegisterDelayedCallback(env.CancelWorkflow, batchDuration/2)
 	})

@@ -107,13 +107,16 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req RegisterNodeRequest) error {
 			if deregistered {
-				return fmt.Errorf("node %s is being deregistered", st.Node.ID)
+				return refusef(contract.FailureConflict, "node %s is being deregistered", st.Node.ID)
 			}
 			n := req.Node.WithDefaults()
 			if st.Revision > 0 && n.ID != st.Node.ID {
-				return fmt.Errorf("node id %s does not match workflow node %s", n.ID, st.Node.ID)
+				return refusef(contract.FailureInvalid, "node id %s does not match workflow node %s", n.ID, st.Node.ID)
 			}
-			return n.Validate()
+			if err := n.Validate(); err != nil {
+				return refusal(contract.FailureInvalid, fmt.Errorf("node %s: %w", n.ID, err))
+			}
+			return nil
 		}},
 	)
 	if err != nil {
@@ -128,7 +131,7 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req DeregisterNodeRequest) error {
 			if st.Revision == 0 {
-				return fmt.Errorf("node is not registered")
+				return refusef(contract.FailureNotFound, "node is not registered")
 			}
 			return nil
 		}},

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stead-io/stead/internal/problems"
 )
 
 // Platforms and transports Stead knows.
@@ -105,60 +107,62 @@ func (n Node) WithDefaults() Node {
 	return n
 }
 
-// Validate returns every problem with the node at once.
+// Validate returns every problem with the node at once, in one line (a
+// *problems.Error). The node workflow refuses a registration with it, and
+// clients check with it before they send one.
 func (n Node) Validate() error {
-	var errs []error
+	var errs problems.List
 	if err := ValidID(n.ID); err != nil {
-		errs = append(errs, err)
+		errs.Add(err)
 	}
 	switch n.Platform {
 	case PlatformLinux, PlatformWindows:
 	default:
-		errs = append(errs, fmt.Errorf("platform %q: want linux or windows", n.Platform))
+		errs.Addf("platform %q: want linux or windows", n.Platform)
 	}
 	switch n.Transport {
 	case TransportSSH:
 		if n.Address == "" {
-			errs = append(errs, errors.New("address: required for the ssh transport"))
+			errs.Addf("address: required for the ssh transport")
 		} else if strings.ContainsAny(n.Address, " \t\n'\"\\/") {
-			errs = append(errs, fmt.Errorf("address %q: want a host name or IP address", n.Address))
+			errs.Addf("address %q: want a host name or IP address", n.Address)
 		}
 		if n.Port < 1 || n.Port > 65535 {
-			errs = append(errs, fmt.Errorf("port %d: want 1-65535", n.Port))
+			errs.Addf("port %d: want 1-65535", n.Port)
 		}
 	case TransportLocal:
 		if n.Platform != PlatformLinux {
-			errs = append(errs, errors.New("transport local: only for linux workers"))
+			errs.Addf("transport local: only for linux workers")
 		}
 	default:
-		errs = append(errs, fmt.Errorf("transport %q: want ssh or local", n.Transport))
+		errs.Addf("transport %q: want ssh or local", n.Transport)
 	}
 	if n.Region != "" && !idPattern.MatchString(n.Region) {
-		errs = append(errs, fmt.Errorf("region %q: want letters, digits, '.', '_' or '-'", n.Region))
+		errs.Addf("region %q: want letters, digits, '.', '_' or '-'", n.Region)
 	}
 	if n.Credential != "" && !idPattern.MatchString(n.Credential) {
-		errs = append(errs, fmt.Errorf("credential %q: want letters, digits, '.', '_' or '-'", n.Credential))
+		errs.Addf("credential %q: want letters, digits, '.', '_' or '-'", n.Credential)
 	}
 	if n.HostKey != "" {
 		if err := validHostKey(n.HostKey); err != nil {
-			errs = append(errs, err)
+			errs.Add(err)
 		}
 	}
 	if strings.ContainsAny(n.User, " \t\n'\"\\;$`") {
-		errs = append(errs, fmt.Errorf("user %q: not a valid user name", n.User))
+		errs.Addf("user %q: not a valid user name", n.User)
 	}
 	if strings.ContainsRune(n.RebootCommand, 0) || strings.ContainsRune(n.BootIDCommand, 0) {
-		errs = append(errs, errors.New("reboot and boot id commands must not contain a NUL byte"))
+		errs.Addf("reboot and boot id commands must not contain a NUL byte")
 	}
 	if n.RebootTimeoutSeconds < 0 || n.RebootTimeoutSeconds > 86400 {
-		errs = append(errs, fmt.Errorf("reboot timeout %ds: want 1-86400 seconds", n.RebootTimeoutSeconds))
+		errs.Addf("reboot timeout %ds: want 1-86400 seconds", n.RebootTimeoutSeconds)
 	}
 	for _, k := range slices.Sorted(maps.Keys(n.Tags)) {
 		if err := ValidTag(k, n.Tags[k]); err != nil {
-			errs = append(errs, err)
+			errs.Add(err)
 		}
 	}
-	return errors.Join(errs...)
+	return errs.Err()
 }
 
 // validHostKey checks the authorized_keys shape "type base64 [comment]"
@@ -205,7 +209,8 @@ const MaxImportBytes = 4 << 20
 
 // ParseImport reads a YAML list of nodes (the fields of Node), applies
 // defaults and validates them all, returning every problem at once with the
-// entry it belongs to. Nothing is returned unless every entry is valid.
+// entry it belongs to (the first problems.Max of them). Nothing is returned
+// unless every entry is valid.
 func ParseImport(data []byte) ([]Node, error) {
 	if len(data) > MaxImportBytes {
 		return nil, fmt.Errorf("node file is %d bytes: the limit is %d", len(data), MaxImportBytes)
@@ -219,21 +224,21 @@ func ParseImport(data []byte) ([]Node, error) {
 	if len(nodes) == 0 {
 		return nil, errors.New("node file lists no nodes")
 	}
-	var errs []error
+	var errs problems.List
 	seen := map[string]bool{}
 	for i, n := range nodes {
 		n = n.WithDefaults()
 		nodes[i] = n
 		if err := n.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("node %d (%s): %w", i+1, n.ID, err))
+			errs.Addf("node %d (%s): %v", i+1, n.ID, err)
 		}
 		if seen[n.ID] {
-			errs = append(errs, fmt.Errorf("node %d: id %s appears twice", i+1, n.ID))
+			errs.Addf("node %d: id %s appears twice", i+1, n.ID)
 		}
 		seen[n.ID] = true
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
 	return nodes, nil
 }

@@ -52,6 +52,9 @@ func TestParseImport(t *testing.T) {
 	require.ErrorContains(t, err, "adress")
 	_, err = ParseImport([]byte("- id: a\n  address: x\n- id: a\n  address: y\n"))
 	require.ErrorContains(t, err, "id a appears twice")
+	// Every problem of every entry, on one line.
+	_, err = ParseImport([]byte("- id: a\n  port: 99999\n  address: x\n- id: '-b'\n  platform: beos\n  address: y\n"))
+	require.EqualError(t, err, `node 1 (a): port 99999: want 1-65535; node 2 (-b): node id "-b": want 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit; platform "beos": want linux or windows`)
 	_, err = ParseImport([]byte("[]"))
 	require.ErrorContains(t, err, "lists no nodes")
 	_, err = ParseImport([]byte(strings.Repeat("#", MaxImportBytes+1)))

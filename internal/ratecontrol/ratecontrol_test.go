@@ -1,6 +1,7 @@
 package ratecontrol
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -44,4 +45,40 @@ func TestResolve(t *testing.T) {
 	require.Equal(t, 0, Value{N: 10, Percent: true}.ErrorLimit(9))
 	require.Equal(t, 1, Value{N: 10, Percent: true}.ErrorLimit(10))
 	require.Equal(t, 3, Value{N: 3}.ErrorLimit(1000))
+}
+
+func TestFromTextKeepsWhatIsNotANumber(t *testing.T) {
+	require.Equal(t, Value{N: 10, Percent: true}, FromText("10%"))
+	for _, s := range []string{"abc", "", "-1", "10%%"} {
+		v := FromText(s)
+		require.Equal(t, s, v.String())
+		_, err := Parse("max-errors", v.String(), 0)
+		require.EqualError(t, err, `max-errors "`+s+`": want a whole number or a percentage like 10%`)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	cases := []struct {
+		in   string
+		want string // String of the decoded value
+		out  string // its JSON
+	}{
+		{`{"n":3,"percent":false}`, "3", `{"n":3,"percent":false}`},
+		{`{"n":25,"percent":true}`, "25%", `{"n":25,"percent":true}`},
+		{`"10%"`, "10%", `{"n":10,"percent":true}`},
+		{`7`, "7", `{"n":7,"percent":false}`},
+		{`"abc"`, "abc", `"abc"`},
+		{`true`, "true", `"true"`},
+		{`{"n":"x"}`, `{"n":"x"}`, `"{\"n\":\"x\"}"`},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			var v Value
+			require.NoError(t, json.Unmarshal([]byte(c.in), &v))
+			require.Equal(t, c.want, v.String())
+			out, err := json.Marshal(v)
+			require.NoError(t, err)
+			require.JSONEq(t, c.out, string(out))
+		})
+	}
 }

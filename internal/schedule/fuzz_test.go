@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var fuzzSeeds = []string{
@@ -32,6 +33,19 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("multi-line error: %q", err)
+			}
+			// Kept as text, through JSON too, for the spec's check to report.
+			bad := FromText(expr, 0)
+			data, err := json.Marshal(bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back Schedule
+			if err := json.Unmarshal(data, &back); err != nil || back.IsZero() {
+				t.Fatalf("JSON round trip of %s: got %#v, %v", data, back, err)
+			}
+			if text, _ := back.Text(); utf8.ValidString(expr) && text != expr {
+				t.Fatalf("JSON round trip of %q gives %q", expr, text)
 			}
 			return
 		}

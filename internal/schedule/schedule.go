@@ -33,13 +33,18 @@ const atLayout = "2006-01-02T15:04:05"
 // means "no schedule": the association runs only when asked. A Schedule is a
 // comparable value; it marshals to JSON as its expression so it can be kept
 // in workflow state.
+//
+// A Schedule made from text that does not parse (FromText, or JSON) keeps
+// the text and never fires; Text gives it back for the check of the spec it
+// is in, so bad input is reported rather than failing to decode.
 type Schedule struct {
 	kind   string        // KindCron, KindRate, KindAt or "" for none
-	expr   string        // the expression with normalised spacing
+	expr   string        // the expression with normalised spacing, or the text that did not parse
 	cron   string        // the gronx seven-field form of a cron expression
 	every  time.Duration // the interval of a rate expression
 	at     time.Time     // the one fire time of an at expression, UTC
 	offset int           // schedule offset in days, cron only
+	bad    bool          // expr and offset are text that did not parse
 }
 
 // Parse reads an SSM schedule expression: cron(...), rate(...) or at(...).
@@ -88,7 +93,26 @@ func ParseWithMinimumRate(expr string, minimum time.Duration) (Schedule, error) 
 
 // IsZero reports whether s is "no schedule", so callers can tell an
 // association that only runs on demand.
-func (s Schedule) IsZero() bool { return s.kind == "" }
+func (s Schedule) IsZero() bool { return s.kind == "" && !s.bad }
+
+// FromText makes a Schedule from user text without judging it: an
+// expression (and offset) that parse give the Schedule Parse and WithOffset
+// would, minus the MinimumRate floor; anything else is kept for Text, so a
+// spec's check reports every problem at once.
+func FromText(expr string, offsetDays int) Schedule {
+	s, err := ParseWithMinimumRate(expr, 0)
+	if err == nil && offsetDays != 0 {
+		s, err = s.WithOffset(offsetDays)
+	}
+	if err != nil {
+		return Schedule{expr: expr, offset: offsetDays, bad: true}
+	}
+	return s
+}
+
+// Text is the expression and offset to check: what Parse and WithOffset
+// read to give s, or the text s was made from if it did not parse.
+func (s Schedule) Text() (expr string, offsetDays int) { return s.expr, s.offset }
 
 // String returns the expression with normalised spacing; Parse(s.String())
 // gives s back (less any offset, which is not part of the expression).
@@ -206,27 +230,25 @@ func (s Schedule) MarshalJSON() ([]byte, error) {
 	return json.Marshal(s.expr)
 }
 
-// UnmarshalJSON reads what MarshalJSON writes. It does not re-apply
-// MinimumRate: the floor is checked when an expression enters Stead, and
-// state written under a lower floor (tests, development) must still load.
+// UnmarshalJSON reads what MarshalJSON writes, as FromText does: it never
+// fails, so a bad schedule in a workflow's input reaches the spec's check
+// instead of failing the workflow task over and over. Any other JSON is
+// kept as text. It does not apply MinimumRate: the floor is checked when
+// an expression enters Stead, and state written under a lower floor
+// (tests, development) must still load.
 func (s *Schedule) UnmarshalJSON(data []byte) error {
 	var in jsonOffset
-	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
-		if err := json.Unmarshal(data, &in); err != nil {
-			return fmt.Errorf("decode schedule: %w", err)
-		}
-	} else if err := json.Unmarshal(data, &in.Expression); err != nil {
-		return fmt.Errorf("decode schedule: %w", err)
+	trimmed := bytes.TrimSpace(data)
+	var err error
+	if bytes.HasPrefix(trimmed, []byte("{")) {
+		err = json.Unmarshal(trimmed, &in)
+	} else {
+		err = json.Unmarshal(trimmed, &in.Expression)
 	}
-	parsed, err := ParseWithMinimumRate(in.Expression, 0)
 	if err != nil {
-		return fmt.Errorf("decode schedule: %w", err)
+		*s = Schedule{expr: string(trimmed), bad: true}
+		return nil
 	}
-	if in.OffsetDays != 0 {
-		if parsed, err = parsed.WithOffset(in.OffsetDays); err != nil {
-			return fmt.Errorf("decode schedule: %w", err)
-		}
-	}
-	*s = parsed
+	*s = FromText(in.Expression, in.OffsetDays)
 	return nil
 }

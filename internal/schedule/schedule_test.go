@@ -331,9 +331,56 @@ func TestJSON(t *testing.T) {
 	var s Schedule
 	require.NoError(t, json.Unmarshal([]byte("null"), &s))
 	assert.True(t, s.IsZero())
-	assert.ErrorContains(t, json.Unmarshal([]byte(`"every day"`), &s), `decode schedule: schedule "every day"`)
-	assert.ErrorContains(t, json.Unmarshal([]byte(`{"expression":"rate(1 day)","offsetDays":2}`), &s), "offsets apply to cron expressions only")
-	assert.ErrorContains(t, json.Unmarshal([]byte(`42`), &s), "decode schedule")
+
+	// What does not parse is kept as text, never fires, and writes back as it came.
+	for in, back := range map[string]string{`"every day"`: `"every day"`, `{"expression":"rate(1 day)","offsetDays":2}`: "", `42`: `"42"`} {
+		var bad Schedule
+		require.NoError(t, json.Unmarshal([]byte(in), &bad))
+		assert.False(t, bad.IsZero(), in)
+		assert.Empty(t, bad.Kind(), in)
+		_, ok := bad.Next(time.Now())
+		assert.False(t, ok, in)
+		out, err := json.Marshal(bad)
+		require.NoError(t, err)
+		if back == "" {
+			back = in
+		}
+		assert.JSONEq(t, back, string(out))
+	}
+}
+
+func TestFromText(t *testing.T) {
+	s := FromText("cron(0  3 ? * SUN *)", 2)
+	require.Equal(t, "cron(0 3 ? * SUN *)", s.String())
+	require.Equal(t, 2, s.Offset())
+	// Below the floor is a schedule still; Parse of its Text refuses it.
+	fast := FromText("rate(5 minutes)", 0)
+	require.Equal(t, KindRate, fast.Kind())
+	expr, _ := fast.Text()
+	_, err := Parse(expr)
+	require.ErrorContains(t, err, "more frequent than the minimum of 30 minutes")
+
+	for _, tt := range []struct {
+		expr string
+		days int
+		want string
+	}{
+		{"cron(0 25 * * ? *)", 0, "cron(0 25 * * ? *): hours: 25 is out of range 0-23"},
+		{"every day", 0, `schedule "every day": want cron(...), rate(...) or at(...)`},
+		{"rate(1 day)", 2, "offsets apply to cron expressions only"},
+	} {
+		bad := FromText(tt.expr, tt.days)
+		require.False(t, bad.IsZero())
+		expr, days := bad.Text()
+		require.Equal(t, tt.expr, expr)
+		require.Equal(t, tt.days, days)
+		p, err := Parse(expr)
+		if err == nil {
+			_, err = p.WithOffset(days)
+		}
+		require.ErrorContains(t, err, tt.want)
+	}
+	require.True(t, FromText("", 0).IsZero())
 }
 
 func mustParse(t *testing.T, expr string) Schedule {
