@@ -36,9 +36,6 @@ func localChainName(path string) string { return "LocalPath:" + path }
 // renderLocalPath fills the plan step of an aws:runDocument step with documentType
 // LocalPath: it carries what reading and rendering the file on the node needs.
 func (d *Document) renderLocalPath(ps PlanStep, s Step, docPath string, values map[string]resolved, x expansion) ([]PlanStep, error) {
-	if docPath == "" {
-		return nil, fmt.Errorf("%s: required", inputDocumentPath)
-	}
 	if strings.IndexByte(docPath, 0) >= 0 {
 		return nil, fmt.Errorf("%s: contains a NUL byte", inputDocumentPath)
 	}
