@@ -130,12 +130,15 @@ func Check(data []byte) (*Document, []Warning, error) {
 
 // parse decodes content and builds the document, returning it with its shape problems.
 func parse(data []byte) (*Document, []error, error) {
-	if len(data) > MaxDocumentSize {
+	if len(data) > maxContentBytes {
 		return nil, nil, fmt.Errorf("document is %d bytes, more than the %d allowed", len(data), MaxDocumentSize)
 	}
 	tree, err := decodeTree(data)
 	if err != nil {
 		return nil, nil, err
+	}
+	if size := contentSize(data); size > MaxDocumentSize {
+		return nil, nil, fmt.Errorf("document is %d bytes, more than the %d allowed", size, MaxDocumentSize)
 	}
 	b := &builder{}
 	doc := b.document(tree)
@@ -310,8 +313,8 @@ func (b *builder) runtimeConfig(v any) []Step {
 		b.str(where+": description", cfg["description"])
 		var entries []any
 		switch p := cfg["properties"].(type) {
-		case nil:
-			b.addf("%s: properties: required", where)
+		case nil: // one step without inputs: validation says what the plugin misses
+			entries = []any{nil}
 		case []any:
 			if len(p) == 0 {
 				b.addf("%s: properties: must not be empty", where)
@@ -329,6 +332,7 @@ func (b *builder) runtimeConfig(v any) []Step {
 			switch in := e.(type) {
 			case map[string]any:
 				s.Inputs = in
+			case nil:
 			default:
 				if contains(runnableActions, plugin) {
 					b.addf("%s: must be a mapping, got %s", s.where, kindOf(e))

@@ -15,115 +15,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// compatDir holds real public SSM documents; CI has it at the same relative place.
-const compatDir = "../../shared/compat/ssm-documents"
-
-// compatDocuments returns the compat documents by file name.
-func compatDocuments(t testing.TB) map[string][]byte {
-	t.Helper()
-	entries, err := os.ReadDir(compatDir)
-	require.NoError(t, err)
-	docs := map[string][]byte{}
-	for _, e := range entries {
-		if ext := filepath.Ext(e.Name()); ext != ".json" && ext != ".yaml" && ext != ".yml" {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(compatDir, e.Name()))
-		require.NoError(t, err)
-		docs[e.Name()] = data
-	}
-	return docs
-}
-
-func TestCompatDocuments(t *testing.T) {
-	// Each compat document validates (nil) or is refused with exactly these reasons.
-	want := map[string][]string{
-		"composite-download-rundocument.json": nil, // its GitHub source fails at run time, before its LocalPath document is read
-		"cross-platform-patch.yaml":           nil,
-		"custom-inventory-log4j.yaml": {
-			"step collectSoftwareInventoryItems: plugin aws:softwareInventory is not supported",
-		},
-		"install-vscode-windows.json":         nil,
-		"parameter-precondition-install.json": nil,
-		"parameter-precondition.json":         nil,
-		"platform-precondition.json":          nil,
-		"powershell-then-inventory.yaml": {
-			"step collectSoftwareInventoryItems: plugin aws:softwareInventory is not supported",
-		},
-		"set-registry-windows.json": nil,
-	}
-	docs := compatDocuments(t)
-	require.NotEmpty(t, docs)
-	for name, data := range docs {
-		t.Run(name, func(t *testing.T) {
-			reasons, known := want[name]
-			require.True(t, known, "new compat document %s: add its expected outcome to this test", name)
-			doc, err := Parse(data)
-			require.NoError(t, err)
-			err = doc.Validate()
-			if reasons == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.ErrorIs(t, err, ErrUnsupported)
-			require.Equal(t, strings.Join(reasons, "\n"), err.Error())
-		})
-	}
-	for name := range want {
-		require.Contains(t, docs, name, "compat document %s is missing", name)
-	}
-}
-
-func TestRenderCompatDocuments(t *testing.T) {
-	docs := compatDocuments(t)
-	tests := []struct {
-		file   string
-		params map[string]any
-		check  func(t *testing.T, p *Plan)
-	}{
-		{"platform-precondition.json", map[string]any{"commands": []any{"date -u", "uptime"}}, func(t *testing.T, p *Plan) {
-			require.Len(t, p.Steps, 2)
-			require.Equal(t, []string{"windows"}, p.Steps[0].Platforms)
-			require.Equal(t, ShellPowerShell, p.Steps[0].Shell)
-			require.Equal(t, "date", p.Steps[0].Script)
-			require.Equal(t, []string{"linux"}, p.Steps[1].Platforms)
-			require.Equal(t, "date -u\nuptime", p.Steps[1].Script)
-			require.Equal(t, DefaultTimeoutSeconds, p.Steps[1].TimeoutSeconds)
-			require.Equal(t, 1, p.Steps[1].MaxAttempts)
-		}},
-		{"parameter-precondition-install.json", map[string]any{"action": "Install", "confirmed": "true"}, func(t *testing.T, p *Plan) {
-			require.False(t, p.Steps[0].Skipped)
-			require.Equal(t, "sudo apt install aws-cli", p.Steps[0].Script)
-			require.True(t, p.Steps[1].Skipped)
-			require.Equal(t, `precondition StringEquals is false: "Install true" != "Uninstall True"`, p.Steps[1].SkipReason)
-			require.Empty(t, p.Steps[1].Script)
-		}},
-		{"parameter-precondition.json", map[string]any{"messagePrecondition": "MessagePreconditionValue"}, func(t *testing.T, p *Plan) {
-			require.False(t, p.Steps[0].Skipped)
-		}},
-		{"install-vscode-windows.json", nil, func(t *testing.T, p *Plan) {
-			s := p.Steps[0]
-			require.Equal(t, 300, s.TimeoutSeconds)
-			require.Contains(t, s.Script, "$downloadUrl = \"${env:SSM_DownloadUrl}\"\n")
-			require.Equal(t, []EnvVar{{Name: "SSM_DownloadUrl", Value: "https://go.microsoft.com/fwlink/?Linkid=852157"}}, s.Env)
-		}},
-		{"cross-platform-patch.yaml", nil, func(t *testing.T, p *Plan) {
-			require.Equal(t, []string{"windows"}, p.Steps[0].Platforms)
-			require.Equal(t, []string{"linux"}, p.Steps[1].Platforms)
-		}},
-		{"set-registry-windows.json", nil, func(t *testing.T, p *Plan) {
-			require.Contains(t, p.Steps[0].Script, `'HKLM:\SOFTWARE\NVIDIA Corporation\Global'`)
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			p, err := Render(tt.file, docs[tt.file], tt.params)
-			require.NoError(t, err)
-			tt.check(t, p)
-		})
-	}
-}
-
 func TestParseSyntaxErrors(t *testing.T) {
 	tests := []struct {
 		name, content string
@@ -500,4 +391,70 @@ func TestBuiltinDefaultsAndTimeouts(t *testing.T) {
 			require.Equal(t, tt.timeout, plan.Steps[0].TimeoutSeconds)
 		})
 	}
+}
+
+// projectDocuments are the documents of testdata written for Stead, with the values they
+// render with: each exercises what the corpus of public documents does.
+var projectDocuments = map[string]map[string]any{
+	"schema-1.2-shell.json":      nil,
+	"schema-1.2-powershell.yaml": nil,
+	"schema-2.0-steps.yaml":      nil,
+	"ssm-interpolation.yaml":     {"commands": []any{"echo given"}},
+}
+
+func TestProjectDocuments(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.[jy]*")
+	require.NoError(t, err)
+	require.Len(t, files, len(projectDocuments))
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			params, known := projectDocuments[name]
+			require.True(t, known, "add %s to projectDocuments", name)
+			data, err := os.ReadFile(file)
+			require.NoError(t, err)
+			_, warnings, err := Check(data)
+			require.NoError(t, err)
+			plan, err := Render(name, data, params)
+			require.NoError(t, err)
+			var got strings.Builder
+			for _, w := range warnings {
+				fmt.Fprintf(&got, "warning: %s\n", w)
+			}
+			b, err := json.MarshalIndent(plan, "", "  ")
+			require.NoError(t, err)
+			got.Write(append(b, '\n'))
+			golden := strings.TrimSuffix(file, filepath.Ext(file)) + ".golden"
+			if *update {
+				require.NoError(t, os.WriteFile(golden, []byte(got.String()), 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err)
+			require.Equal(t, string(want), got.String())
+		})
+	}
+}
+
+func TestProjectDocumentsRun(t *testing.T) {
+	data, err := os.ReadFile("testdata/ssm-interpolation.yaml")
+	require.NoError(t, err)
+	plan, err := Render("ssm-interpolation", data, projectDocuments["ssm-interpolation.yaml"])
+	require.NoError(t, err)
+	home := t.TempDir()
+	out, _ := runSh(t, "sh", plan.Steps[0].Script, append(plan.Steps[0].Env, EnvVar{Name: "HOME", Value: home}))
+	require.Equal(t, "home= /root/x\nvariable="+home+"\npackage=one\npackage=two\npackage=three\nwords=3\nnext=42\n"+
+		"literal $HOME `id` and root\n", out)
+	_, err = Render("ssm-interpolation", data, nil)
+	require.ErrorContains(t, err, "parameter commands: a value is required: its default {{ ssm:/stead/test/commands }} reads Parameter Store, which Stead does not have")
+
+	data, err = os.ReadFile("testdata/schema-2.0-steps.yaml")
+	require.NoError(t, err)
+	plan, err = Render("schema-2.0-steps", data, nil)
+	require.NoError(t, err)
+	first, last := plan.Steps[0], plan.Steps[1]
+	require.Empty(t, first.Platforms, "schema 2.0 evaluates no precondition")
+	require.Equal(t, 2, first.MaxAttempts)
+	require.Equal(t, 60, first.TimeoutSeconds)
+	require.Equal(t, OnSuccessExit, last.OnSuccess)
+	require.Equal(t, OnFailureExit, last.OnFailure)
 }

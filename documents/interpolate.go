@@ -441,7 +441,8 @@ func (r *shellRenderer) tilde(i int) (int, bool) {
 	end := r.wordEnd(i+1, "/ \t\n;&|()<>")
 	sp, ok := r.spanAt(i + 1)
 	if !ok || sp.code || sp.end != end {
-		if r.spanIn(i+1, end) {
+		// SSM's text expands only a prefix without quotes or expansions of its own.
+		if r.spanIn(i+1, end) && !strings.ContainsAny(placeholderRE.ReplaceAllString(r.text[i+1:end], ""), "'\"\\$`") {
 			r.warn(i, "the text after ~ mixes a placeholder with other characters, which the shell does not expand as a user's home directory as SSM's text would; write ~{{ name }} with the placeholder alone before /")
 		}
 		return i, false

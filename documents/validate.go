@@ -153,6 +153,11 @@ func (d *Document) checkStep(r *report, i int, s Step, seen map[string]int) {
 		add("action is required")
 	default:
 		r.errs = append(r.errs, fmt.Errorf("%s: plugin %s is %w", label, shortText(s.Action), ErrUnsupported))
+		// Its inputs are not Stead's to check, but a placeholder naming no parameter is
+		// a mistake whatever the plugin (SSM refuses it too).
+		for _, perr := range d.checkTreePlaceholders(s.Inputs) {
+			add("inputs: %v", perr)
+		}
 	}
 	if s.TimeoutSeconds != 0 {
 		if err := checkTimeout(int64(s.TimeoutSeconds)); err != nil {
