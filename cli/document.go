@@ -102,11 +102,8 @@ func readDocumentFile(file string) ([]byte, *documents.Document, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read document file: %w", err)
 	}
-	doc, err := documents.Parse(data)
+	doc, _, err := documents.Check(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", file, err)
-	}
-	if err := doc.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return data, doc, nil
@@ -451,9 +448,13 @@ func documentValidate(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	_, doc, err := readDocumentFile(file)
+	data, doc, err := readDocumentFile(file)
 	if err != nil {
 		return err
+	}
+	_, warnings, _ := documents.Check(data)
+	for _, w := range warnings {
+		fmt.Fprintf(c.App.Writer, "%s: warning: %s\n", file, w)
 	}
 	fmt.Fprintf(c.App.Writer, "%s: valid schemaVersion %s document, %d steps, %d parameters\n", file, doc.SchemaVersion, len(doc.MainSteps), len(doc.Parameters))
 	return nil
