@@ -898,7 +898,7 @@ func (r *psRenderer) placeholder(name string) {
 // reports false when no placeholder follows.
 func (r *psRenderer) dollar(i int) (int, bool) {
 	prefix, read := "$", "$(Get-Variable -Name ${env:%s} -ValueOnly -ErrorAction SilentlyContinue)"
-	if strings.HasPrefix(strings.ToLower(r.text[i:]), "$env:") {
+	if len(r.text)-i > 5 && strings.EqualFold(r.text[i:i+5], "$env:") {
 		prefix, read = "$env:", "$([Environment]::GetEnvironmentVariable(${env:%s}))"
 	}
 	sp, ok := r.spanAt(i + len(prefix))

@@ -104,12 +104,9 @@ func RenderLocal(ps PlanStep, content []byte, resolve Resolver) ([]PlanStep, err
 	if len(chain) > MaxNesting+1 {
 		return nil, fmt.Errorf("aws:runDocument nests %s deeper than %d documents: %s", name, MaxNesting, strings.Join(chain, " -> "))
 	}
-	doc, err := Parse(content)
+	doc, err := checked(ld.Path, content)
 	if err != nil {
-		return nil, fmt.Errorf("parse document %s: %w", ld.Path, err)
-	}
-	if err := doc.Validate(); err != nil {
-		return nil, fmt.Errorf("validate document %s: %w", ld.Path, err)
+		return nil, err
 	}
 	var params map[string]any
 	if ld.Parameters != "" {

@@ -563,12 +563,9 @@ func (d *Document) renderRunDocument(ps PlanStep, s Step, values map[string]reso
 	if len(chain) > MaxNesting+1 {
 		return nil, fmt.Errorf("aws:runDocument nests %s deeper than %d documents: %s", src.Name, MaxNesting, strings.Join(chain, " -> "))
 	}
-	child, err := Parse(src.Content)
+	child, err := checked(src.Name, src.Content)
 	if err != nil {
-		return nil, fmt.Errorf("parse document %s: %w", src.Name, err)
-	}
-	if err := child.Validate(); err != nil {
-		return nil, fmt.Errorf("validate document %s: %w", src.Name, err)
+		return nil, err
 	}
 	raw, err := d.objectInput(s.Inputs[inputDocumentParameters], inputDocumentParameters, values)
 	if err != nil {

@@ -93,12 +93,9 @@ func Render(name string, content []byte, params map[string]any) (*Plan, error) {
 // steps are expanded into the plan (named "<runDocument step>.<step>"), so that an
 // execution records exactly what runs and pins every nested version at its start.
 func RenderWith(name string, content []byte, params map[string]any, resolve Resolver) (*Plan, error) {
-	doc, err := Parse(content)
+	doc, err := checked(name, content)
 	if err != nil {
-		return nil, fmt.Errorf("parse document %s: %w", name, err)
-	}
-	if err := doc.Validate(); err != nil {
-		return nil, fmt.Errorf("validate document %s: %w", name, err)
+		return nil, err
 	}
 	values, errs := resolveParameters(doc, params)
 	if len(errs) > 0 {
@@ -119,6 +116,20 @@ func RenderWith(name string, content []byte, params map[string]any, resolve Reso
 	}
 	plan.Steps = steps
 	return plan, nil
+}
+
+// checked parses and validates content, reporting the problems of both stages at once,
+// for a document called name.
+func checked(name string, content []byte) (*Document, error) {
+	doc, _, err := Check(content)
+	var ve *ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return nil, fmt.Errorf("validate document %s: %w", name, err)
+	case err != nil:
+		return nil, fmt.Errorf("parse document %s: %w", name, err)
+	}
+	return doc, nil
 }
 
 // Hash is the content hash an execution records and the registry keys versions by:
