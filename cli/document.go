@@ -265,9 +265,13 @@ func documentValidate(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	_, doc, err := readDocumentFile(file)
+	data, doc, err := readDocumentFile(file)
 	if err != nil {
 		return err
+	}
+	_, warnings, _ := documents.Check(data)
+	for _, w := range warnings {
+		fmt.Fprintf(c.App.Writer, "%s: warning: %s\n", file, w)
 	}
 	fmt.Fprintf(c.App.Writer, "%s: valid schemaVersion %s document, %d steps, %d parameters\n", file, doc.SchemaVersion, len(doc.MainSteps), len(doc.Parameters))
 	return nil

@@ -144,15 +144,25 @@ func TestDocumentValidateAndRender(t *testing.T) {
 	file := writeDoc(t, "doc.yaml", greetV1)
 	require.Contains(t, ok(t, "document", "validate", file), "valid schemaVersion 2.2 document, 1 steps, 1 parameters")
 	fails(t, "json syntax error at line 1, column 8", "document", "validate", writeDoc(t, "bad.json", `{"a": tru}`))
-	fails(t, "plugin aws:softwareInventory is not supported", "document", "validate", "../../shared/compat/ssm-documents/custom-inventory-log4j.yaml")
+	// Every problem at once, those found reading the document and those found checking it.
+	fails(t, "descripton: unknown key; did you mean description?; step inv: plugin aws:softwareInventory is not supported", "document", "validate",
+		writeDoc(t, "inventory.json", `{"schemaVersion": "2.2", "descripton": "x", "mainSteps": [{"action": "aws:softwareInventory", "name": "inv", "inputs": {}}]}`))
 	fails(t, "open nope.yaml", "document", "validate", "nope.yaml")
+	// A valid document Stead runs differently from SSM validates with warnings.
+	out := ok(t, "document", "validate", "../documents/testdata/ssm-interpolation.yaml")
+	require.Contains(t, out, "ssm-interpolation.yaml: warning: step interpolate: line 3: ${{ variable }} reads the variable whose name is the value of variable")
+	require.Contains(t, out, "ssm-interpolation.yaml: valid schemaVersion 2.2 document, 2 steps, 5 parameters")
+	require.Contains(t, ok(t, "document", "validate", "../documents/testdata/schema-1.2-shell.json"), "valid schemaVersion 1.2 document, 2 steps, 7 parameters")
 
-	out := ok(t, "document", "render", file, "--parameters", "message=$(id)")
+	out = ok(t, "document", "render", file, "--parameters", "message=$(id)")
 	require.Contains(t, out, "nothing was run")
 	require.Contains(t, out, `env: SSM_message="$(id)"`)
 	require.Contains(t, out, "sh script:\necho \"v1 ${SSM_message}\"")
-	out = ok(t, "document", "render", "../../shared/compat/ssm-documents/cross-platform-patch.yaml", "--platform", "windows")
-	require.Contains(t, out, "skipped: precondition: platform windows is not [linux]")
+	cross := writeDoc(t, "cross.yaml", `{"schemaVersion": "2.2", "mainSteps": [
+  {"action": "aws:runPowerShellScript", "name": "win", "precondition": {"StringEquals": ["platformType", "Windows"]}, "inputs": {"runCommand": ["cmds"]}},
+  {"action": "aws:runShellScript", "name": "lin", "inputs": {"runCommand": ["cmds"]}}]}`)
+	out = ok(t, "document", "render", cross, "--platform", "windows")
+	require.Contains(t, out, "skipped: precondition: platform windows is not [linux macos]")
 	require.Contains(t, out, "powershell script:\ncmds")
 	out = ok(t, "document", "render", "AWS-RunShellScript", "--parameters", `{"commands":["uptime"]}`)
 	require.Contains(t, out, "document Stead-RunShellScript version 1")
@@ -160,68 +170,168 @@ func TestDocumentValidateAndRender(t *testing.T) {
 	fails(t, `platform "solaris": want linux or windows`, "document", "render", file, "--platform", "solaris")
 }
 
-// TestCompatDocumentsOnSSH registers every compat document and runs the runnable ones on a
-// real SSH host. Their commands assume root, the internet or Windows; the assertions are
-// what honestly happens on an unprivileged Linux login.
-func TestCompatDocumentsOnSSH(t *testing.T) {
+// TestProjectDocumentsOnSSH runs the repository's own documents of schemas 1.2 and 2.0,
+// and the placeholders SSM's textual substitution gives a meaning of their own, on a real
+// SSH host.
+func TestProjectDocumentsOnSSH(t *testing.T) {
 	h := setup(t)
-	h.register("compat-1", 41)
-	const dir = "../../shared/compat/ssm-documents"
+	h.register("proj-1", 46)
+	home := homeOf(t, h.sshd.User)
 	register := func(file string) string {
-		name := "compat-" + strings.TrimSuffix(strings.TrimSuffix(file, ".json"), ".yaml")
-		ok(t, "document", "create", "--name", name, "--file", filepath.Join(dir, file))
+		name := "proj-" + strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+		ok(t, "document", "create", "--name", name, "--file", filepath.Join("../documents/testdata", file))
 		t.Cleanup(func() { stead(t, "document", "delete", name) })
 		return name
 	}
+
+	out, _ := runOnce(t, "proj-interpolation", register("ssm-interpolation.yaml"), "proj-1",
+		fmt.Sprintf(`{"user": %q, "commands": ["echo given"]}`, h.sshd.User))
+	require.Equal(t, contract.StatusSuccess, out.Status, out.DetailedStatus)
+	require.Equal(t, "home= "+home+"/x\nvariable="+home+"\npackage=one\npackage=two\npackage=three\nwords=3\nnext=42\n"+
+		"literal $HOME `id` and "+h.sshd.User+"\n", out.Output[0].Stdout)
+	require.Equal(t, "given\n", out.Output[1].Stdout)
+
+	out, _ = runOnce(t, "proj-schema12", register("schema-1.2-shell.json"), "proj-1", "")
+	require.Equal(t, contract.StatusSuccess, out.Status, out.DetailedStatus)
+	require.Equal(t, "runShellScript-0=Success/0 runShellScript-1=Success/0", stepStatuses(out))
+	require.Equal(t, "hello [\"ada\",\"grace\"]\n42 false\n", out.Output[0].Stdout)
+	require.Equal(t, "{\"env\":\"test\"}\n[{\"device\":\"/dev/sdb\"}]\n", out.Output[1].Stdout)
+
+	out, _ = runOnce(t, "proj-schema20", register("schema-2.0-steps.yaml"), "proj-1", "")
+	require.Equal(t, contract.StatusSuccess, out.Status, out.DetailedStatus)
+	require.Equal(t, "first=Success/0 last=Success/0 never=Skipped/0", stepStatuses(out))
+	require.Equal(t, "first: from 2.0\n", out.Output[0].Stdout)
+}
+
+// corpusDir holds public SSM Command documents written by others (see its SOURCES.md),
+// kept beside the repository, never in it.
+const corpusDir = "../../shared/compat/ssm-corpus"
+
+// requireCorpus skips a test without the corpus, saying where it comes from, except in CI
+// (CI=true), where the corpus is and its absence fails the test.
+func requireCorpus(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(corpusDir); err != nil {
+		msg := fmt.Sprintf("the SSM document corpus is not at %s: it is kept beside the repository, not in it "+
+			"(public documents written by others, listed with their sources in its SOURCES.md)", corpusDir)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+}
+
+// corpusRuns lists the corpus documents documents/testdata/corpus.md says run on a real host.
+func corpusRuns(t *testing.T) []string {
+	data, err := os.ReadFile("../documents/testdata/corpus.md")
+	require.NoError(t, err)
+	var runs []string
+	for _, line := range strings.Split(string(data), "\n") {
+		cells := strings.Split(line, " | ")
+		if len(cells) >= 4 && cells[3] == "runs" {
+			runs = append(runs, strings.TrimPrefix(cells[0], "| "))
+		}
+	}
+	return runs
+}
+
+// TestCorpusOnSSH runs every corpus document documents/testdata/corpus.md marks "runs" on a
+// real SSH host. Their commands assume root, the internet or AWS; the assertions are what
+// honestly happens on an unprivileged Linux login.
+func TestCorpusOnSSH(t *testing.T) {
+	requireCorpus(t)
+	h := setup(t)
+	h.register("corpus-1", 41)
+	home := homeOf(t, h.sshd.User)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("corpus download\n"))
+	}))
+	t.Cleanup(srv.Close)
+	downloaded := fmt.Sprintf("stead-corpus-%d.txt", os.Getpid())
+	t.Cleanup(func() { os.Remove(filepath.Join(home, downloaded)) })
+	succeeds := func(stdout string) func(*testing.T, cli.TargetOutput) {
+		return func(t *testing.T, o cli.TargetOutput) {
+			require.Equal(t, contract.StatusSuccess, o.Status, o.DetailedStatus)
+			require.Equal(t, stdout, o.Output[len(o.Output)-1].Stdout)
+		}
+	}
+	failed := func(steps, detail string) func(*testing.T, cli.TargetOutput) {
+		return func(t *testing.T, o cli.TargetOutput) {
+			require.Equal(t, contract.StatusFailed, o.Status, o.DetailedStatus)
+			if steps != "" {
+				require.Equal(t, steps, stepStatuses(o))
+			}
+			require.Contains(t, o.DetailedStatus, detail)
+		}
+	}
 	tests := []struct {
 		file, params string
-		status       string
-		steps        string
-		detail       string
+		check        func(*testing.T, cli.TargetOutput)
 	}{
-		// aws:runPowerShellScript needs Windows (WinRM is not there yet): the Linux step fails with that reason.
-		{"platform-precondition.json", `{"commands":["uname -s"]}`, contract.StatusFailed,
-			"runPowerShellScript1=Skipped/0 runPowerShellScript2=Failed/-1", "shell powershell is not available on node compat-1"},
+		// Schema 1.2: ifconfig is in /usr/sbin, on the PATH of root only on many hosts.
+		{"agent-ifconfig-1.2.json", "", func(t *testing.T, o cli.TargetOutput) {
+			require.Equal(t, "runShellScript", o.Steps[0].Name)
+			require.Contains(t, []int{0, 127}, o.Steps[0].ExitCode, o.DetailedStatus)
+		}},
+		{"ug-run-shell-script-1.2.json", `{"commands": ["echo from a 1.2 document"]}`, succeeds("from a 1.2 document\n")},
+		// Schema 2.0.
+		{"agent-minified-2.0.json", "", succeeds("foo\n")},
+		{"ug-ssm-param-default-2.0.json", `{"commands": ["echo given"]}`, succeeds("given\n")},
+		// A String parameter that is a whole runCommand element is the script, as in SSM.
+		{"ug-shellscript-timeout.yaml", "", succeeds("Hello World\n")},
+		// Defaults read from Parameter Store: the document runs once the caller gives a value.
+		{"ug-ssm-param-default-stringlist.yaml", `{"commands": ["echo given"]}`, succeeds("given\n")},
+		{"ug-ssm-param-version-selector.yaml", `{"commands": "echo given"}`, succeeds("given\n")},
+		// Installing needs root: the steps run and fail.
+		{"ug-bootstrap-httpd.yaml", "", failed("", "step configureServer: exit code")},
+		{"parameter-precondition-install.json", `{"action": "Install", "confirmed": "true"}`, failed("", "step InstallAwsCLI: exit code")},
 		// The Windows step is skipped; the Linux one runs its literal "cmds", which this host does not have.
-		{"cross-platform-patch.yaml", "", contract.StatusFailed, "PatchWindows=Skipped/0 PatchLinux=Failed/127", "exit code 127"},
-		// Installing needs root and apt: the step runs and fails; the uninstall step is not reached.
-		{"parameter-precondition-install.json", `{"action":"Install","confirmed":"true"}`, contract.StatusFailed,
-			"", "step InstallAwsCLI: exit code"},
-		// Neither precondition holds: nothing runs, and the document succeeds.
-		{"parameter-precondition-install.json", `{"action":"Uninstall","confirmed":"false"}`, contract.StatusSuccess,
-			"InstallAwsCLI=Skipped/0 UninstallAwsCLI=Skipped/0", ""},
-		{"parameter-precondition.json", `{"messagePrecondition":"OtherValue"}`, contract.StatusSuccess, "runPowerShellScript1=Skipped/0", ""},
-		// GitHub sources are refused when the step is reached, and the document stops there.
-		{"composite-download-rundocument.json", "", contract.StatusFailed,
-			"downloadContent=Failed/-1 runDocument=Skipped/0 configureDocker=Skipped/0", "sourceType GitHub is not supported"},
+		{"cross-platform-patch.yaml", "", failed("PatchWindows=Skipped/0 PatchLinux=Failed/127", "exit code 127")},
+		// aws:runPowerShellScript needs Windows: the Linux step fails with that reason.
+		{"platform-precondition.json", `{"commands": ["uname -s"]}`, failed("runPowerShellScript1=Skipped/0 runPowerShellScript2=Failed/-1",
+			"shell powershell is not available on node corpus-1")},
+		// Sources Stead does not fetch fail when they are reached, and the document stops there.
+		{"composite-download-rundocument.json", "", failed("downloadContent=Failed/-1 runDocument=Skipped/0 configureDocker=Skipped/0",
+			"sourceType GitHub is not supported")},
+		{"healthcheck-download-s3.yml", "", failed("", "sourceType S3 is not supported")},
+		{"ug-rundocument-documenttype.yaml", `{"documentType": "SSMDocument"}`, failed("runDocument=Failed/-1", "documentPath is empty: there is no document to run")},
+		{"ug-download-content-stringmap.json", fmt.Sprintf(`{"sourceType": "HTTP", "sourceInfo": {"url": %q, "allowInsecureDownload": true}}`, srv.URL+"/"+downloaded),
+			func(t *testing.T, o cli.TargetOutput) {
+				require.Equal(t, contract.StatusSuccess, o.Status, o.DetailedStatus)
+				got, err := os.ReadFile(filepath.Join(home, downloaded))
+				require.NoError(t, err)
+				require.Equal(t, "corpus download\n", string(got))
+			}},
+		// useradd needs root; the script goes on and says so.
+		{"create-linux-user.yaml", `{"UserName": "stead-corpus-user"}`, func(t *testing.T, o cli.TargetOutput) {
+			require.Equal(t, contract.StatusSuccess, o.Status, o.DetailedStatus)
+			require.Equal(t, "User stead-corpus-user not created\n", o.Output[0].Stdout)
+		}},
+		// Read-only diagnostics: the Linux step runs, the Windows one is skipped.
+		{"ec2-disk-scan.json", `{"MountPoint": "/etc/ssh/"}`, func(t *testing.T, o cli.TargetOutput) {
+			require.Equal(t, "LinuxDiskScan", o.Steps[0].Name)
+			require.Contains(t, o.Output[0].Stdout, "== Server Time: ==")
+			require.Equal(t, contract.StatusSkipped, o.Steps[1].Status)
+		}},
+		{"inventory-before-patching-indented.yaml", "", func(t *testing.T, o cli.TargetOutput) {
+			require.Equal(t, "LinuxInventoryBeforePatching", o.Steps[0].Name)
+			host, err := os.Hostname()
+			require.NoError(t, err)
+			require.True(t, strings.HasPrefix(o.Output[0].Stdout, host+"\n"), o.Output[0].Stdout)
+		}},
 	}
-	names := map[string]string{}
+	var tested []string
 	for i, tt := range tests {
-		t.Run(fmt.Sprintf("%d-%s", i, tt.file), func(t *testing.T) {
-			if names[tt.file] == "" {
-				names[tt.file] = register(tt.file)
-			}
-			out, _ := runOnce(t, fmt.Sprintf("compat-run-%d", i), names[tt.file], "compat-1", tt.params)
-			require.Equal(t, tt.status, out.Status, out.DetailedStatus)
-			if tt.steps != "" {
-				require.Equal(t, tt.steps, stepStatuses(out))
-			}
-			require.Contains(t, out.DetailedStatus, tt.detail)
+		tested = append(tested, tt.file)
+		t.Run(tt.file, func(t *testing.T) {
+			name := fmt.Sprintf("corpus-%d", i)
+			ok(t, "document", "create", "--name", name, "--file", filepath.Join(corpusDir, tt.file))
+			t.Cleanup(func() { stead(t, "document", "delete", name) })
+			out, _ := runOnce(t, name+"-run", name, "corpus-1", tt.params)
+			tt.check(t, out)
 		})
 	}
-	t.Run("install step exit code", func(t *testing.T) {
-		out, _ := runOnce(t, "compat-run-sudo", names["parameter-precondition-install.json"], "compat-1", `{"action":"Install","confirmed":"true"}`)
-		require.NotZero(t, out.Steps[0].ExitCode)
-		require.Equal(t, contract.StatusSkipped, out.Steps[1].Status)
-	})
-	// Documents with plugins Stead does not run are refused when registered, naming the plugin.
-	for _, file := range []string{"custom-inventory-log4j.yaml", "powershell-then-inventory.yaml"} {
-		fails(t, "plugin aws:softwareInventory is not supported", "document", "create", "--name", "compat-refused", "--file", filepath.Join(dir, file))
-	}
-	// The Windows-only documents register (they are valid); they run once WinRM exists.
-	for _, file := range []string{"install-vscode-windows.json", "set-registry-windows.json"} {
-		register(file)
-	}
+	require.ElementsMatch(t, corpusRuns(t), tested, "the documents documents/testdata/corpus.md says run")
 }
 
 func TestInjectionThroughRegisteredDocument(t *testing.T) {
@@ -255,11 +365,13 @@ func TestInjectionThroughRegisteredDocument(t *testing.T) {
 	require.NoError(t, err)
 	out, _ := runOnce(t, "e2e-injection-run", "e2e-injection", "inj-1", string(b))
 	require.Equal(t, contract.StatusSuccess, out.Status, out.DetailedStatus)
+	// Unquoted, a value is split into words as SSM's text is; quoted, it is one word.
 	var want strings.Builder
 	for _, v := range corpus {
-		for range 3 {
-			fmt.Fprintf(&want, "<%s>\n", v)
+		for _, word := range strings.Fields(v) {
+			fmt.Fprintf(&want, "<%s>\n", word)
 		}
+		fmt.Fprintf(&want, "<%s>\n<%s>\n", v, v)
 	}
 	require.Equal(t, want.String(), out.Output[0].Stdout)
 	require.NoFileExists(t, marker)
@@ -426,7 +538,8 @@ func TestRunDocumentLocalPath(t *testing.T) {
 		require.Equal(t, contract.StatusSuccess, out.Status, out.DetailedStatus)
 		require.Equal(t, "fetch=Success/0 run.say=Success/0 run.where=Success/0 after=Success/0", stepStatuses(out))
 		require.Len(t, out.Output, 4)
-		require.Equal(t, fmt.Sprintf("<x; touch %s>\n<x; touch %s>\n", marker, marker), out.Output[1].Stdout)
+		// Unquoted, the value is split into words as SSM's text is; quoted, it is one word.
+		require.Equal(t, fmt.Sprintf("<x;>\n<touch>\n<%s>\n<x; touch %s>\n", marker, marker), out.Output[1].Stdout)
 		require.Equal(t, "run.say", out.Output[1].Name)
 		require.Equal(t, "nested ran in "+home+"\n", out.Output[2].Stdout)
 		require.Equal(t, "after\n", out.Output[3].Stdout)

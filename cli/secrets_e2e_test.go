@@ -303,7 +303,8 @@ func TestInjectionCorpus(t *testing.T) {
 		name := fmt.Sprintf("v%d", i)
 		params[name] = v
 		decl = append(decl, fmt.Sprintf(`%q: {"type": "String"}`, name))
-		cmds = append(cmds, fmt.Sprintf(`"printf '<%%s>' {{ %s }}"`, name))
+		// Quoted, a value is one word (unquoted, it is split into words, as SSM's text is).
+		cmds = append(cmds, fmt.Sprintf(`"printf '<%%s>' \"{{ %s }}\""`, name))
 	}
 	doc := `{"schemaVersion": "2.2", "parameters": {` + strings.Join(decl, ",") + `},
 	  "mainSteps": [{"action": "aws:runShellScript", "name": "echo", "inputs": {"runCommand": [` + strings.Join(cmds, ",") + `]}}]}`

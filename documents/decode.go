@@ -14,8 +14,24 @@ import (
 )
 
 // MaxDocumentSize is the largest document content Parse accepts, in bytes. It is the limit
-// SSM puts on document content, and it bounds the work a hostile document can cause.
+// SSM puts on document content, and it bounds the work a hostile document can cause. JSON
+// content is measured without the blanks between its tokens (as it is when a tool sends a
+// document in compact form), so that an indented file of a document SSM takes is taken.
 const MaxDocumentSize = 64 * 1024
+
+// maxContentBytes bounds the content read at all, blanks included.
+const maxContentBytes = 4 * MaxDocumentSize
+
+// contentSize is the size MaxDocumentSize applies to: compact JSON, or YAML as it is.
+func contentSize(data []byte) int {
+	if trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
+		var compact bytes.Buffer
+		if json.Compact(&compact, trimmed) == nil {
+			return compact.Len()
+		}
+	}
+	return len(data)
+}
 
 // Limits on the decoded tree, so that YAML aliases or deep nesting cannot turn a small
 // document into a large amount of work.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,115 +14,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// compatDir holds real public SSM documents; CI has it at the same relative place.
-const compatDir = "../../shared/compat/ssm-documents"
-
-// compatDocuments returns the compat documents by file name.
-func compatDocuments(t testing.TB) map[string][]byte {
-	t.Helper()
-	entries, err := os.ReadDir(compatDir)
-	require.NoError(t, err)
-	docs := map[string][]byte{}
-	for _, e := range entries {
-		if ext := filepath.Ext(e.Name()); ext != ".json" && ext != ".yaml" && ext != ".yml" {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(compatDir, e.Name()))
-		require.NoError(t, err)
-		docs[e.Name()] = data
-	}
-	return docs
-}
-
-func TestCompatDocuments(t *testing.T) {
-	// Each compat document validates (nil) or is refused with exactly these reasons.
-	want := map[string][]string{
-		"composite-download-rundocument.json": nil, // its GitHub source fails at run time, before its LocalPath document is read
-		"cross-platform-patch.yaml":           nil,
-		"custom-inventory-log4j.yaml": {
-			"step collectSoftwareInventoryItems: plugin aws:softwareInventory is not supported",
-		},
-		"install-vscode-windows.json":         nil,
-		"parameter-precondition-install.json": nil,
-		"parameter-precondition.json":         nil,
-		"platform-precondition.json":          nil,
-		"powershell-then-inventory.yaml": {
-			"step collectSoftwareInventoryItems: plugin aws:softwareInventory is not supported",
-		},
-		"set-registry-windows.json": nil,
-	}
-	docs := compatDocuments(t)
-	require.NotEmpty(t, docs)
-	for name, data := range docs {
-		t.Run(name, func(t *testing.T) {
-			reasons, known := want[name]
-			require.True(t, known, "new compat document %s: add its expected outcome to this test", name)
-			doc, err := Parse(data)
-			require.NoError(t, err)
-			err = doc.Validate()
-			if reasons == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.ErrorIs(t, err, ErrUnsupported)
-			require.Equal(t, strings.Join(reasons, "\n"), err.Error())
-		})
-	}
-	for name := range want {
-		require.Contains(t, docs, name, "compat document %s is missing", name)
-	}
-}
-
-func TestRenderCompatDocuments(t *testing.T) {
-	docs := compatDocuments(t)
-	tests := []struct {
-		file   string
-		params map[string]any
-		check  func(t *testing.T, p *Plan)
-	}{
-		{"platform-precondition.json", map[string]any{"commands": []any{"date -u", "uptime"}}, func(t *testing.T, p *Plan) {
-			require.Len(t, p.Steps, 2)
-			require.Equal(t, []string{"windows"}, p.Steps[0].Platforms)
-			require.Equal(t, ShellPowerShell, p.Steps[0].Shell)
-			require.Equal(t, "date", p.Steps[0].Script)
-			require.Equal(t, []string{"linux"}, p.Steps[1].Platforms)
-			require.Equal(t, "date -u\nuptime", p.Steps[1].Script)
-			require.Equal(t, DefaultTimeoutSeconds, p.Steps[1].TimeoutSeconds)
-			require.Equal(t, 1, p.Steps[1].MaxAttempts)
-		}},
-		{"parameter-precondition-install.json", map[string]any{"action": "Install", "confirmed": "true"}, func(t *testing.T, p *Plan) {
-			require.False(t, p.Steps[0].Skipped)
-			require.Equal(t, "sudo apt install aws-cli", p.Steps[0].Script)
-			require.True(t, p.Steps[1].Skipped)
-			require.Equal(t, `precondition StringEquals is false: "Install true" != "Uninstall True"`, p.Steps[1].SkipReason)
-			require.Empty(t, p.Steps[1].Script)
-		}},
-		{"parameter-precondition.json", map[string]any{"messagePrecondition": "MessagePreconditionValue"}, func(t *testing.T, p *Plan) {
-			require.False(t, p.Steps[0].Skipped)
-		}},
-		{"install-vscode-windows.json", nil, func(t *testing.T, p *Plan) {
-			s := p.Steps[0]
-			require.Equal(t, 300, s.TimeoutSeconds)
-			require.Contains(t, s.Script, "$downloadUrl = \"${env:SSM_DownloadUrl}\"\n")
-			require.Equal(t, []EnvVar{{Name: "SSM_DownloadUrl", Value: "https://go.microsoft.com/fwlink/?Linkid=852157"}}, s.Env)
-		}},
-		{"cross-platform-patch.yaml", nil, func(t *testing.T, p *Plan) {
-			require.Equal(t, []string{"windows"}, p.Steps[0].Platforms)
-			require.Equal(t, []string{"linux"}, p.Steps[1].Platforms)
-		}},
-		{"set-registry-windows.json", nil, func(t *testing.T, p *Plan) {
-			require.Contains(t, p.Steps[0].Script, `'HKLM:\SOFTWARE\NVIDIA Corporation\Global'`)
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			p, err := Render(tt.file, docs[tt.file], tt.params)
-			require.NoError(t, err)
-			tt.check(t, p)
-		})
-	}
-}
 
 func TestParseSyntaxErrors(t *testing.T) {
 	tests := []struct {
@@ -230,9 +122,24 @@ mainSteps:
 	require.NoError(t, a.Validate())
 }
 
-func TestValidateReportsEverything(t *testing.T) {
+// problems returns the message of every problem in err, a *ValidationError.
+func problems(t *testing.T, err error) []string {
+	t.Helper()
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	var out []string
+	for _, p := range ve.Problems {
+		out = append(out, p.Error())
+	}
+	return out
+}
+
+func TestCheckReportsEverythingAtOnce(t *testing.T) {
+	// Problems of shape (found while parsing) and of meaning (found while validating)
+	// come back together: nobody fixes one kind only to meet the next.
 	doc := `
-schemaVersion: "2.0"
+schemaVersion: "2.2"
+descripton: typo
 parameters:
   good: {type: String, default: ok}
   bad-name: {type: String, default: x}
@@ -240,12 +147,17 @@ parameters:
   pattern: {type: String, allowedPattern: "(unclosed"}
   bounds: {type: StringList, minItems: 3, maxItems: 1, minChars: -1}
   typo: {type: Strng}
+  array: {type: Array}
   badDefault: {type: Integer, default: "twelve"}
   outOfValues: {type: String, default: c, allowedValues: [a, b]}
   itemsOnString: {type: String, minItems: 1}
+  store: {type: String, default: "{{ ssm:/app/commands }}"}
+  secure: {type: String, default: "{{ssm-secure:pw}}"}
+  cfn: {type: String, default: "{{resolve:secretsmanager:db:SecretString:password}}"}
 mainSteps:
   - name: one
     action: aws:runShellScript
+    nextStep: two
     inputs:
       runCommand: ["echo {{ goood }}", "echo {{ ssm:/db/password }}"]
       desinationPath: /tmp
@@ -255,7 +167,7 @@ mainSteps:
   - name: one
     action: aws:softwareInventory
   - action: aws:runPowerShellScript
-    inputs: {}
+    inputs: {maxAttempts: "many"}
     maxAttempts: -1
     onFailure: retry
   - name: pre
@@ -265,76 +177,117 @@ mainSteps:
   - name: pre2
     action: aws:runShellScript
     precondition: {StringLike: ["{{ good }}", x]}
-    inputs: {runCommand: "cat <<'EOF'\n{{ good }}\nEOF"}
+    inputs: {runCommand: "cat <<'E O F'\n{{ good }}\nE O F"}
   - name: consts
     action: aws:runShellScript
-    precondition: {StringEquals: [a, b]}
+    precondition: {StringEquals: [a, "{{ ssm-secure:pw }}"]}
     finallyStep: true
-    inputs: {runCommand: "echo $(( {{ good }} + 1 ))"}
+    isEnd: true
+    onFailure: continue
+    inputs: {runCommand: "echo $(( {{ bounds }} + 1 ))"}
   - name: last
     action: aws:runShellScript
     timeoutSeconds: 200000
-    inputs: {runCommand: x}
+    inputs: {runCommand: ["mkdir ~x{{ good }}", "echo ${{ good }}"], maxAttempts: 2}
+    maxAttempts: 3
 `
-	d, err := Parse([]byte(doc))
-	require.NoError(t, err)
-	err = d.Validate()
-	require.Error(t, err)
+	_, warnings, err := Check([]byte(doc))
 	want := []string{
-		`schemaVersion: "2.0" is not supported`,
-		"parameter bad-name: name must be letters, digits and underscores",
-		"parameter noType: type is required",
-		`parameter pattern: allowedPattern: "(unclosed" is not a valid regular expression`,
+		"descripton: unknown key; did you mean description?",
+		"step one: nextStep: a key of Automation runbook steps, not of Command documents",
+		"parameter array: type Array is not a type of SSM parameters (SSM refuses it too); a list of strings is a StringList",
+		"parameter bad-name: name must be letters, digits and underscores (it becomes the environment variable SSM_bad-name)",
+		"parameter badDefault: default must be an integer, got a string",
 		"parameter bounds: minItems 3 is greater than maxItems 1",
 		"parameter bounds: minChars must not be negative",
-		"parameter typo: Strng: unknown type; did you mean String?",
-		`parameter badDefault: default must be an integer, got a string`,
-		`parameter outOfValues: default value "c" is not one of the allowed values ["a", "b"]`,
+		"parameter cfn: default: {{resolve:...}} is a CloudFormation dynamic reference, which only CloudFormation resolves (in templates); give the value when the document runs",
 		"parameter itemsOnString: minItems/maxItems apply only to StringList and MapList parameters",
-		"step one: runCommand: {{ goood }}: no such parameter; did you mean good?",
-		"step one: runCommand: {{ ssm:/db/password }}: Parameter Store references are not supported",
-		"step one: input desinationPath: unknown input; known: runCommand, commands, workingDirectory, timeoutSeconds, onFailure, onSuccess, finallyStep",
+		"parameter noType: type is required (one of String, StringList, Integer, Boolean, StringMap, MapList)",
+		`parameter outOfValues: default value "c" is not one of the allowed values ["a", "b"]`,
+		"parameter pattern: allowedPattern: \"(unclosed\" is not a valid regular expression: error parsing regexp: missing closing ): `^(?:(unclosed)$`",
+		"parameter secure: default: a Parameter Store reference in a default must be the whole value and of the form {{ssm:NAME}}; a SecureString cannot be a default (SSM refuses it too)",
+		"parameter typo: Strng: unknown type; did you mean String?",
+		"step one: input desinationPath: unknown input; known: runCommand, commands, workingDirectory, timeoutSeconds, onFailure, onSuccess, finallyStep, maxAttempts, id",
 		"step one: input workingDirectroy: unknown input; did you mean workingDirectory?",
+		"step one: runCommand: {{ goood }}: no such parameter; did you mean good?",
+		"step one: runCommand: {{ ssm:/db/password }}: Stead has no Parameter Store to read; declare a parameter here and give it the value when the document runs",
+		"step one: workingDirectory: {{ bounds }}: a StringList parameter cannot stand here (only String, Integer)",
 		"step one: timeoutSeconds: 3 is outside 5..172800",
-		"step one: workingDirectory: {{ bounds }}: a StringList parameter cannot stand here",
 		"step one: duplicate step name (also mainSteps[0])",
 		"step one: plugin aws:softwareInventory is not supported",
 		"mainSteps[2]: name is required",
 		"mainSteps[2]: runCommand: required",
+		`mainSteps[2]: maxAttempts: must be a whole number, got "many"`,
 		"mainSteps[2]: maxAttempts must not be negative",
 		`mainSteps[2]: onFailure: must be "exit", "successAndExit" or "continue", got "retry"`,
-		`step pre: precondition: platformType can be compared with Linux, Windows or MacOS, not "Solaris"`,
 		"step pre: give either runCommand or commands, not both",
-		"step pre2: precondition: operator StringLike is not supported",
-		"step pre2: runCommand: placeholder {{ good }} is inside a quoted here-document",
-		"step consts: precondition: StringEquals [\"a\", \"b\"] compares two constants",
-		"step consts: finallyStep: only the last step can be the finally step",
-		"step consts: runCommand: placeholder {{ good }} is inside an arithmetic expression",
+		`step pre: precondition: platformType can be compared with Linux, Windows or MacOS, not "Solaris"`,
+		`step pre2: runCommand: placeholder {{ good }} is inside a quoted here-document whose delimiter "E O F" cannot be written unquoted; use a delimiter of letters and digits`,
+		"step pre2: precondition: operator StringLike is not supported; only StringEquals is",
+		"step consts: runCommand: placeholder {{ bounds }} is inside an arithmetic expression, where the shell evaluates its value: only an Integer, or a String holding an integer, may stand there",
+		`step consts: isEnd: the document ends after this step, which onFailure "continue" contradicts`,
+		"step consts: precondition: {{ ssm-secure:pw }}: a SecureString cannot stand in a precondition (the SSM agent refuses it too)",
 		"step last: timeoutSeconds: 200000 is outside 5..172800",
+		"step last: maxAttempts: given as 3 on the step and 2 in inputs",
 	}
-	for _, w := range want {
-		require.Contains(t, err.Error(), w)
+	require.Equal(t, want, problems(t, err))
+	require.Contains(t, err.Error(), fmt.Sprintf("... and %d more problems (%d in all)", len(want)-MaxShownProblems, len(want)))
+	require.Len(t, strings.Split(err.Error(), "\n"), MaxShownProblems+1)
+	var got []string
+	for _, w := range warnings {
+		got = append(got, w.String())
 	}
-	require.Len(t, strings.Split(err.Error(), "\n"), len(want), err.Error())
+	require.Equal(t, []string{
+		"parameter store: default {{ ssm:/app/commands }} reads Parameter Store, which Stead does not have: give store a value when the document runs",
+		"step consts: finallyStep is ignored: only the last step can be the finally step (the SSM agent ignores it too)",
+		"step last: line 1: the text after ~ mixes a placeholder with other characters, which the shell does not expand as a user's home directory as SSM's text would; write ~{{ name }} with the placeholder alone before /",
+		"step last: line 2: ${{ good }} reads the variable whose name is the value of good, as under SSM; for the value itself write {{ good }}",
+	}, got)
+}
+
+func TestValidationMessageIsBounded(t *testing.T) {
+	// 5,000 steps of the same name, by YAML alias: 4,999 duplicates.
+	doc := "schemaVersion: '2.2'\nx: &s {name: same, action: aws:runShellScript, inputs: {runCommand: 'true'}}\nmainSteps: [" +
+		strings.TrimSuffix(strings.Repeat("*s, ", 5000), ", ") + "]\n"
+	_, _, err := Check([]byte(doc))
+	require.Len(t, problems(t, err), 5000) // and the unknown key x
+	require.Less(t, len(err.Error()), 2000)
+	require.True(t, strings.HasSuffix(err.Error(), "\n... and 4980 more problems (5000 in all)"), err.Error())
 }
 
 func TestValidateSchemaAndSteps(t *testing.T) {
 	tests := []struct {
 		name string
-		doc  Document
+		doc  string
 		want string
 	}{
-		{"no schema", Document{MainSteps: []Step{{Name: "a", Action: ActionRunShellScript, Inputs: map[string]any{"runCommand": "x"}}}}, "schemaVersion: required"},
-		{"no steps", Document{SchemaVersion: "2.2"}, "mainSteps: at least one step is required"},
-		{"no action", Document{SchemaVersion: "2.2", MainSteps: []Step{{Name: "a"}}}, "step a: action is required"},
-		{"bad step name", Document{SchemaVersion: "2.2", MainSteps: []Step{{Name: "../x", Action: ActionRunShellScript, Inputs: map[string]any{"runCommand": "x"}}}}, "step ../x: name must be"},
-		{"empty runCommand", Document{SchemaVersion: "2.2", MainSteps: []Step{{Name: "a", Action: ActionRunShellScript, Inputs: map[string]any{"runCommand": []any{}}}}}, "step a: runCommand: must not be empty"},
-		{"runCommand of numbers", Document{SchemaVersion: "2.2", MainSteps: []Step{{Name: "a", Action: ActionRunShellScript, Inputs: map[string]any{"runCommand": []any{int64(1)}}}}}, "step a: runCommand[0]: must be a string, got a number"},
-		{"flow control twice", Document{SchemaVersion: "2.2", MainSteps: []Step{{Name: "a", Action: ActionRunShellScript, OnSuccess: "exit", Inputs: map[string]any{"runCommand": "x", "onSuccess": "stop"}}}}, `step a: onSuccess: given as "exit" on the step and "stop" in inputs`},
+		{"no schema", `{"mainSteps": [{"name": "a", "action": "aws:runShellScript", "inputs": {"runCommand": "x"}}]}`, "schemaVersion: required (1.2, 2.0, 2.2)"},
+		{"not a Command schema", `{"schemaVersion": "2.0.1", "mainSteps": [{"name": "a", "action": "aws:runShellScript", "inputs": {"runCommand": "x"}}]}`,
+			`schemaVersion: "2.0.1" is not a schema of Command documents, which use 1.2, 2.0, 2.2`},
+		{"automation", `{"schemaVersion": "0.3", "assumeRole": "x", "mainSteps": []}`, "assumeRole: a key of Automation runbooks (schemaVersion 0.3), not of Command documents"},
+		{"no steps", `{"schemaVersion": "2.2"}`, "mainSteps: at least one step is required"},
+		{"no plugins", `{"schemaVersion": "1.2", "runtimeConfig": {}}`, "runtimeConfig: at least one plugin is required"},
+		{"1.2 with mainSteps", `{"schemaVersion": "1.2", "mainSteps": [], "runtimeConfig": {"aws:runShellScript": {"properties": [{"runCommand": "x"}]}}}`,
+			"mainSteps: schemaVersion 1.2 documents have runtimeConfig instead; mainSteps needs schemaVersion 2.0 or 2.2"},
+		{"2.2 with runtimeConfig", `{"schemaVersion": "2.2", "runtimeConfig": {"aws:runShellScript": {"properties": [{"runCommand": "x"}]}}}`,
+			"runtimeConfig: only schemaVersion 1.2 documents have it; schemaVersion 2.2 documents have mainSteps"},
+		{"1.2 plugin shape", `{"schemaVersion": "1.2", "runtimeConfig": {"aws:runShellScript": {"properties": ["x"], "setings": {}}}}`,
+			"runtimeConfig.aws:runShellScript: setings: unknown key; did you mean settings?\nruntimeConfig.aws:runShellScript.properties[0]: must be a mapping, got a string"},
+		{"1.2 input typo", `{"schemaVersion": "1.2", "runtimeConfig": {"aws:runShellScript": {"properties": {"runCommand": "x", "workingDirectroy": "/"}}}}`,
+			"runtimeConfig.aws:runShellScript.properties[0]: input workingDirectroy: unknown input; did you mean workingDirectory?"},
+		{"1.2 runDocument", `{"schemaVersion": "1.2", "runtimeConfig": {"aws:runDocument": {"properties": [{"documentType": "SSMDocument", "documentPath": "x"}]}}}`,
+			"runtimeConfig.aws:runDocument.properties[0]: plugin aws:runDocument needs schemaVersion 2.0 or later"},
+		{"no action", `{"schemaVersion": "2.2", "mainSteps": [{"name": "a"}]}`, "step a: action is required"},
+		{"bad step name", `{"schemaVersion": "2.2", "mainSteps": [{"name": "../x", "action": "aws:runShellScript", "inputs": {"runCommand": "x"}}]}`,
+			`mainSteps[0] (name "../x"): name must be 1 to 128 letters`},
+		{"empty runCommand", `{"schemaVersion": "2.2", "mainSteps": [{"name": "a", "action": "aws:runShellScript", "inputs": {"runCommand": []}}]}`, "step a: runCommand: must not be empty"},
+		{"runCommand of numbers", `{"schemaVersion": "2.2", "mainSteps": [{"name": "a", "action": "aws:runShellScript", "inputs": {"runCommand": [1]}}]}`, "step a: runCommand[0]: must be a string, got a number"},
+		{"flow control twice", `{"schemaVersion": "2.2", "mainSteps": [{"name": "a", "action": "aws:runShellScript", "onSuccess": "exit", "inputs": {"runCommand": "x", "onSuccess": "stop"}}]}`,
+			`step a: onSuccess: given as "exit" on the step and "stop" in inputs`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.doc.Validate()
+			_, _, err := Check([]byte(tt.doc))
 			require.ErrorContains(t, err, tt.want)
 			require.False(t, errors.Is(err, ErrUnsupported))
 		})
@@ -418,7 +371,9 @@ func TestBuiltinDefaultsAndTimeouts(t *testing.T) {
 		err     string
 	}{
 		{"defaults", map[string]any{"commands": "true"}, DefaultTimeoutSeconds, ""},
-		{"zero means default", map[string]any{"commands": "true", "executionTimeout": "0"}, DefaultTimeoutSeconds, ""},
+		{"zero refused, as by SSM's pattern", map[string]any{"commands": "true", "executionTimeout": "0"}, 0, "parameter executionTimeout: value does not match allowedPattern"},
+		{"the longest", map[string]any{"commands": "true", "executionTimeout": "172800"}, MaxTimeoutSeconds, ""},
+		{"too long", map[string]any{"commands": "true", "executionTimeout": "172801"}, 0, "parameter executionTimeout: value does not match allowedPattern"},
 		{"number from JSON", map[string]any{"commands": "true", "executionTimeout": float64(90)}, 90, ""},
 		{"too short", map[string]any{"commands": "true", "executionTimeout": "4"}, 0, "step runShellScript: timeoutSeconds: 4 is outside 5..172800"},
 		{"not digits", map[string]any{"commands": "true", "executionTimeout": "1h"}, 0, `parameter executionTimeout: value does not match allowedPattern`},
@@ -436,4 +391,70 @@ func TestBuiltinDefaultsAndTimeouts(t *testing.T) {
 			require.Equal(t, tt.timeout, plan.Steps[0].TimeoutSeconds)
 		})
 	}
+}
+
+// projectDocuments are the documents of testdata written for Stead, with the values they
+// render with: each exercises what the corpus of public documents does.
+var projectDocuments = map[string]map[string]any{
+	"schema-1.2-shell.json":      nil,
+	"schema-1.2-powershell.yaml": nil,
+	"schema-2.0-steps.yaml":      nil,
+	"ssm-interpolation.yaml":     {"commands": []any{"echo given"}},
+}
+
+func TestProjectDocuments(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.[jy]*")
+	require.NoError(t, err)
+	require.Len(t, files, len(projectDocuments))
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			params, known := projectDocuments[name]
+			require.True(t, known, "add %s to projectDocuments", name)
+			data, err := os.ReadFile(file)
+			require.NoError(t, err)
+			_, warnings, err := Check(data)
+			require.NoError(t, err)
+			plan, err := Render(name, data, params)
+			require.NoError(t, err)
+			var got strings.Builder
+			for _, w := range warnings {
+				fmt.Fprintf(&got, "warning: %s\n", w)
+			}
+			b, err := json.MarshalIndent(plan, "", "  ")
+			require.NoError(t, err)
+			got.Write(append(b, '\n'))
+			golden := strings.TrimSuffix(file, filepath.Ext(file)) + ".golden"
+			if *update {
+				require.NoError(t, os.WriteFile(golden, []byte(got.String()), 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err)
+			require.Equal(t, string(want), got.String())
+		})
+	}
+}
+
+func TestProjectDocumentsRun(t *testing.T) {
+	data, err := os.ReadFile("testdata/ssm-interpolation.yaml")
+	require.NoError(t, err)
+	plan, err := Render("ssm-interpolation", data, projectDocuments["ssm-interpolation.yaml"])
+	require.NoError(t, err)
+	home := t.TempDir()
+	out, _ := runSh(t, "sh", plan.Steps[0].Script, append(plan.Steps[0].Env, EnvVar{Name: "HOME", Value: home}))
+	require.Equal(t, "home= /root/x\nvariable="+home+"\npackage=one\npackage=two\npackage=three\nwords=3\nnext=42\n"+
+		"literal $HOME `id` and root\n", out)
+	_, err = Render("ssm-interpolation", data, nil)
+	require.ErrorContains(t, err, "parameter commands: a value is required: its default {{ ssm:/stead/test/commands }} reads Parameter Store, which Stead does not have")
+
+	data, err = os.ReadFile("testdata/schema-2.0-steps.yaml")
+	require.NoError(t, err)
+	plan, err = Render("schema-2.0-steps", data, nil)
+	require.NoError(t, err)
+	first, last := plan.Steps[0], plan.Steps[1]
+	require.Empty(t, first.Platforms, "schema 2.0 evaluates no precondition")
+	require.Equal(t, 2, first.MaxAttempts)
+	require.Equal(t, 60, first.TimeoutSeconds)
+	require.Equal(t, OnSuccessExit, last.OnSuccess)
+	require.Equal(t, OnFailureExit, last.OnFailure)
 }

@@ -1,15 +1,30 @@
 package documents
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// fuzzSeeds are the compat documents and the built-ins, the shapes real input takes.
+// fuzzSeeds are the shapes real input takes: the documents of testdata, the built-ins and,
+// when it is beside the repository, the corpus of public documents.
 func fuzzSeeds(f *testing.F) [][]byte {
 	var seeds [][]byte
-	for _, data := range compatDocuments(f) {
+	files, err := filepath.Glob("testdata/*.[jy]*")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
 		seeds = append(seeds, data)
+	}
+	corpus, _ := readCorpus() // seeds only: absent, the fuzzers still run
+	for _, name := range sortedKeys(corpus) {
+		seeds = append(seeds, corpus[name])
 	}
 	for _, name := range BuiltinNames() {
 		_, content, _ := Builtin(name)

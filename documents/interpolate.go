@@ -85,12 +85,29 @@ func (t *scriptTemplate) addTemplate(s string) {
 // scanner is the part the shell and PowerShell renderers share: the text, the placeholders
 // still ahead, the output and the parameters referenced.
 type scanner struct {
+	text     string
+	spans    []span
+	next     int
+	out      strings.Builder
+	refs     map[string]bool
+	code     func(name string) string // the script text of a code parameter
+	warnings []scriptWarning
+	// patches rewrite output already written once later text shows it must change (the
+	// delimiter of a quoted here-document that turns out to hold placeholders).
+	patches []patch
+}
+
+// scriptWarning is a place in a script that Stead renders differently from SSM, or that
+// probably does not mean what its author wanted.
+type scriptWarning struct {
+	line    int
+	message string
+}
+
+// patch replaces n bytes of output at offset at by text.
+type patch struct {
+	at, n int
 	text  string
-	spans []span
-	next  int
-	out   strings.Builder
-	refs  map[string]bool
-	code  func(name string) string // the script text of a code parameter
 }
 
 func newScanner(t *scriptTemplate, code func(string) string) scanner {
@@ -121,6 +138,45 @@ func (s *scanner) spanAt(i int) (span, bool) {
 	return span{}, false
 }
 
+// spanStarting returns the placeholder starting at j, at or after the current one,
+// without moving past any.
+func (s *scanner) spanStarting(j int) (span, bool) {
+	for _, sp := range s.spans[s.next:] {
+		if sp.start == j {
+			return sp, true
+		}
+		if sp.start > j {
+			break
+		}
+	}
+	return span{}, false
+}
+
+// wordEnd is where the word starting at i ends: at one of delims outside placeholders.
+func (s *scanner) wordEnd(i int, delims string) int {
+	for i < len(s.text) && strings.IndexByte(delims, s.text[i]) < 0 {
+		if sp, ok := s.spanStarting(i); ok {
+			i = sp.end
+			continue
+		}
+		i++
+	}
+	return i
+}
+
+// spanIn reports whether a placeholder starts in text[from:to].
+func (s *scanner) spanIn(from, to int) bool {
+	for _, sp := range s.spans[s.next:] {
+		if sp.start >= to {
+			return false
+		}
+		if sp.start >= from {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *scanner) at(i int) byte {
 	if i < len(s.text) {
 		return s.text[i]
@@ -131,6 +187,22 @@ func (s *scanner) at(i int) byte {
 func (s *scanner) ref(name string) string {
 	s.refs[name] = true
 	return EnvPrefix + name
+}
+
+// warn records a warning about the script line holding text[i].
+func (s *scanner) warn(i int, format string, args ...any) {
+	line := strings.Count(s.text[:min(i, len(s.text))], "\n") + 1
+	s.warnings = append(s.warnings, scriptWarning{line: line, message: fmt.Sprintf(format, args...)})
+}
+
+// result is the output with its patches applied.
+func (s *scanner) result() string {
+	out := s.out.String()
+	for k := len(s.patches) - 1; k >= 0; k-- {
+		p := s.patches[k]
+		out = out[:p.at] + p.text + out[p.at+p.n:]
+	}
+	return out
 }
 
 // POSIX shell.
@@ -150,46 +222,61 @@ const (
 type shellFrame struct {
 	kind  shellKind
 	depth int // open parentheses inside $( ) and $(( ))
+	// In the frames that hold commands (top level, $( ), `...`): cmdPos is set where the
+	// next word would be a command name; inWord while a word is being read; cmdWord when
+	// that word is the command name.
+	cmdPos, inWord, cmdWord bool
 }
 
 type heredoc struct {
 	delim     string
 	quoted    bool // <<'EOF': the body is literal, nothing can be substituted
 	stripTabs bool // <<-EOF
+	// outAt and outLen locate the delimiter word in the output, so that a quoted
+	// delimiter can be rewritten bare; outAt is -1 when it cannot be.
+	outAt, outLen int
+	// converted is set while the body of a quoted here-document that holds placeholders
+	// is written as the body of an unquoted one (its literal text escaped).
+	converted bool
 }
 
 type shellRenderer struct {
 	scanner
-	isInteger func(name string) bool
-	stack     []shellFrame
-	pending   []heredoc
+	arith   func(name string) error
+	stack   []shellFrame
+	pending []heredoc
 }
 
 // renderShell replaces each placeholder of t by a reference to its SSM_<name> environment
-// variable, quoted for where it stands:
+// variable, written so that the script means what SSM's textual substitution means, as
+// far as that can hold without the value ever being parsed as shell code:
 //
-//	outside quotes            "${SSM_name}"
-//	inside "..."              ${SSM_name}
-//	inside '...'              '"${SSM_name}"'   (close, double-quote the reference, reopen)
-//	in a here-document body   ${SSM_name}
-//	in a comment              ${SSM_name}       (inert)
+//	an argument              ${SSM_name}         split into words and globbed, as SSM's text is
+//	a command name           "${SSM_name}"       one word: a value never becomes a command line
+//	inside "..."             ${SSM_name}
+//	inside '...'             '"${SSM_name}"'     (close, double-quote the reference, reopen)
+//	in a here-document body  ${SSM_name}
+//	in a quoted one          ${SSM_name}         the here-document is made unquoted and its text escaped
+//	in a comment             ${SSM_name}         (inert)
+//	~{{ name }}              the home directory of the user the value names
+//	${{ name }}              the variable the value names
 //
-// A value therefore reaches the shell only through parameter expansion, which never
-// parses it as code. Placeholders are refused where that guarantee cannot hold: in a
-// quoted here-document (nothing expands there) and in arithmetic (bash evaluates the
-// expanded text), except for Integer parameters, whose values are checked digits. A
-// backslash right before a placeholder stays a literal backslash.
-// It returns the script and the names of the parameters it references.
-func renderShell(t *scriptTemplate, code func(string) string, isInteger func(string) bool) (string, map[string]bool, error) {
-	r := &shellRenderer{scanner: newScanner(t, code), isInteger: isInteger, stack: []shellFrame{{kind: shTop}}}
+// The value of ~ and $ forms is looked up only when it is a plain user or variable name;
+// otherwise it stays literal text. In arithmetic (bash evaluates the expanded text) a
+// placeholder is refused unless arith allows it. A backslash right before a placeholder
+// stays a literal backslash. It returns the script, the names of the parameters it
+// references and its warnings.
+func renderShell(t *scriptTemplate, code func(string) string, arith func(string) error) (string, map[string]bool, []scriptWarning, error) {
+	r := &shellRenderer{scanner: newScanner(t, code), arith: arith, stack: []shellFrame{{kind: shTop, cmdPos: true}}}
 	for i := 0; i < len(r.text); {
 		if sp, ok := r.spanAt(i); ok {
 			if sp.code && len(r.stack) == 1 {
 				r.splice(sp)
 				continue
 			}
+			r.startWord(i)
 			if err := r.placeholder(sp.name); err != nil {
-				return "", nil, err
+				return "", nil, nil, err
 			}
 			i = sp.end
 			continue
@@ -214,20 +301,70 @@ func renderShell(t *scriptTemplate, code func(string) string, isInteger func(str
 		default:
 			var err error
 			if i, err = r.unquoted(i); err != nil {
-				return "", nil, err
+				return "", nil, nil, err
 			}
 		}
 	}
-	return r.out.String(), r.refs, nil
+	return r.result(), r.refs, r.warnings, nil
 }
 
 func (r *shellRenderer) top() *shellFrame { return &r.stack[len(r.stack)-1] }
 
-func (r *shellRenderer) push(k shellKind) { r.stack = append(r.stack, shellFrame{kind: k}) }
+func (r *shellRenderer) push(k shellKind) {
+	r.stack = append(r.stack, shellFrame{kind: k, cmdPos: k == shCmdSub || k == shBacktick})
+}
 
 func (r *shellRenderer) pop() {
 	if len(r.stack) > 1 {
 		r.stack = r.stack[:len(r.stack)-1]
+	}
+}
+
+// commandFrame is the innermost frame that holds commands (not a quote or arithmetic).
+func (r *shellRenderer) commandFrame() *shellFrame {
+	for k := len(r.stack) - 1; k > 0; k-- {
+		if f := &r.stack[k]; f.kind == shTop || f.kind == shCmdSub || f.kind == shBacktick {
+			return f
+		}
+	}
+	return &r.stack[0]
+}
+
+// reservedWords keep the next word in command position; forWords take arguments.
+var (
+	reservedWords = map[string]bool{"if": true, "then": true, "else": true, "elif": true, "fi": true, "do": true,
+		"done": true, "while": true, "until": true, "!": true, "{": true, "}": true, "time": true, "esac": true}
+	forWords     = map[string]bool{"for": true, "case": true, "select": true, "in": true}
+	assignmentRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=`)
+)
+
+// startWord notes that a word begins at i when none is being read, and whether it is the
+// name of a command.
+func (r *shellRenderer) startWord(i int) {
+	f := r.commandFrame()
+	if f.inWord || f != r.top() {
+		return
+	}
+	f.inWord = true
+	word := r.text[i:r.wordEnd(i, " \t\n;&|()<>")]
+	switch {
+	case !f.cmdPos:
+		f.cmdWord = false
+	case reservedWords[word] || assignmentRE.MatchString(word):
+		f.cmdWord = false
+	case forWords[word]:
+		f.cmdWord, f.cmdPos = false, false
+	default:
+		f.cmdWord, f.cmdPos = true, false
+	}
+}
+
+// endWord ends the word being read; a command separator puts the next word in command position.
+func (r *shellRenderer) endWord(c byte) {
+	f := r.top()
+	f.inWord = false
+	if strings.IndexByte("\n;&|()", c) >= 0 {
+		f.cmdPos = true
 	}
 }
 
@@ -239,21 +376,82 @@ func (r *shellRenderer) placeholder(name string) error {
 	case shDouble, shComment:
 		r.out.WriteString("${" + env + "}")
 	case shArith:
-		if !r.isInteger(name) {
-			return fmt.Errorf("placeholder {{ %s }} is inside an arithmetic expression, where the shell would evaluate its value; only Integer parameters may stand there", name)
+		if err := r.arith(name); err != nil {
+			return err
 		}
 		r.out.WriteString("${" + env + "}")
 	case shBacktick:
 		// Double quotes inside backquotes inside double quotes are undefined in POSIX sh.
 		if len(r.stack) > 1 && r.stack[len(r.stack)-2].kind == shDouble {
 			r.out.WriteString("${" + env + "}")
-		} else {
-			r.out.WriteString(`"${` + env + `}"`)
+			return nil
 		}
+		fallthrough
 	default:
-		r.out.WriteString(`"${` + env + `}"`)
+		if r.commandFrame().cmdWord {
+			r.out.WriteString(`"${` + env + `}"`)
+		} else {
+			r.out.WriteString("${" + env + "}")
+		}
 	}
 	return nil
+}
+
+// dollar handles "$" right before a placeholder, at i: SSM's text makes the value the name
+// of a variable, and so does the script, when the value is a name.
+func (r *shellRenderer) dollar(i int, sp span) (int, error) {
+	if r.top().kind == shArith {
+		return 0, fmt.Errorf("$ before placeholder {{ %s }} inside an arithmetic expression would make its value a variable name the shell evaluates; write {{ %s }} alone", sp.name, sp.name)
+	}
+	r.warn(i, "${{ %s }} reads the variable whose name is the value of %s, as under SSM; for the value itself write {{ %s }}", sp.name, sp.name, sp.name)
+	// Letters, digits and underscores right after the placeholder continue the name.
+	end := sp.end
+	for end < len(r.text) && (isNameByte(r.text[end])) {
+		if _, ok := r.spanStarting(end); ok {
+			break
+		}
+		end++
+	}
+	name := "${" + r.ref(sp.name) + "}" + r.text[sp.end:end]
+	r.snippet(`$(case ` + name + ` in ''|[!A-Za-z_]*|*[!A-Za-z0-9_]*) printf '$%s' "` + name +
+		`";; *) eval "printf '%s' \"\${` + name + `-}\"";; esac)`)
+	return end, nil
+}
+
+func isNameByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// snippet writes shell text Stead adds, its backslashes doubled for each enclosing
+// `...`, which removes one level of them before the text inside is read.
+func (r *shellRenderer) snippet(text string) {
+	for _, f := range r.stack {
+		if f.kind == shBacktick {
+			text = strings.ReplaceAll(text, `\`, `\\`)
+		}
+	}
+	r.out.WriteString(text)
+}
+
+// tilde handles "~" starting a word at i. Followed by a placeholder alone (up to "/" or the
+// end of the word), SSM's text is a tilde prefix: the script expands it the same way when
+// the value is a plain user name, else keeps it literal. A placeholder with other text in
+// the prefix cannot be expanded safely: it is rendered as usual, with a warning.
+func (r *shellRenderer) tilde(i int) (int, bool) {
+	end := r.wordEnd(i+1, "/ \t\n;&|()<>")
+	sp, ok := r.spanAt(i + 1)
+	if !ok || sp.code || sp.end != end {
+		// SSM's text expands only a prefix without quotes or expansions of its own.
+		if r.spanIn(i+1, end) && !strings.ContainsAny(placeholderRE.ReplaceAllString(r.text[i+1:end], ""), "'\"\\$`") {
+			r.warn(i, "the text after ~ mixes a placeholder with other characters, which the shell does not expand as a user's home directory as SSM's text would; write ~{{ name }} with the placeholder alone before /")
+		}
+		return i, false
+	}
+	r.startWord(i)
+	env := r.ref(sp.name)
+	r.snippet(`"$(case ${` + env + `} in *[!A-Za-z0-9._/-]*|-*) printf '~%s' "${` + env +
+		`}";; *) eval "printf '%s' ~${` + env + `}";; esac)"`)
+	return sp.end, true
 }
 
 // escape copies a backslash and the byte it escapes. Before a placeholder the backslash
@@ -271,6 +469,21 @@ func (r *shellRenderer) escape(i int) int {
 	return i + 1
 }
 
+// dollarAt handles "$" at i where a placeholder or "$" follows: "$$" is copied whole (the
+// shell's process id), "$" before a placeholder is a variable reference. It reports false
+// for any other "$".
+func (r *shellRenderer) dollarAt(i int) (int, bool, error) {
+	if r.at(i+1) == '$' {
+		r.out.WriteString("$$")
+		return i + 2, true, nil
+	}
+	if sp, ok := r.spanAt(i + 1); ok && !sp.code {
+		next, err := r.dollar(i, sp)
+		return next, true, err
+	}
+	return i, false, nil
+}
+
 func (r *shellRenderer) double(i int) int {
 	c := r.text[i]
 	switch {
@@ -282,6 +495,10 @@ func (r *shellRenderer) double(i int) int {
 		r.push(shBacktick)
 	case c == '$' && r.at(i+1) == '(':
 		return r.openParen(i)
+	case c == '$':
+		if next, done, _ := r.dollarAt(i); done { // no error outside arithmetic
+			return next
+		}
 	}
 	r.out.WriteByte(c)
 	return i + 1
@@ -308,6 +525,21 @@ func (r *shellRenderer) wordStart(i int) bool {
 func (r *shellRenderer) unquoted(i int) (int, error) {
 	c := r.text[i]
 	f := r.top()
+	if f.kind != shArith {
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '&' || c == '|' || c == '(' || c == ')' || c == '<' || c == '>':
+			r.endWord(c)
+		case c == '#' && r.wordStart(i):
+		default:
+			if c == '~' && !f.inWord {
+				if next, done := r.tilde(i); done {
+					return next, nil
+				}
+			}
+			r.startWord(i)
+		}
+	}
+	f = r.top()
 	switch {
 	case c == '\\':
 		return r.escape(i), nil
@@ -323,6 +555,10 @@ func (r *shellRenderer) unquoted(i int) (int, error) {
 		}
 	case c == '$' && r.at(i+1) == '(':
 		return r.openParen(i), nil
+	case c == '$':
+		if next, done, err := r.dollarAt(i); done || err != nil {
+			return next, err
+		}
 	case c == '(' && r.at(i+1) == '(' && f.kind != shArith && r.wordStart(i):
 		r.push(shArith) // bash's (( ... )) command
 		r.out.WriteString("((")
@@ -374,6 +610,7 @@ func (r *shellRenderer) heredocOperator(i int) int {
 	for k < len(r.text) && (r.text[k] == ' ' || r.text[k] == '\t') {
 		k++
 	}
+	start := k
 	var delim strings.Builder
 	for k < len(r.text) && strings.IndexByte(" \t\n;&|()<>", r.text[k]) < 0 {
 		switch c := r.text[k]; c {
@@ -396,6 +633,13 @@ func (r *shellRenderer) heredocOperator(i int) int {
 			k++
 		}
 	}
+	k = min(k, len(r.text))
+	// The delimiter word is copied to the output as it is (it holds no placeholder), so
+	// its place there is known now.
+	h.outAt, h.outLen = r.out.Len()+(start-j), k-start
+	if r.spanIn(j, k) {
+		h.outAt = -1
+	}
 	if delim.Len() > 0 {
 		h.delim = delim.String()
 		r.pending = append(r.pending, h)
@@ -403,9 +647,23 @@ func (r *shellRenderer) heredocOperator(i int) int {
 	return j
 }
 
+// bareDelimiterRE matches the delimiters a quoted here-document keeps when it is
+// rewritten unquoted.
+var bareDelimiterRE = regexp.MustCompile(`^[A-Za-z0-9_.+-]+$`)
+
 // heredocBodies copies the bodies of the pending here-documents, starting at line start i.
 func (r *shellRenderer) heredocBodies(i int) (int, error) {
 	for _, h := range r.pending {
+		if h.quoted && r.spanIn(i, r.heredocEnd(h, i)) {
+			// SSM puts the value in the literal body; an unquoted here-document whose own
+			// text is escaped does the same, with the value expanded from its variable.
+			if h.outAt < 0 || !bareDelimiterRE.MatchString(h.delim) {
+				sp, _ := r.firstSpanFrom(i)
+				return 0, fmt.Errorf("placeholder {{ %s }} is inside a quoted here-document whose delimiter %s cannot be written unquoted; use a delimiter of letters and digits", sp.name, quoteShort(h.delim))
+			}
+			r.patches = append(r.patches, patch{at: h.outAt, n: h.outLen, text: h.delim})
+			h.converted = true
+		}
 		for i < len(r.text) {
 			lineEnd := strings.IndexByte(r.text[i:], '\n')
 			if lineEnd < 0 {
@@ -438,21 +696,62 @@ func (r *shellRenderer) heredocBodies(i int) (int, error) {
 	return i, nil
 }
 
+// heredocEnd is where the body of h, starting at line start i, ends.
+func (r *shellRenderer) heredocEnd(h heredoc, i int) int {
+	for i < len(r.text) {
+		lineEnd := strings.IndexByte(r.text[i:], '\n')
+		if lineEnd < 0 {
+			return len(r.text)
+		}
+		lineEnd += i
+		line := r.text[i:lineEnd]
+		if h.stripTabs {
+			line = strings.TrimLeft(line, "\t")
+		}
+		if line == h.delim {
+			return lineEnd
+		}
+		i = lineEnd + 1
+	}
+	return len(r.text)
+}
+
+// firstSpanFrom returns the first placeholder at or after i.
+func (r *shellRenderer) firstSpanFrom(i int) (span, bool) {
+	for _, sp := range r.spans[r.next:] {
+		if sp.start >= i {
+			return sp, true
+		}
+	}
+	return span{}, false
+}
+
 func (r *shellRenderer) heredocLine(h heredoc, i, end int) error {
 	for i < end {
 		if sp, ok := r.spanAt(i); ok {
-			if h.quoted {
-				return fmt.Errorf("placeholder {{ %s }} is inside a quoted here-document (<<'%s'), where it cannot expand; use an unquoted delimiter", sp.name, h.delim)
-			}
 			r.out.WriteString("${" + r.ref(sp.name) + "}")
 			i = sp.end
 			continue
 		}
-		if r.text[i] == '\\' && !h.quoted && i+1 < end {
+		c := r.text[i]
+		switch {
+		case h.converted && (c == '\\' || c == '$' || c == '`'):
+			r.out.WriteByte('\\')
+		case h.quoted:
+		case c == '\\' && i+1 < end:
 			i = r.escape(i)
 			continue
+		case c == '$':
+			next, done, err := r.dollarAt(i)
+			if err != nil {
+				return err
+			}
+			if done {
+				i = next
+				continue
+			}
 		}
-		r.out.WriteByte(r.text[i])
+		r.out.WriteByte(c)
 		i++
 	}
 	return nil
@@ -482,6 +781,9 @@ type psFrame struct {
 	raw       strings.Builder
 	converted strings.Builder
 	hasRef    bool
+	// toDouble marks a single-quoted here-string that holds placeholders, written as the
+	// equivalent double-quoted one.
+	toDouble bool
 }
 
 type psRenderer struct {
@@ -499,12 +801,14 @@ func isPSDoubleQuote(r rune) bool {
 
 // renderPowerShell replaces each placeholder of t by ${env:SSM_name}, which PowerShell
 // expands outside quotes, in double-quoted strings and in double-quoted here-strings
-// without ever parsing the value as code. A single-quoted string that holds a placeholder
-// is rewritten as the equivalent double-quoted string (its literal text escaped with
-// backticks) so the reference expands inside it. PowerShell's typographic quotes count as
-// quotes. Placeholders in single-quoted here-strings (@'...'@) are refused: nothing
-// expands there. A backtick right before a placeholder stays a literal backtick.
-func renderPowerShell(t *scriptTemplate, code func(string) string) (string, map[string]bool, error) {
+// without ever parsing the value as code. A single-quoted string or here-string that
+// holds a placeholder is rewritten as the equivalent double-quoted one (its literal text
+// escaped with backticks) so the reference expands inside it, as SSM's text would be
+// there. PowerShell's typographic quotes count as quotes. $ right before a placeholder
+// (or $env: before one) reads the variable the value names, as SSM's text does. A
+// backtick right before a placeholder stays a literal backtick. It returns the script,
+// the parameters it references and its warnings.
+func renderPowerShell(t *scriptTemplate, code func(string) string) (string, map[string]bool, []scriptWarning) {
 	r := &psRenderer{scanner: newScanner(t, code), stack: []*psFrame{{kind: psTop}}}
 	for i := 0; i < len(r.text); {
 		if sp, ok := r.spanAt(i); ok {
@@ -512,9 +816,7 @@ func renderPowerShell(t *scriptTemplate, code func(string) string) (string, map[
 				r.splice(sp)
 				continue
 			}
-			if err := r.placeholder(sp.name); err != nil {
-				return "", nil, err
-			}
+			r.placeholder(sp.name)
 			i = sp.end
 			continue
 		}
@@ -550,7 +852,7 @@ func renderPowerShell(t *scriptTemplate, code func(string) string) (string, map[
 	for len(r.stack) > 1 {
 		r.pop()
 	}
-	return r.out.String(), r.refs, nil
+	return r.result(), r.refs, r.warnings
 }
 
 func (r *psRenderer) top() *psFrame { return r.stack[len(r.stack)-1] }
@@ -579,19 +881,33 @@ func (r *psRenderer) pop() {
 	}
 }
 
-func (r *psRenderer) placeholder(name string) error {
+func (r *psRenderer) placeholder(name string) {
 	ref := "${env:" + r.ref(name) + "}"
 	switch f := r.top(); f.kind {
-	case psHereSingle:
-		return fmt.Errorf("placeholder {{ %s }} is inside a single-quoted here-string (@'...'@), where it cannot expand; use @\"...\"@", name)
 	case psSingle:
 		f.hasRef = true
 		f.raw.WriteString(ref)
 		f.converted.WriteString(ref)
-	default:
+	default: // a single-quoted here-string holding one is written double-quoted
 		r.write(ref)
 	}
-	return nil
+}
+
+// dollar handles "$" or "$env:" at i right before a placeholder: SSM's text makes the
+// value the name of a variable (an environment variable), and so does the script. It
+// reports false when no placeholder follows.
+func (r *psRenderer) dollar(i int) (int, bool) {
+	prefix, read := "$", "$(Get-Variable -Name ${env:%s} -ValueOnly -ErrorAction SilentlyContinue)"
+	if len(r.text)-i > 5 && strings.EqualFold(r.text[i:i+5], "$env:") {
+		prefix, read = "$env:", "$([Environment]::GetEnvironmentVariable(${env:%s}))"
+	}
+	sp, ok := r.spanAt(i + len(prefix))
+	if !ok || sp.code {
+		return i, false
+	}
+	r.warn(i, "%s{{ %s }} reads the variable whose name is the value of %s, as under SSM (Stead renders it as a read, so it cannot be assigned to); for the value itself write {{ %s }}", prefix, sp.name, sp.name, sp.name)
+	r.write(fmt.Sprintf(read, r.ref(sp.name)))
+	return sp.end, true
 }
 
 // escape copies a backtick and the character it escapes; before a placeholder the
@@ -637,6 +953,10 @@ func (r *psRenderer) double(i int, c rune, size int) int {
 	switch {
 	case c == '`':
 		return r.escape(i)
+	case c == '$' && r.at(i+1) != '(':
+		if next, ok := r.dollar(i); ok {
+			return next
+		}
 	case c == '$' && r.at(i+1) == '(':
 		r.push(psSubExpr)
 		r.write("$(")
@@ -661,11 +981,22 @@ func (r *psRenderer) hereString(i int, c rune, size int) int {
 	}
 	if i > 0 && r.text[i-1] == '\n' && strings.HasPrefix(r.text[i:], term) {
 		r.pop()
+		if f.toDouble {
+			term = `"@`
+		}
 		r.write(term)
 		return i + 2
 	}
-	if f.kind == psHereDouble && c == '`' {
+	switch {
+	case f.toDouble:
+		r.write(psDoubleEscape(c))
+		return i + size
+	case f.kind == psHereDouble && c == '`':
 		return r.escape(i)
+	case f.kind == psHereDouble && c == '$':
+		if next, ok := r.dollar(i); ok {
+			return next
+		}
 	}
 	r.write(r.text[i : i+size])
 	return i + size
@@ -690,11 +1021,23 @@ func (r *psRenderer) code(i int, c rune, size int) int {
 	case c == '@' && r.hereStringOpens(i):
 		if r.at(i+1) == '"' {
 			r.push(psHereDouble)
-		} else {
-			r.push(psHereSingle)
+			r.write(`@"`)
+			return i + 2
 		}
-		r.write(r.text[i : i+2])
+		// SSM puts a value in the literal body; a double-quoted here-string whose own
+		// text is escaped does the same, with the value expanded from its variable.
+		h := r.push(psHereSingle)
+		h.toDouble = r.spanIn(i, r.hereStringEnd(i))
+		if h.toDouble {
+			r.write(`@"`)
+		} else {
+			r.write(`@'`)
+		}
 		return i + 2
+	case c == '$' && r.at(i+1) != '(':
+		if next, ok := r.dollar(i); ok {
+			return next
+		}
 	case c == '<' && r.at(i+1) == '#':
 		r.push(psBlockComment)
 		r.write("<#")
@@ -717,6 +1060,15 @@ func (r *psRenderer) code(i int, c rune, size int) int {
 	}
 	r.write(r.text[i : i+size])
 	return i + size
+}
+
+// hereStringEnd is where the single-quoted here-string opened at i ends: at the line that
+// starts with '@, or at the end of the text.
+func (r *psRenderer) hereStringEnd(i int) int {
+	if end := strings.Index(r.text[i:], "\n'@"); end >= 0 {
+		return i + end
+	}
+	return len(r.text)
 }
 
 // hereStringOpens reports whether @" or @' at i opens a here-string: the quote must end its line.

@@ -36,9 +36,6 @@ func localChainName(path string) string { return "LocalPath:" + path }
 // renderLocalPath fills the plan step of an aws:runDocument step with documentType
 // LocalPath: it carries what reading and rendering the file on the node needs.
 func (d *Document) renderLocalPath(ps PlanStep, s Step, docPath string, values map[string]resolved, x expansion) ([]PlanStep, error) {
-	if docPath == "" {
-		return nil, fmt.Errorf("%s: required", inputDocumentPath)
-	}
 	if strings.IndexByte(docPath, 0) >= 0 {
 		return nil, fmt.Errorf("%s: contains a NUL byte", inputDocumentPath)
 	}
@@ -107,12 +104,9 @@ func RenderLocal(ps PlanStep, content []byte, resolve Resolver) ([]PlanStep, err
 	if len(chain) > MaxNesting+1 {
 		return nil, fmt.Errorf("aws:runDocument nests %s deeper than %d documents: %s", name, MaxNesting, strings.Join(chain, " -> "))
 	}
-	doc, err := Parse(content)
+	doc, err := checked(ld.Path, content)
 	if err != nil {
-		return nil, fmt.Errorf("parse document %s: %w", ld.Path, err)
-	}
-	if err := doc.Validate(); err != nil {
-		return nil, fmt.Errorf("validate document %s: %w", ld.Path, err)
+		return nil, err
 	}
 	var params map[string]any
 	if ld.Parameters != "" {

@@ -33,21 +33,25 @@ var parameterTypes = []string{TypeString, TypeStringList, TypeInteger, TypeBoole
 var parameterNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
 // checkDeclaration reports every problem of one parameter declaration, its default included.
-func checkDeclaration(name string, p Parameter) []error {
-	var errs []error
+func (d *Document) checkDeclaration(r *report, name string, p Parameter) {
+	where := "parameter " + shortText(name)
 	add := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("parameter %s: "+format, append([]any{name}, args...)...))
+		r.errs = append(r.errs, fmt.Errorf(where+": "+format, args...))
 	}
+	before := len(r.errs)
 	if !parameterNameRE.MatchString(name) {
-		add("name must be letters, digits and underscores (it becomes the environment variable %s%s)", EnvPrefix, name)
+		add("name must be letters, digits and underscores (it becomes the environment variable %s%s)", EnvPrefix, shortText(name))
 	}
 	switch {
 	case p.Type == "":
 		add("type is required (one of %s)", strings.Join(parameterTypes, ", "))
-		return errs
+		return
+	case p.Type == "Array":
+		add("type Array is not a type of SSM parameters (SSM refuses it too); a list of strings is a StringList")
+		return
 	case !contains(parameterTypes, p.Type):
 		add("%s", unknownKeyMessage(p.Type, "type", parameterTypes))
-		return errs
+		return
 	}
 	if p.AllowedPattern != "" {
 		if _, err := compilePattern(p.AllowedPattern); err != nil {
@@ -55,7 +59,7 @@ func checkDeclaration(name string, p Parameter) []error {
 		}
 	}
 	if p.InterpolationType != "" && p.InterpolationType != InterpolationEnvVar {
-		add("interpolationType must be %s or absent, got %q", InterpolationEnvVar, p.InterpolationType)
+		add("interpolationType must be %s or absent, got %s", InterpolationEnvVar, quoteShort(p.InterpolationType))
 	}
 	isList := p.Type == TypeStringList || p.Type == TypeMapList
 	hasChars := p.Type == TypeString || p.Type == TypeStringList
@@ -85,14 +89,44 @@ func checkDeclaration(name string, p Parameter) []error {
 			add("allowedValues[%d] must be a string, number or boolean, got %s", i, kindOf(v))
 		}
 	}
-	if p.Default != nil && len(errs) == 0 {
+	switch ref, isRef := parameterStoreDefault(p.Default); {
+	case p.Default == nil || len(r.errs) > before:
+	case isRef:
+		r.warn(where, 0, "default %s reads Parameter Store, which Stead does not have: give %s a value when the document runs", ref, shortText(name))
+	case containsText(p.Default, "{{resolve:"):
+		add("default: {{resolve:...}} is a CloudFormation dynamic reference, which only CloudFormation resolves (in templates); give the value when the document runs")
+	case containsReference(p.Default):
+		add("default: a Parameter Store reference in a default must be the whole value and of the form {{ssm:NAME}}; a SecureString cannot be a default (SSM refuses it too)")
+	default:
 		if _, verrs := resolveValue(p, p.Default); len(verrs) > 0 {
 			for _, e := range verrs {
 				add("default %v", e)
 			}
 		}
 	}
-	return errs
+}
+
+// parameterStoreDefaultRE matches a whole value that reads Parameter Store, as SSM allows
+// in defaults: {{ssm:NAME}} or {{ssm:NAME:VERSION}}.
+var parameterStoreDefaultRE = regexp.MustCompile(`^\{\{[ \t]*ssm:[^{}\s]+[ \t]*\}\}$`)
+
+// parameterStoreDefault returns the reference when v, a default, is one Parameter Store
+// reference (alone or as the only item of a list).
+func parameterStoreDefault(v any) (string, bool) {
+	s, ok := unwrapSingle(v).(string)
+	if !ok || !parameterStoreDefaultRE.MatchString(strings.TrimSpace(s)) {
+		return "", false
+	}
+	return strings.TrimSpace(s), true
+}
+
+// containsText reports whether any string in v contains sub, ignoring spaces.
+func containsText(v any, sub string) bool {
+	found := false
+	walkStrings(v, func(s string) {
+		found = found || strings.Contains(strings.ReplaceAll(s, " ", ""), sub)
+	})
+	return found
 }
 
 func compilePattern(pattern string) (*regexp.Regexp, error) {
@@ -126,6 +160,10 @@ func resolveParameters(doc *Document, given map[string]any) (map[string]resolved
 		if !ok || v == nil {
 			if p.Default == nil {
 				errs = append(errs, fmt.Errorf("parameter %s: a value is required (the parameter has no default)", name))
+				continue
+			}
+			if ref, isRef := parameterStoreDefault(p.Default); isRef {
+				errs = append(errs, fmt.Errorf("parameter %s: a value is required: its default %s reads Parameter Store, which Stead does not have", name, ref))
 				continue
 			}
 			v = p.Default

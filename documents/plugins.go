@@ -40,6 +40,11 @@ const (
 // runs one that runs one, no deeper.
 const MaxNesting = 3
 
+// authMethods are the HTTP sourceInfo authMethod values SSM defines; Stead fetches with None only.
+var authMethods = []string{authNone, "Basic", "Digest"}
+
+const authNone = "None"
+
 const (
 	inputDocumentType       = "documentType"
 	inputDocumentPath       = "documentPath"
@@ -51,20 +56,31 @@ const (
 
 var (
 	runDocumentInputs = []string{inputDocumentType, inputDocumentPath, inputDocumentParameters, inputTimeoutSeconds,
-		inputOnFailure, inputOnSuccess, inputFinallyStep}
+		inputOnFailure, inputOnSuccess, inputFinallyStep, inputMaxAttempts, inputID}
 	downloadInputs = []string{inputSourceType, inputSourceInfo, inputDestinationPath, inputTimeoutSeconds,
-		inputOnFailure, inputOnSuccess, inputFinallyStep}
+		inputOnFailure, inputOnSuccess, inputFinallyStep, inputMaxAttempts, inputID}
 	documentTypes = []string{DocumentTypeSSM, DocumentTypeLocalPath}
 	// sourceTypes are those SSM defines plus Stead's Worker; refusedSources are valid but not runnable.
-	sourceTypes    = []string{SourceHTTP, SourceWorker, "GitHub", "S3", "SSMDocument"}
+	sourceTypes    = []string{SourceHTTP, SourceWorker, "GitHub", "Git", "S3", "SSMDocument"}
 	refusedSources = map[string]string{
 		"GitHub":      "sourceType GitHub is not supported: Stead does not fetch from GitHub; use sourceType HTTP with the file's raw URL",
+		"Git":         "sourceType Git is not supported: Stead does not clone repositories; use sourceType HTTP with the file's raw URL",
 		"S3":          "sourceType S3 is not supported: Stead holds no AWS credentials; use sourceType HTTP with a presigned URL",
 		"SSMDocument": "sourceType SSMDocument is not supported: run the document with aws:runDocument instead of downloading it",
 	}
-	httpSourceKeys   = []string{"url", "allowInsecureDownload", "sha256"}
-	workerSourceKeys = []string{"path", "sha256"}
-	sha256RE         = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	// sourceKeys are the sourceInfo keys of each sourceType, as SSM defines them (sha256 and
+	// the Worker source are Stead's).
+	sourceKeys = map[string][]string{
+		SourceHTTP:    {"url", "allowInsecureDownload", "authMethod", "username", "password", "sha256"},
+		SourceWorker:  {"path", "sha256"},
+		"GitHub":      {"owner", "repository", "path", "getOptions", "tokenInfo"},
+		"Git":         {"repository", "getOptions", "privateSSHKey", "skipHostKeyChecking", "username", "password"},
+		"S3":          {"path"},
+		"SSMDocument": {"name"},
+	}
+	// requiredSourceKey is the sourceInfo key each fetched sourceType cannot do without.
+	requiredSourceKey = map[string]string{SourceHTTP: "url", SourceWorker: "path"}
+	sha256RE          = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 )
 
 // Download is what an aws:downloadContent step copies to a target: the worker fetches the
@@ -189,16 +205,14 @@ func (d *Document) checkRunDocumentInputs(label string, s Step) []error {
 	default:
 		add(fmt.Errorf("%s: must be a string, got %s", inputDocumentType, kindOf(dt)))
 	}
+	// SSM's reference marks documentPath optional: a step without one is valid and fails
+	// when it is reached, having nothing to run.
 	switch p := s.Inputs[inputDocumentPath].(type) {
 	case string:
-		if strings.TrimSpace(p) == "" {
-			add(fmt.Errorf("%s: required", inputDocumentPath))
-		}
 		for _, perr := range d.checkPlaceholders(p, dataPlaceholderTypes) {
 			add(fmt.Errorf("%s: %w", inputDocumentPath, perr))
 		}
 	case nil:
-		add(fmt.Errorf("%s: required", inputDocumentPath))
 	default:
 		add(fmt.Errorf("%s: must be a string, got %s", inputDocumentPath, kindOf(p)))
 	}
@@ -250,22 +264,16 @@ func (d *Document) checkDownloadInputs(label string, s Step) []error {
 	for _, perr := range d.checkTreePlaceholders(info) {
 		add(fmt.Errorf("%s: %w", inputSourceInfo, perr))
 	}
-	var keys []string
-	var required string
-	switch sourceType {
-	case SourceHTTP:
-		keys, required = httpSourceKeys, "url"
-	case SourceWorker:
-		keys, required = workerSourceKeys, "path"
-	}
-	if keys != nil && err == nil && info != nil {
+	if keys, known := sourceKeys[sourceType]; known && err == nil && info != nil {
 		for _, k := range sortedKeys(info) {
 			if !contains(keys, k) {
 				add(fmt.Errorf("%s: %s", inputSourceInfo, unknownKeyMessage(k, "key", keys)))
 			}
 		}
-		if v, ok := info[required].(string); !ok || strings.TrimSpace(v) == "" {
-			add(fmt.Errorf("%s: %s: required, a string", inputSourceInfo, required))
+		if required := requiredSourceKey[sourceType]; required != "" {
+			if v, ok := info[required].(string); !ok || strings.TrimSpace(v) == "" {
+				add(fmt.Errorf("%s: %s: required, a string", inputSourceInfo, required))
+			}
 		}
 		if v, ok := info["sha256"]; ok {
 			if str, isString := v.(string); !isString || (!placeholderRE.MatchString(str) && !sha256RE.MatchString(str)) {
@@ -275,6 +283,11 @@ func (d *Document) checkDownloadInputs(label string, s Step) []error {
 		if v, ok := info["allowInsecureDownload"]; ok {
 			if _, isBool := v.(bool); !isBool {
 				add(fmt.Errorf("%s: allowInsecureDownload: must be true or false, got %s", inputSourceInfo, kindOf(v)))
+			}
+		}
+		if v, ok := info["authMethod"]; ok {
+			if str, isString := v.(string); !isString || (!placeholderRE.MatchString(str) && !contains(authMethods, str)) {
+				add(fmt.Errorf("%s: authMethod: must be %s", inputSourceInfo, strings.Join(authMethods, ", ")))
 			}
 		}
 	}
@@ -294,8 +307,8 @@ func (d *Document) checkDownloadInputs(label string, s Step) []error {
 	return errs
 }
 
-// checkStepTimeoutInput checks inputs.timeoutSeconds of the non-script plugins: a number
-// in range or a placeholder.
+// checkStepTimeoutInput checks a step's inputs.timeoutSeconds: a whole number of seconds
+// in range (0 means the default), as a number or a string, or a placeholder.
 func (d *Document) checkStepTimeoutInput(label string, s Step) []error {
 	var errs []error
 	t := s.Inputs[inputTimeoutSeconds]
@@ -318,6 +331,8 @@ func (d *Document) checkStepTimeoutInput(label string, s Step) []error {
 		} else if _, err := parseTimeout(v); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", label, inputTimeoutSeconds, err))
 		}
+	case float64:
+		errs = append(errs, fmt.Errorf("%s: %s: must be a whole number of seconds, got %v", label, inputTimeoutSeconds, v))
 	default:
 		errs = append(errs, fmt.Errorf("%s: %s: must be a number of seconds, got %s", label, inputTimeoutSeconds, kindOf(v)))
 	}
@@ -457,14 +472,15 @@ func (d *Document) renderDownload(ps *PlanStep, s Step, values map[string]resolv
 	if !isPlaceholder(s.Inputs[inputSourceInfo]) {
 		info, _ = substituteTree(raw, values).(map[string]any)
 	}
-	keys := httpSourceKeys
-	if sourceType == SourceWorker {
-		keys = workerSourceKeys
-	}
+	keys := sourceKeys[sourceType]
 	for _, k := range sortedKeys(info) {
 		if !contains(keys, k) {
 			return fmt.Errorf("%s: %s", inputSourceInfo, unknownKeyMessage(k, "key", keys))
 		}
+	}
+	if method, _ := info["authMethod"].(string); method != "" && method != authNone {
+		ps.Refused = fmt.Sprintf("sourceInfo authMethod %s is not supported: Stead's worker fetches without credentials; use a URL that needs none (a presigned URL)", quoteShort(method))
+		return nil
 	}
 	dl := &Download{SourceType: sourceType, DestinationPath: dest}
 	dl.SHA256, _ = info["sha256"].(string)
@@ -512,7 +528,7 @@ type expansion struct {
 // names, rendered with its documentParameters. ps is the step as rendered so far (name,
 // precondition, flow control).
 func (d *Document) renderRunDocument(ps PlanStep, s Step, values map[string]resolved, x expansion) ([]PlanStep, error) {
-	if ps.Skipped {
+	if ps.Skipped || ps.Refused != "" {
 		return []PlanStep{ps}, nil
 	}
 	text := func(name string) string { return values[name].text }
@@ -521,6 +537,10 @@ func (d *Document) renderRunDocument(ps PlanStep, s Step, values map[string]reso
 		return nil, fmt.Errorf("%s: %s", inputDocumentType, unknownKeyMessage(docType, "document type", documentTypes))
 	}
 	docPath := strings.TrimSpace(substituteRaw(stringOf(s.Inputs[inputDocumentPath]), text))
+	if docPath == "" {
+		ps.Refused = "documentPath is empty: there is no document to run"
+		return []PlanStep{ps}, nil
+	}
 	if docType == DocumentTypeLocalPath {
 		return d.renderLocalPath(ps, s, docPath, values, x)
 	}
@@ -543,12 +563,9 @@ func (d *Document) renderRunDocument(ps PlanStep, s Step, values map[string]reso
 	if len(chain) > MaxNesting+1 {
 		return nil, fmt.Errorf("aws:runDocument nests %s deeper than %d documents: %s", src.Name, MaxNesting, strings.Join(chain, " -> "))
 	}
-	child, err := Parse(src.Content)
+	child, err := checked(src.Name, src.Content)
 	if err != nil {
-		return nil, fmt.Errorf("parse document %s: %w", src.Name, err)
-	}
-	if err := child.Validate(); err != nil {
-		return nil, fmt.Errorf("validate document %s: %w", src.Name, err)
+		return nil, err
 	}
 	raw, err := d.objectInput(s.Inputs[inputDocumentParameters], inputDocumentParameters, values)
 	if err != nil {
@@ -608,10 +625,14 @@ func nestSteps(ps PlanStep, steps []PlanStep, origin string) {
 		if c.Document == "" {
 			c.Document = origin
 		}
-		if len(c.Platforms) == 0 {
+		switch both := intersect(c.Platforms, ps.Platforms); {
+		case len(c.Platforms) == 0:
 			c.Platforms = ps.Platforms
-		} else if len(ps.Platforms) > 0 && !contains(ps.Platforms, c.Platforms[0]) {
+		case len(ps.Platforms) == 0:
+		case len(both) == 0:
 			c.Skipped, c.SkipReason = true, fmt.Sprintf("precondition: step %s runs only on %v", ps.Name, ps.Platforms)
+		default:
+			c.Platforms = both
 		}
 		if c.OnFailure == "" {
 			c.OnFailure = ps.OnFailure
@@ -621,6 +642,17 @@ func nestSteps(ps PlanStep, steps []PlanStep, origin string) {
 		// the document, as the step they replace would.
 		c.FinallyStep = ps.FinallyStep
 	}
+}
+
+// intersect is the items of a that b holds too, in a's order.
+func intersect(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // codeParameters are the parameters d runs as code: those whose placeholder makes up a
@@ -653,8 +685,8 @@ func (d *Document) codeParameters() map[string]bool {
 func (d *Document) renderSteps(values map[string]resolved, x expansion) ([]PlanStep, error) {
 	var out []PlanStep
 	var errs []error
-	for _, s := range d.MainSteps {
-		ps, err := d.renderStep(s, values)
+	for i, s := range d.MainSteps {
+		ps, err := d.renderStep(s, i == len(d.MainSteps)-1, values)
 		if err == nil && s.Action == ActionRunDocument {
 			var expanded []PlanStep
 			expanded, err = d.renderRunDocument(ps, s, values, x)

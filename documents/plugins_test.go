@@ -39,14 +39,14 @@ func TestRunDocumentExpansion(t *testing.T) {
 			require.Len(t, p.Steps, 1)
 			s := p.Steps[0]
 			require.Equal(t, "nested.say", s.Name)
-			require.Equal(t, "echo \"${SSM_message}\"\ntrue", s.Script)
+			require.Equal(t, "echo ${SSM_message}\ntrue", s.Script)
 			require.Equal(t, []EnvVar{{Name: "SSM_message", Value: "hi; touch /tmp/x"}}, s.Env)
 			require.Equal(t, OnFailureContinue, s.OnFailure)
 			require.Equal(t, "child:1 "+Hash([]byte(childDoc)), s.Document)
 		}},
 		{"code from code", runDocumentStep("child", `{"message": "m", "commands": "{{ cmds }}"}`), map[string]string{"child": childDoc}, func(t *testing.T, p *Plan, err error) {
 			require.NoError(t, err)
-			require.Equal(t, "echo \"${SSM_message}\"\ntrue", p.Steps[0].Script)
+			require.Equal(t, "echo ${SSM_message}\ntrue", p.Steps[0].Script)
 		}},
 		{"data never becomes code", runDocumentStep("child", `{"message": "m", "commands": ["echo {{ msg }}"]}`), map[string]string{"child": childDoc}, func(t *testing.T, p *Plan, err error) {
 			require.ErrorContains(t, err, "documentParameters: commands: {{ msg }} would become code in document child")
@@ -203,7 +203,7 @@ func TestRenderLocal(t *testing.T) {
 		require.Len(t, steps, 1)
 		s := steps[0]
 		require.Equal(t, "nested.say", s.Name)
-		require.Equal(t, "echo \"${SSM_message}\"\ntrue", s.Script)
+		require.Equal(t, "echo ${SSM_message}\ntrue", s.Script)
 		require.Equal(t, []EnvVar{{Name: "SSM_message", Value: "hi; touch /tmp/x"}}, s.Env)
 		require.Equal(t, OnFailureContinue, s.OnFailure)
 		require.Equal(t, "LocalPath:child.json "+Hash([]byte(childDoc)), s.Document)
@@ -212,7 +212,7 @@ func TestRenderLocal(t *testing.T) {
 		ps := localStep(t, "child.json", `{"message": "m", "commands": "{{ cmds }}"}`)
 		steps, err := RenderLocal(ps, []byte(childDoc), ResolveBuiltin)
 		require.NoError(t, err)
-		require.Equal(t, "echo \"${SSM_message}\"\ntrue", steps[0].Script)
+		require.Equal(t, "echo ${SSM_message}\ntrue", steps[0].Script)
 	})
 	t.Run("data never becomes code", func(t *testing.T) {
 		ps := localStep(t, "child.json", `{"message": "m", "commands": ["echo {{ msg }}"]}`)

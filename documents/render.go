@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path"
+	"regexp"
 	"strings"
 )
 
@@ -91,12 +93,9 @@ func Render(name string, content []byte, params map[string]any) (*Plan, error) {
 // steps are expanded into the plan (named "<runDocument step>.<step>"), so that an
 // execution records exactly what runs and pins every nested version at its start.
 func RenderWith(name string, content []byte, params map[string]any, resolve Resolver) (*Plan, error) {
-	doc, err := Parse(content)
+	doc, err := checked(name, content)
 	if err != nil {
-		return nil, fmt.Errorf("parse document %s: %w", name, err)
-	}
-	if err := doc.Validate(); err != nil {
-		return nil, fmt.Errorf("validate document %s: %w", name, err)
+		return nil, err
 	}
 	values, errs := resolveParameters(doc, params)
 	if len(errs) > 0 {
@@ -119,6 +118,20 @@ func RenderWith(name string, content []byte, params map[string]any, resolve Reso
 	return plan, nil
 }
 
+// checked parses and validates content, reporting the problems of both stages at once,
+// for a document called name.
+func checked(name string, content []byte) (*Document, error) {
+	doc, _, err := Check(content)
+	var ve *ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return nil, fmt.Errorf("validate document %s: %w", name, err)
+	case err != nil:
+		return nil, fmt.Errorf("parse document %s: %w", name, err)
+	}
+	return doc, nil
+}
+
 // Hash is the content hash an execution records and the registry keys versions by:
 // "sha256:<hex>" of the content bytes.
 func Hash(content []byte) string {
@@ -133,9 +146,10 @@ func (d *Document) isCode(name string) bool {
 	return ok && (p.Type == TypeString || p.Type == TypeStringList) && p.InterpolationType != InterpolationEnvVar
 }
 
-// script renders runCommand elements, one line each, for the action's shell. With values
-// nil, code parameters render empty: Validate uses that to check placeholder positions.
-func (d *Document) script(action string, elements []string, values map[string]resolved) (string, map[string]bool, error) {
+// script renders runCommand elements, one line each, for the action's shell, with the
+// warnings of the result. With values nil, code parameters render empty: Validate uses
+// that to check placeholder positions.
+func (d *Document) script(action string, elements []string, values map[string]resolved) (string, map[string]bool, []scriptWarning, error) {
 	var t scriptTemplate
 	for i, e := range elements {
 		if i > 0 {
@@ -157,12 +171,71 @@ func (d *Document) script(action string, elements []string, values map[string]re
 		return ""
 	}
 	if action == ActionRunPowerShellScript {
-		return renderPowerShell(&t, code)
+		script, refs, warnings := renderPowerShell(&t, code)
+		return script, refs, warnings, nil
 	}
-	return renderShell(&t, code, func(name string) bool { return d.Parameters[name].Type == TypeInteger })
+	script, refs, warnings, err := renderShell(&t, code, d.arithmetic(values))
+	if interpreter := shebangInterpreter(elements); interpreter != "" && !contains(shells, interpreter) && hasDataSpan(t.spans) {
+		warnings = append(warnings, scriptWarning{line: 1, message: fmt.Sprintf(
+			"the script runs under %s, but Stead writes placeholders as sh references to SSM_<name> variables; read the values from the environment instead (SSM_<name>)", interpreter)})
+	}
+	return script, refs, warnings, err
 }
 
-func (d *Document) renderStep(s Step, values map[string]resolved) (PlanStep, error) {
+// shells are the interpreters whose language placeholders are rendered for.
+var shells = []string{"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "busybox"}
+
+// shebangInterpreter is the program a script's #! line names ("bash" for
+// "#!/usr/bin/env bash"), or "" when it has none.
+func shebangInterpreter(elements []string) string {
+	if len(elements) == 0 || !strings.HasPrefix(elements[0], "#!") {
+		return ""
+	}
+	line, _, _ := strings.Cut(strings.TrimPrefix(elements[0], "#!"), "\n")
+	fields := strings.Fields(line)
+	if len(fields) == 0 {
+		return ""
+	}
+	program := path.Base(fields[0])
+	if program == "env" {
+		for _, f := range fields[1:] {
+			if !strings.HasPrefix(f, "-") {
+				return path.Base(f)
+			}
+		}
+	}
+	return program
+}
+
+func hasDataSpan(spans []span) bool {
+	for _, sp := range spans {
+		if !sp.code {
+			return true
+		}
+	}
+	return false
+}
+
+// integerRE matches the text of an integer.
+var integerRE = regexp.MustCompile(`^[+-]?[0-9]+$`)
+
+// arithmetic says whether a parameter may stand in shell arithmetic, which evaluates the
+// expanded text: an Integer always, a String when its value is an integer (checked once
+// the value is known).
+func (d *Document) arithmetic(values map[string]resolved) func(string) error {
+	return func(name string) error {
+		switch p := d.Parameters[name]; {
+		case p.Type == TypeInteger:
+		case p.Type != TypeString:
+			return fmt.Errorf("placeholder {{ %s }} is inside an arithmetic expression, where the shell evaluates its value: only an Integer, or a String holding an integer, may stand there", name)
+		case values != nil && (values[name].secret || !integerRE.MatchString(values[name].text)):
+			return fmt.Errorf("parameter %s: its value stands in an arithmetic expression, where the shell would evaluate it, so it must be an integer", name)
+		}
+		return nil
+	}
+}
+
+func (d *Document) renderStep(s Step, last bool, values map[string]resolved) (PlanStep, error) {
 	c, _ := flowControl(s) // checked by Validate
 	if err := d.checkSecretPlacement(s, values); err != nil {
 		return PlanStep{}, err
@@ -171,27 +244,39 @@ func (d *Document) renderStep(s Step, values map[string]resolved) (PlanStep, err
 		Name:        s.Name,
 		Action:      s.Action,
 		Shell:       ShellSh,
-		MaxAttempts: max(1, s.MaxAttempts),
+		MaxAttempts: max(1, c.maxAttempts),
 		OnFailure:   c.onFailure,
 		OnSuccess:   c.onSuccess,
-		FinallyStep: c.finallyStep,
+		FinallyStep: c.finallyStep && last, // SSM ignores it on any other step
 	}
 	if s.Action == ActionRunPowerShellScript {
 		ps.Shell = ShellPowerShell
 	}
 	text := func(name string) string { return values[name].text }
-	if s.Precondition != nil {
-		platform, _ := d.checkPrecondition(*s.Precondition) // checked by Validate
-		if platform != "" {
+	// Only 2.2 evaluates preconditions; there, a step without a platform precondition runs
+	// where its plugin can, and aws:runShellScript cannot run on Windows.
+	pc := s.Precondition
+	if d.SchemaVersion != SchemaVersion22 {
+		pc = nil
+	}
+	if pc != nil {
+		platform, _ := d.checkPrecondition(*pc) // checked by Validate
+		switch {
+		case platform != "":
 			ps.Platforms = []string{platform}
-		} else {
-			left := substituteRaw(s.Precondition.Operands[0], text)
-			right := substituteRaw(s.Precondition.Operands[1], text)
+		case anyParameterStore(pc.Operands):
+			ps.Refused = "the precondition reads Parameter Store, which Stead does not have"
+		default:
+			left := substituteRaw(pc.Operands[0], text)
+			right := substituteRaw(pc.Operands[1], text)
 			if left != right {
 				ps.Skipped = true
-				ps.SkipReason = fmt.Sprintf("precondition StringEquals is false: %q != %q", left, right)
+				ps.SkipReason = fmt.Sprintf("precondition StringEquals is false: %s != %s", quoteShort(left), quoteShort(right))
 			}
 		}
+	}
+	if d.SchemaVersion == SchemaVersion22 && s.Action == ActionRunShellScript && len(ps.Platforms) == 0 {
+		ps.Platforms = []string{"linux", "macos"}
 	}
 	timeout, err := effectiveTimeout(s, text)
 	if err != nil {
@@ -199,7 +284,7 @@ func (d *Document) renderStep(s Step, values map[string]resolved) (PlanStep, err
 	}
 	ps.TimeoutSeconds = timeout
 	switch {
-	case ps.Skipped:
+	case ps.Skipped || ps.Refused != "":
 		return ps, nil
 	case s.Action == ActionRunDocument:
 		ps.Shell = ""
@@ -209,7 +294,7 @@ func (d *Document) renderStep(s Step, values map[string]resolved) (PlanStep, err
 		return ps, d.renderDownload(&ps, s, values)
 	}
 	elements, _, _ := commandElements(s) // checked by Validate
-	script, refs, err := d.script(s.Action, elements, values)
+	script, refs, _, err := d.script(s.Action, elements, values)
 	if err != nil {
 		return PlanStep{}, err
 	}
@@ -226,6 +311,16 @@ func (d *Document) renderStep(s Step, values map[string]resolved) (PlanStep, err
 		ps.WorkingDirectory = substituteRaw(wd, text)
 	}
 	return ps, nil
+}
+
+// anyParameterStore reports whether any operand reads Parameter Store.
+func anyParameterStore(operands []string) bool {
+	for _, o := range operands {
+		if parameterStoreRE.MatchString(o) {
+			return true
+		}
+	}
+	return false
 }
 
 // effectiveTimeout is the tighter of the step-level timeout and inputs.timeoutSeconds

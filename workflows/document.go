@@ -74,10 +74,7 @@ type DeleteDocumentRequest struct {
 // version must pass, and what clients check before they send one (`stead document
 // validate`). It returns every problem in one line (a *problems.Error).
 func CheckDocumentContent(content []byte) (*documents.Document, error) {
-	doc, err := documents.Parse(content)
-	if err == nil {
-		err = doc.Validate()
-	}
+	doc, _, err := documents.Check(content)
 	if err != nil {
 		var l problems.List
 		l.Add(err)
