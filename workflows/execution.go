@@ -68,6 +68,11 @@ const (
 	// maxBatchNodes bounds the nodes of one batch activity, and so its
 	// result: Temporal's payload limit is 2 MB.
 	maxBatchNodes = 500
+	// batchRounds is how many nodes a batch holds per node it may run at
+	// once: a batch is over after a few rounds, so the execution's progress
+	// moves and a slow node holds back few others, for about six history
+	// events a batch.
+	batchRounds = 2
 )
 
 // maxHistoryEvents is the history length after which an execution lets its
@@ -337,12 +342,12 @@ func (e *execution) dispatch(ctx workflow.Context) bool {
 		return false
 	}
 	region := e.c.Pending[0].Region
-	n := 0
-	for n < len(e.c.Pending) && n < maxBatchNodes && e.c.Pending[n].Region == region {
-		n++
-	}
 	if regions := countRegions(e.c.Pending); regions > 1 {
 		free = max(1, min(free, e.concurrency/regions))
+	}
+	n := 0
+	for n < len(e.c.Pending) && n < min(maxBatchNodes, batchRounds*free) && e.c.Pending[n].Region == region {
+		n++
 	}
 	if e.errorLimit >= e.c.Planned {
 		allow = -1 // every node may fail: no allowance to keep

@@ -197,14 +197,14 @@ func stepFlow(t *testing.T, s *stead) map[fixture]source {
 	}
 }
 
-// scheduled is an association that runs only on its schedule, once a
+// scheduled is an association that runs only at its cron slots, once a
 // minute: its first slot fires, then it is deleted.
 func scheduled(t *testing.T, s *stead) map[fixture]source {
 	const name = "recorder-schedule"
 	s.register(t, localNode("schedule-local", nil))
 	s.createAssociation(t, workflows.AssociationSpec{
 		Name: name, Document: "Stead-RunShellScript", Parameters: map[string]any{"commands": []any{"date -u"}},
-		Targets: parseTargets(t, "Key=InstanceIds,Values=schedule-local"), Schedule: parseSchedule(t, "rate(1 minute)"),
+		Targets: parseTargets(t, "Key=InstanceIds,Values=schedule-local"), Schedule: parseSchedule(t, "cron(* * * * ? *)"),
 		ApplyOnlyAtCronInterval: true, MaxConcurrency: parseRate(t, "1", 1), MaxErrors: parseRate(t, "0", 0),
 	})
 	run := s.waitRuns(t, name, 1).Executions[0]
@@ -259,8 +259,8 @@ func documentContinuesAsNew(t *testing.T, s *stead) map[fixture]source {
 }
 
 // associationContinuesAsNew runs an association over four local nodes one
-// at a time, so that its execution continues as new half way, and starts
-// it again until the association itself continues as new.
+// at a time, in batches of two, so that its execution continues as new half
+// way, and starts it again until the association itself continues as new.
 func associationContinuesAsNew(t *testing.T, s *stead) map[fixture]source {
 	const name = "recorder-can-association"
 	for i := 1; i <= 4; i++ {
