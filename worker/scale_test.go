@@ -1,0 +1,246 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/stead-io/stead/activities"
+	"github.com/stead-io/stead/contract"
+	"github.com/stead-io/stead/documents"
+	"github.com/stead-io/stead/internal/devserver"
+	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/ratecontrol"
+	"github.com/stead-io/stead/internal/runner"
+	"github.com/stead-io/stead/internal/targets"
+	"github.com/stead-io/stead/internal/transport"
+	"github.com/stead-io/stead/worker"
+	"github.com/stead-io/stead/workflows"
+)
+
+// scaleTargets is how many nodes TestExecutionStateStaysBounded runs on:
+// STEAD_SCALE_TARGETS, 2,000 by default (`make test-scale` runs 50,000).
+func scaleTargets(t *testing.T) int {
+	n := 2000
+	if v := os.Getenv("STEAD_SCALE_TARGETS"); v != "" {
+		var err error
+		n, err = strconv.Atoi(v)
+		require.NoError(t, err, "STEAD_SCALE_TARGETS")
+	}
+	return n
+}
+
+// Bounds every history and payload of an execution must keep, whatever
+// the fleet: Temporal warns at 10,240 events and refuses payloads over 2 MB.
+const (
+	maxEventsPerRun  = 10240
+	maxPayloadBytes  = 1536 << 10
+	maxCompletedSize = 2 << 20
+)
+
+// TestExecutionStateStaysBounded runs one execution over a large fleet of
+// nodes reached through a fake communicator and a fake runner (nothing here
+// can host thousands of real hosts), on a real Temporal server and a real
+// worker: every node runs its step exactly once, and no history and no
+// payload of the execution grows with the fleet.
+func TestExecutionStateStaysBounded(t *testing.T) {
+	n := scaleTargets(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := devserver.Start(ctx, devserver.Config{DataDir: t.TempDir(), UIPort: -1, SearchAttributes: contract.SearchAttributes()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Stop() })
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	require.NoError(t, err)
+	defer c.Close()
+
+	fleet := &fakeFleet{}
+	pool := transport.NewPool(transport.NewRegistry(map[string]transport.Protocol{transport.KindSSH: fleet}), time.Minute)
+	defer pool.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- worker.Run(ctx, worker.Options{Client: c, MaxConcurrentSteps: 50, Activities: &activities.Activities{
+			Client: c, Namespace: "default", HeartbeatEvery: 2 * time.Second,
+			Nodes: pool, Runners: runner.NewRegistry(map[string]runner.Runner{"linux": fleet}),
+		}})
+	}()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+
+	start := time.Now()
+	registerFleet(ctx, t, c, n)
+	t.Logf("registered %d nodes in %s", n, time.Since(start).Round(time.Millisecond))
+
+	start = time.Now()
+	const name = "scale"
+	spec := workflows.AssociationSpec{
+		Name: name, Document: "AWS-RunShellScript", Parameters: map[string]any{"commands": "true"},
+		Targets:        []targets.Target{{Key: "tag:fleet", Values: []string{"scale"}}},
+		MaxConcurrency: ratecontrol.FromText("500"), MaxErrors: ratecontrol.FromText("0"),
+	}
+	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.AssociationWorkflowID(name), TaskQueue: contract.TaskQueue},
+		contract.AssociationWorkflow, workflows.CreateAssociationInput{Spec: spec, By: "test", ExecutionID: "00000000-0000-0000-0000-000000000001"}, (*workflows.AssociationState)(nil))
+	require.NoError(t, err)
+	execID := contract.ExecutionWorkflowID(name, "00000000-0000-0000-0000-000000000001")
+	var res workflows.ExecutionResult
+	require.Eventually(t, func() bool {
+		_, err := c.DescribeWorkflowExecution(ctx, execID, "")
+		return err == nil
+	}, time.Minute, 100*time.Millisecond, "the execution started")
+	require.NoError(t, c.GetWorkflow(ctx, execID, "").Get(ctx, &res))
+	took := time.Since(start)
+
+	require.Equal(t, contract.StatusSuccess, res.Status, res.DetailedStatus)
+	require.Equal(t, workflows.Counts{Total: n, Success: n}, res.Counts)
+	require.Equal(t, n, fleet.runs(), "every node ran its step")
+	require.Equal(t, n, fleet.distinctRuns(), "each once, under its own run id")
+
+	// Every run of the execution, and the association, stays small.
+	events, runs := 0, 0
+	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = '%s'", execID), PageSize: 1000})
+	require.NoError(t, err)
+	for _, e := range resp.Executions {
+		h := history(ctx, t, c, execID, e.GetExecution().GetRunId())
+		require.Less(t, len(h), maxEventsPerRun, "events in run %s", e.GetExecution().GetRunId())
+		for _, ev := range h {
+			require.Less(t, proto.Size(ev), maxPayloadBytes, "event %d (%s) of run %s", ev.GetEventId(), ev.GetEventType(), e.GetExecution().GetRunId())
+		}
+		events += len(h)
+		runs++
+	}
+	require.Equal(t, res.Runs, runs, "the result counts the runs")
+	assoc := history(ctx, t, c, contract.AssociationWorkflowID(name), "")
+	require.Less(t, len(assoc), 100, "the association's history does not grow with the fleet")
+	t.Logf("%d targets: %s, %d batches, %d runs, %d execution events (%.3f per target), largest payload bounded by %d KB",
+		n, took.Round(time.Millisecond), res.Batches, runs, events, float64(events)/float64(n), maxPayloadBytes>>10)
+}
+
+// registerFleet starts n node workflows in parallel as a register leaves
+// them (the fast way to a large test fleet; `node import` sends one
+// update-with-start per node), and waits until targeting sees them all.
+func registerFleet(ctx context.Context, t *testing.T, c client.Client, n int) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for i := range n {
+		g.Go(func() error {
+			nd := node.Node{ID: fmt.Sprintf("n%06d", i), Address: "192.0.2.1", User: "stead", Transport: transport.KindSSH,
+				Platform: "linux", Tags: map[string]string{"fleet": "scale"}}
+			_, err := c.ExecuteWorkflow(gctx, client.StartWorkflowOptions{ID: contract.NodeWorkflowID(nd.ID), TaskQueue: contract.TaskQueue},
+				contract.NodeWorkflow, workflows.NodeState{Node: nd.WithDefaults(), Revision: 1})
+			return err
+		})
+	}
+	require.NoError(t, g.Wait())
+	q, err := targets.NodeQuery([]targets.Target{{Key: "tag:fleet", Values: []string{"scale"}}})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q})
+		return err == nil && resp.GetCount() == int64(n)
+	}, 5*time.Minute, 200*time.Millisecond, "every node is visible")
+}
+
+// history reads one run's events.
+func history(ctx context.Context, t *testing.T, c client.Client, id, runID string) []*historypb.HistoryEvent {
+	var out []*historypb.HistoryEvent
+	it := c.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		out = append(out, ev)
+	}
+	return out
+}
+
+// fakeFleet is a fake transport.Protocol and runner.Runner for thousands
+// of hosts that run every step at once with exit code 0: what a fleet looks
+// like to an execution, without the fleet. It counts the runs it starts.
+type fakeFleet struct {
+	mu      sync.Mutex
+	started map[string]int
+	total   atomic.Int64
+}
+
+func (*fakeFleet) DefaultPort() int { return 22 }
+
+func (f *fakeFleet) Dial(context.Context, transport.Target) (transport.Communicator, error) {
+	return fakeFleetConn{}, nil
+}
+
+func (f *fakeFleet) runs() int { return int(f.total.Load()) }
+
+func (f *fakeFleet) distinctRuns() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.started)
+}
+
+func (*fakeFleet) Shell() string { return documents.ShellSh }
+
+func (f *fakeFleet) Run(_ context.Context, _ transport.Communicator, spec runner.Spec, _ func()) (runner.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.started == nil {
+		f.started = map[string]int{}
+	}
+	f.started[spec.RunID]++
+	if f.started[spec.RunID] == 1 {
+		f.total.Add(1)
+	}
+	return runner.Result{ExitCode: 0, Resumed: f.started[spec.RunID] > 1}, nil
+}
+
+func (*fakeFleet) Fetch(context.Context, transport.Communicator, string, runner.Stream, int64, io.Writer) (int64, int64, error) {
+	return 0, 0, nil
+}
+
+func (*fakeFleet) Reboot(context.Context, transport.Communicator, runner.Reboot) (string, error) {
+	return "", runner.ErrRebootFailed
+}
+
+func (*fakeFleet) BootID(context.Context, transport.Communicator, string) (string, error) {
+	return "boot-1", nil
+}
+
+func (*fakeFleet) ReadFile(context.Context, transport.Communicator, string, int64) ([]byte, error) {
+	return nil, os.ErrNotExist
+}
+
+func (*fakeFleet) Upload(_ context.Context, _ transport.Communicator, dest string, _ io.Reader, _ os.FileMode) (string, error) {
+	return dest, nil
+}
+
+// fakeFleetConn is the fake fleet's connection: the runner needs nothing of it.
+type fakeFleetConn struct{}
+
+func (fakeFleetConn) Run(context.Context, string, io.Reader, io.Writer, io.Writer) (int, error) {
+	return 0, nil
+}
+
+func (fakeFleetConn) Upload(_ context.Context, dest string, _ io.Reader, _ os.FileMode) (string, error) {
+	return dest, nil
+}
+
+func (fakeFleetConn) Download(context.Context, string, io.Writer, int64) (int64, int64, error) {
+	return 0, 0, os.ErrNotExist
+}
+
+func (fakeFleetConn) Alive() bool  { return true }
+func (fakeFleetConn) Close() error { return nil }
