@@ -10,7 +10,7 @@ RACE_PKGS := ./internal/transport/... ./internal/runner/... ./activities/ ./work
 FUZZTIME ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test fuzz lint bench bench-scale clean histories
+.PHONY: build run test test-scale fuzz lint bench bench-scale clean histories
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stead
@@ -24,6 +24,12 @@ test:
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
+
+# One execution over 50,000 nodes behind a fake communicator and runner on
+# a real server and worker: every history and payload stays bounded. `make
+# test` runs the same test over 2,000.
+test-scale:
+	STEAD_SCALE_TARGETS=50000 $(GO) test -count=1 -timeout 90m -run '^TestExecutionStateStaysBounded$$' -v ./worker/
 
 # Each fuzz target runs briefly on top of its committed corpus.
 fuzz:

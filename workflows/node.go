@@ -211,6 +211,7 @@ func publishNode(ctx workflow.Context, n node.Node) error {
 		contract.AttrNodeID.ValueSet(n.ID),
 		contract.AttrRegion.ValueSet(region),
 		contract.AttrPlatform.ValueSet(n.Platform),
+		contract.AttrShard.ValueSet(contract.NodeShard(n.ID)),
 	}
 	if tags := n.TagList(); len(tags) > 0 {
 		updates = append(updates, contract.AttrTags.ValueSet(tags))
