@@ -13,8 +13,7 @@
 // continues it, so new code must issue the commands the old code recorded.
 // Stead keeps that promise in two ways, by how long a workflow lives.
 //
-// Short-lived workflows (ExecutionWorkflow, and the per-target work under
-// it) run for minutes or hours. They change with Temporal's Worker
+// Short-lived workflows (ExecutionWorkflow, whose batch activities do the// it) run for minutes or hours. They change with Temporal's Worker
 // Versioning: a new build ships as a new deployment version (build id), runs
 // started on the old one finish there, and new runs start on the new one.
 // Their code carries no patches.
@@ -51,7 +50,7 @@
 // with a worker that reaches real sshd hosts and the local transport, and
 // adds their histories to the folder of the version in development,
 // histories.Version. It refuses to overwrite a file, naming it. `make
-// histories ONLY=ExecutionWorkflow,TargetWorkflow` records only those
+// histories ONLY=ExecutionWorkflow,NodeWorkflow` records only those
 // workflow types. A new handler, signal or workflow path gets a new
 // scenario or case in the recorder, recorded the same way.
 //
