@@ -123,7 +123,9 @@ await "$w" launched
 const wrapperScript = `# Stead step wrapper. Usage: wrapper.sh RUNDIR TIMEOUT_SECONDS GRACE_SECONDS WORKDIR SUDO
 d=$1 limit=$2 grace=$3 wd=$4 sudo=$5
 cd "$d" || exit 1
-inner='. "$1" && { rm -f "$1"; cd "${2:-$HOME}" && exec sh "$3"; }'
+# A script whose first line is #! runs under the interpreter it names, as
+# the SSM agent runs the file it writes; any other runs under sh.
+inner='. "$1" && { rm -f "$1"; cd "${2:-$HOME}" && { IFS= read -r first <"$3"; case $first in "#!"*) chmod u+x "$3" && exec "$3";; esac; exec sh "$3"; }; }'
 step=$inner
 # With sudo, root sources the env file and runs the script: sudo resets the
 # environment, so the values travel in the file, never on a command line.

@@ -73,6 +73,9 @@ func TestRunReportsOutputAndExitCode(t *testing.T) {
 		{name: "killed by signal", script: "kill -KILL $$", code: 137},
 		{name: "reads no stdin", script: "cat; echo done", stdout: "done\n"},
 		{name: "runs in home", script: "pwd", stdout: "/home/" + testsshd.UserName + "\n"},
+		{name: "a shebang picks the interpreter", script: "#!/bin/bash\n[[ -n $BASH_VERSION ]] && echo bash", stdout: "bash\n"},
+		{name: "a shebang with an argument", script: "#!/bin/sh -e\nfalse\necho not reached", code: 1},
+		{name: "no shebang runs sh", script: "[ -z \"$BASH_VERSION\" ] && echo sh", stdout: "sh\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
