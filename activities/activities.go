@@ -73,6 +73,10 @@ type Activities struct {
 	OutputDir string
 	// HTTPClient fetches aws:downloadContent HTTP sources; nil means http.DefaultClient.
 	HTTPClient *http.Client
+	// NodeSlots bounds the nodes this worker runs steps on at once, across
+	// all its batches: a batch holds a slot for each node it is running.
+	// nil bounds none. worker.Run sets it from its MaxConcurrentSteps.
+	NodeSlots chan struct{}
 	// Secrets resolves {{ssm-secure:NAME}} parameter values just before a step runs; nil
 	// holds none, so a step that references a secret fails with ErrSecretNotFound.
 	Secrets SecretSource

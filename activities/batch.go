@@ -76,6 +76,14 @@ func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (contract.Batc
 
 	outputShare := batchOutputBytes / max(1, len(in.Nodes)*max(1, len(in.Plan.Steps)))
 	res, failures := runBatch(ctx, in, func(ref contract.TargetRef) contract.TargetSummary {
+		if a.NodeSlots != nil {
+			select {
+			case a.NodeSlots <- struct{}{}:
+				defer func() { <-a.NodeSlots }()
+			case <-ctx.Done():
+				return contract.TargetSummary{NodeID: ref.NodeID, Status: contract.StatusCancelled, DetailedStatus: "cancelled", ExitCode: -1}
+			}
+		}
 		sum := runNode(ctx, a, in, ref, nodes[ref.NodeID], outputShare)
 		if sum.Status != contract.StatusSuccess {
 			activity.GetLogger(ctx).Warn("node did not succeed", "node", sum.NodeID, "status", sum.Status, "detail", sum.DetailedStatus)

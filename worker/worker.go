@@ -34,7 +34,8 @@ type Options struct {
 	// Activities carries the activities' dependencies. Run uses
 	// DefaultRunners when its Runners is nil.
 	Activities *Activities
-	// MaxConcurrentSteps bounds the steps this worker runs at once.
+	// MaxConcurrentSteps bounds the steps this worker runs at once: the
+	// nodes its batches run on, and the activities it runs.
 	MaxConcurrentSteps int
 }
 
@@ -71,23 +72,24 @@ func Run(ctx context.Context, opts Options) error {
 	if steps <= 0 {
 		steps = 200
 	}
-	acts := opts.Activities
+	acts := *opts.Activities // the caller's stays as it is
 	if acts.Runners == nil {
-		withRunners := *acts
-		withRunners.Runners = DefaultRunners()
-		acts = &withRunners
+		acts.Runners = DefaultRunners()
+	}
+	if acts.NodeSlots == nil {
+		acts.NodeSlots = make(chan struct{}, steps)
 	}
 	control := worker.New(opts.Client, contract.TaskQueue, worker.Options{
 		MaxConcurrentWorkflowTaskPollers: workflowTaskPollers,
 	})
 	RegisterWorkflows(control)
-	control.RegisterActivity(acts)
+	control.RegisterActivity(&acts)
 
 	regional := worker.New(opts.Client, contract.RegionTaskQueue(opts.Region), worker.Options{
 		MaxConcurrentActivityExecutionSize: steps,
 		MaxConcurrentActivityTaskPollers:   stepTaskPollers,
 	})
-	regional.RegisterActivity(acts)
+	regional.RegisterActivity(&acts)
 
 	if err := control.Start(); err != nil {
 		return fmt.Errorf("start workflow worker: %w", err)
