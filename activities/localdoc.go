@@ -37,20 +37,11 @@ type LocalDocumentResult struct {
 	Steps []documents.PlanStep `json:"steps"`
 }
 
-// LoadLocalDocument reads the document file of an aws:runDocument LocalPath step from the
-// node, over the node's own connection and as its login user (the user that
-// aws:downloadContent wrote it as), and renders it with the step's documentParameters.
-// The file is read when the step is reached, not when the execution starts, because an
-// earlier step of the same run puts it there.
-func (a *Activities) LoadLocalDocument(ctx context.Context, in LoadLocalDocumentInput) (LocalDocumentResult, error) {
-	n, err := a.loadNode(ctx, in.NodeID)
-	if err != nil {
-		return LocalDocumentResult{}, err
-	}
-	return a.loadLocalDocumentOn(ctx, n, in)
-}
-
-// loadLocalDocumentOn is LoadLocalDocument on the node n, already loaded.
+// loadLocalDocumentOn reads the document file of an aws:runDocument LocalPath step
+// from the node n, over the node's own connection and as its login user (the user
+// that aws:downloadContent wrote it as), and renders it with the step's
+// documentParameters. The file is read when the step is reached, not when the
+// execution starts, because an earlier step of the same run puts it there.
 func (a *Activities) loadLocalDocumentOn(ctx context.Context, n node.Node, in LoadLocalDocumentInput) (LocalDocumentResult, error) {
 	ld := in.Step.LocalDocument
 	if ld == nil {

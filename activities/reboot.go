@@ -45,19 +45,10 @@ type AwaitBootInput struct {
 // rebootIssueTimeout bounds the session that issues the reboot.
 const rebootIssueTimeout = 60 * time.Second
 
-// RebootNode reboots a node whose step asked for it (exit code 194 or
-// 3010) and returns the boot id it had before, for AwaitBoot. The
+// rebootNodeOn reboots the node n, whose step asked for it (exit code 194
+// or 3010), and returns the boot id it had before, for awaitBootOn. The
 // connection dropping as the node goes down is the expected outcome; a
 // reboot command that exits non-zero with the connection still up failed.
-func (a *Activities) RebootNode(ctx context.Context, in RebootInput) (RebootResult, error) {
-	n, err := a.loadNode(ctx, in.NodeID)
-	if err != nil {
-		return RebootResult{}, err
-	}
-	return a.rebootNodeOn(ctx, n, in)
-}
-
-// rebootNodeOn is RebootNode on the node n, already loaded.
 func (a *Activities) rebootNodeOn(ctx context.Context, n node.Node, in RebootInput) (RebootResult, error) {
 	res := RebootResult{TimeoutSeconds: n.RebootTimeoutSeconds}
 	if res.TimeoutSeconds <= 0 {
@@ -90,26 +81,16 @@ func (a *Activities) rebootNodeOn(ctx context.Context, n node.Node, in RebootInp
 	return res, nil
 }
 
-// awaitPoll is how often AwaitBoot asks for the boot id.
+// awaitPoll is how often awaitBootOn asks for the boot id.
 var awaitPoll = 2 * time.Second
 
 // probeTimeout bounds one attempt to reach the node and read its boot id.
 const probeTimeout = 20 * time.Second
 
-// AwaitBoot waits until the node answers with a boot id other than
+// awaitBootOn waits until the node n answers with a boot id other than
 // in.BootID, reconnecting as often as it takes, until in.Until; then the
-// node has not come back and the error is ErrRebootTimedOut. It
-// heartbeats while it waits, so a retry after a worker crash resumes the
-// wait with the same deadline.
-func (a *Activities) AwaitBoot(ctx context.Context, in AwaitBootInput) (string, error) {
-	n, err := a.loadNode(ctx, in.NodeID)
-	if err != nil {
-		return "", err
-	}
-	return a.awaitBootOn(ctx, n, in)
-}
-
-// awaitBootOn is AwaitBoot on the node n, already loaded.
+// node has not come back and the error is ErrRebootTimedOut. It heartbeats
+// while it waits.
 func (a *Activities) awaitBootOn(ctx context.Context, n node.Node, in AwaitBootInput) (string, error) {
 	rn, err := a.runnerFor(n)
 	if err != nil {

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/runner"
@@ -54,20 +52,10 @@ type StepResult struct {
 	OutputStoreError string `json:"outputStoreError,omitempty"`
 }
 
-// RunStep runs one rendered step on a node, detached from the connection:
-// if the worker dies or the connection drops, a retry of this activity
-// collects the result of the run already under way instead of starting the
-// step again.
-func (a *Activities) RunStep(ctx context.Context, in RunStepInput) (StepResult, error) {
-	n, err := a.loadNode(ctx, in.NodeID)
-	if err != nil {
-		return StepResult{}, err
-	}
-	return a.runStepOn(ctx, n, in)
-}
-
-// runStepOn is RunStep on the node n, already loaded: an activity that
-// runs steps for many nodes calls it once per node. The runner for n's
+// runStepOn runs one rendered step on the node n, detached from the
+// connection: if the worker dies or the connection drops, running it again
+// with the same run id collects the result of the run already under way
+// instead of starting the step again. The runner for n's
 // platform runs the step over the connection n's transport gives.
 func (a *Activities) runStepOn(ctx context.Context, n node.Node, in RunStepInput) (StepResult, error) {
 	info := activity.GetInfo(ctx)
@@ -123,28 +111,6 @@ func (a *Activities) runStepOn(ctx context.Context, n node.Node, in RunStepInput
 	res.EndedAt = a.now()
 	activity.GetLogger(ctx).Info("step finished", "node", n.ID, "step", in.Step.Name, "exitCode", r.ExitCode, "timedOut", r.TimedOut)
 	return res, nil
-}
-
-// loadNode reads a node's current spec from its workflow's memo.
-func (a *Activities) loadNode(ctx context.Context, id string) (node.Node, error) {
-	desc, err := a.Client.DescribeWorkflowExecution(ctx, contract.NodeWorkflowID(id), "")
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return node.Node{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("node %s is not registered", id), ErrNodeNotFound, nil)
-	}
-	if err != nil {
-		return node.Node{}, fmt.Errorf("describe node %s: %w", id, err)
-	}
-	info := desc.GetWorkflowExecutionInfo()
-	p := info.GetMemo().GetFields()[contract.NodeMemoKey]
-	if p == nil || info.GetCloseTime() != nil {
-		return node.Node{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("node %s is not registered", id), ErrNodeNotFound, nil)
-	}
-	var n node.Node
-	if err := a.converter().FromPayload(p, &n); err != nil {
-		return node.Node{}, fmt.Errorf("decode node %s: %w", id, err)
-	}
-	return n, nil
 }
 
 // deliveryError maps a transport failure to an activity error: permanent
