@@ -154,7 +154,7 @@ func registerFleet(ctx context.Context, t *testing.T, c client.Client, n int) {
 	require.Eventually(t, func() bool {
 		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q})
 		return err == nil && resp.GetCount() == int64(n)
-	}, 5*time.Minute, 200*time.Millisecond, "every node is visible")
+	}, time.Minute+time.Duration(n)*30*time.Millisecond, 200*time.Millisecond, "every node is visible") // each node's first workflow task publishes it
 }
 
 // history reads one run's events.
