@@ -8,15 +8,15 @@ import (
 // Keys of every Stead search attribute. SQLite visibility allows 10 Keyword
 // and 3 KeywordList attributes per namespace; Stead uses 7 Keyword, 2 KeywordList and 1 Int.
 var (
-	// AttrAssociation is the association name on association, execution and target workflows.
+	// AttrAssociation is the association name on association and execution workflows.
 	AttrAssociation = temporal.NewSearchAttributeKeyKeyword("SteadAssociation")
 	// AttrDocument is the document name an association or execution runs.
 	AttrDocument = temporal.NewSearchAttributeKeyKeyword("SteadDocument")
-	// AttrNodeID is the managed node's id on node and target workflows.
+	// AttrNodeID is the managed node's id on node workflows.
 	AttrNodeID = temporal.NewSearchAttributeKeyKeyword("SteadNodeId")
 	// AttrStatus is the Stead-level status (Pending, InProgress, Success, Failed, ...).
 	AttrStatus = temporal.NewSearchAttributeKeyKeyword("SteadStatus")
-	// AttrExecutionID is the association execution id on execution and target workflows.
+	// AttrExecutionID is the association execution id on execution workflows.
 	AttrExecutionID = temporal.NewSearchAttributeKeyKeyword("SteadExecutionId")
 	// AttrRegion is the node's region; it routes steps to that region's task queue.
 	AttrRegion = temporal.NewSearchAttributeKeyKeyword("SteadRegion")
