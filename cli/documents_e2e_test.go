@@ -137,7 +137,6 @@ func TestDocumentRegistry(t *testing.T) {
 	require.NotContains(t, ok(t, "document", "list"), name)
 	fails(t, "document e2e-greeting not found", "association", "create", "--name", "e2e-reg-gone", "--document", name,
 		"--targets", "Key=InstanceIds,Values=reg-1")
-	saveHistories(t, map[string]string{"document.json": contract.DocumentWorkflowID(name)})
 }
 
 func TestDocumentValidateAndRender(t *testing.T) {
@@ -443,7 +442,7 @@ func TestRunDocumentNestingAndCycles(t *testing.T) {
 			stead(t, "document", "delete", n)
 		}
 	})
-	out, id := runOnce(t, "e2e-nested", "e2e-outer", "nest-1", `{"msg":"$(id); x"}`)
+	out, _ := runOnce(t, "e2e-nested", "e2e-outer", "nest-1", `{"msg":"$(id); x"}`)
 	// first fails twice (onFailure continue), the nested step and the finally step run;
 	// the document ends Failed because a step failed.
 	require.Equal(t, contract.StatusFailed, out.Status)
@@ -451,7 +450,6 @@ func TestRunDocumentNestingAndCycles(t *testing.T) {
 	require.Contains(t, out.DetailedStatus, "(after 2 attempts) (onFailure continue: later steps ran)")
 	require.Len(t, out.Output, 4) // two attempts of first, then say and cleanup
 	require.Equal(t, "inner $(id); x\n", out.Output[2].Stdout)
-	saveHistories(t, map[string]string{"execution-stepflow.json": contract.ExecutionWorkflowID("e2e-nested", id)})
 
 	cycleA := `{"schemaVersion": "2.2", "mainSteps": [{"action": "aws:runDocument", "name": "next", "inputs": {"documentType": "SSMDocument", "documentPath": "e2e-cycle-b"}}]}`
 	ok(t, "document", "create", "--name", "e2e-cycle-a", "--file", writeDoc(t, "a.json", cycleA))
@@ -534,7 +532,7 @@ func TestRunDocumentLocalPath(t *testing.T) {
 
 	t.Run("runs the downloaded document", func(t *testing.T) {
 		// Both steps name the file relative to the login's home.
-		out, id := runOnce(t, "e2e-localpath-run", "e2e-localpath", "lp-1", params("/inner.yaml", dir+"/inner.yaml", dir+"/inner.yaml"))
+		out, _ := runOnce(t, "e2e-localpath-run", "e2e-localpath", "lp-1", params("/inner.yaml", dir+"/inner.yaml", dir+"/inner.yaml"))
 		require.Equal(t, contract.StatusSuccess, out.Status, out.DetailedStatus)
 		require.Equal(t, "fetch=Success/0 run.say=Success/0 run.where=Success/0 after=Success/0", stepStatuses(out))
 		require.Len(t, out.Output, 4)
@@ -544,7 +542,6 @@ func TestRunDocumentLocalPath(t *testing.T) {
 		require.Equal(t, "nested ran in "+home+"\n", out.Output[2].Stdout)
 		require.Equal(t, "after\n", out.Output[3].Stdout)
 		require.NoFileExists(t, marker)
-		saveHistories(t, map[string]string{"execution-localdocument.json": contract.ExecutionWorkflowID("e2e-localpath-run", id)})
 	})
 	// Each file that cannot run fails the runDocument step with its reason, and the
 	// document stops there (onFailure exit, the default).

@@ -15,13 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	commonpb "go.temporal.io/api/common/v1"
-	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/api/proxy"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/crypto/ssh"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/cli"
@@ -271,11 +266,6 @@ func TestAssociationRunsOverSSH(t *testing.T) {
 	fails(t, "association ssh-baseline already exists", "association", "create", "--name", "ssh-baseline",
 		"--document", "Stead-RunShellScript", "--targets", "Key=InstanceIds,Values=web-2", "--parameters", `{"commands":["true"]}`)
 	ok(t, "association", "delete", "ssh-baseline")
-	saveHistories(t, map[string]string{
-		"association.json": contract.AssociationWorkflowID("ssh-baseline"),
-		"execution.json":   contract.ExecutionWorkflowID("ssh-baseline", id),
-		"node.json":        "node/web-2",
-	})
 	require.NotContains(t, ok(t, "association", "list"), "ssh-baseline")
 	fails(t, "association ssh-baseline not found", "association", "describe", "ssh-baseline")
 }
@@ -402,36 +392,4 @@ func TestBadInputIsOneLineAndStartsNothing(t *testing.T) {
 	}
 	list := ok(t, "association", "list")
 	require.NotContains(t, list, "bad-")
-}
-
-// saveHistories writes the histories of the given workflows as JSON into
-// the directory named by STEAD_SAVE_HISTORIES, to refresh the replay tests'
-// committed histories (workflows/testdata/histories).
-func saveHistories(t *testing.T, ids map[string]string) {
-	dir := os.Getenv("STEAD_SAVE_HISTORIES")
-	if dir == "" {
-		return
-	}
-	c, err := client.Dial(client.Options{HostPort: frontend, Logger: quiet{}})
-	require.NoError(t, err)
-	defer c.Close()
-	for file, id := range ids {
-		var events []*historypb.HistoryEvent
-		it := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			require.NoError(t, err)
-			events = append(events, ev)
-		}
-		// Committed histories are decrypted: the replay tests run without keys.
-		h := &historypb.History{Events: events}
-		require.NoError(t, proxy.VisitPayloads(context.Background(), h, proxy.VisitPayloadsOptions{
-			Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) {
-				return codec.New(codecKeys).Decode(p)
-			},
-		}))
-		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, file), b, 0o644))
-	}
 }
