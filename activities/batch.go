@@ -9,12 +9,14 @@ import (
 	"sync"
 	"time"
 
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/visibility"
 )
 
 // BatchInput is a batch of an execution: its document's plan, to run on
@@ -67,7 +69,7 @@ var deliveryBackoff = time.Second
 // attaches to the steps still running and collects the finished ones instead
 // of running them again.
 func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (contract.BatchResult, error) {
-	nodes, err := a.loadNodes(ctx, in.Nodes)
+	nodes, prior, err := a.loadNodes(ctx, in.Nodes, in.AssociationName)
 	if err != nil {
 		return contract.BatchResult{}, err
 	}
@@ -88,7 +90,7 @@ func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (contract.Batc
 		if sum.Status != contract.StatusSuccess {
 			activity.GetLogger(ctx).Warn("node did not succeed", "node", sum.NodeID, "status", sum.Status, "detail", sum.DetailedStatus)
 		}
-		a.reportCompliance(ctx, in, sum)
+		a.reportCompliance(ctx, in, sum, prior[ref.NodeID])
 		return sum
 	})
 	activity.GetLogger(ctx).Info("batch finished", "execution", in.ExecutionID, "nodes", len(res.Nodes), "failures", failures, "notStarted", len(res.NotStarted))
@@ -158,27 +160,36 @@ const nodeQueryIDs = 100
 // loadNodes reads the specs of the batch's nodes with a few visibility
 // listings instead of one lookup per node. A node missing from the result is
 // not registered (any more).
-func (a *Activities) loadNodes(ctx context.Context, refs []contract.TargetRef) (map[string]*node.Node, error) {
-	out := make(map[string]*node.Node, len(refs))
+func (a *Activities) loadNodes(ctx context.Context, refs []contract.TargetRef, association string) (map[string]*node.Node, map[string]*contract.ComplianceRecord, error) {
+	nodes := make(map[string]*node.Node, len(refs))
+	prior := make(map[string]*contract.ComplianceRecord, len(refs))
 	for chunk := range slices.Chunk(refs, nodeQueryIDs) {
 		ids := make([]string, len(chunk))
 		for i, r := range chunk {
 			// Ids go into a query: only valid ones, which hold no quotes.
 			if err := node.ValidID(r.NodeID); err != nil {
-				return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrNodeNotFound, nil)
+				return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrNodeNotFound, nil)
 			}
 			ids[i] = r.NodeID
 		}
 		q := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND %s", contract.NodeWorkflow, idsClause(ids))
-		found, err := node.List(ctx, a.Client, a.Namespace, a.converter(), q)
+		err := visibility.Each(ctx, a.Client, a.Namespace, q, "nodes", func(e *workflowpb.WorkflowExecutionInfo) error {
+			n, ok, err := node.Decode(a.converter(), e)
+			if !ok || err != nil {
+				return err
+			}
+			nodes[n.ID] = &n
+			records, err := node.DecodeCompliance(a.converter(), n.ID, e.GetMemo())
+			if i := slices.IndexFunc(records, func(r contract.ComplianceRecord) bool { return r.Association == association }); i >= 0 {
+				prior[n.ID] = &records[i]
+			}
+			return err
+		})
 		if err != nil {
-			return nil, err
-		}
-		for i := range found {
-			out[found[i].ID] = &found[i]
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return nodes, prior, nil
 }
 
 // nodeOps is what a batch does on a node, one operation at a time; the
@@ -461,9 +472,12 @@ func failureStatus(ctx context.Context, err error) (string, string) {
 }
 
 // reportCompliance tells the node's workflow how the association's run
-// ended there. A node deregistered meanwhile has no workflow to tell; a
+// ended there, when that changes the node's compliance: at steady state a
+// run writes nothing to its nodes, and a fleet's run costs the Temporal
+// server its batches only. prior is the node's record as the batch's
+// listing saw it. A node deregistered meanwhile has no workflow to tell; a
 // signal that cannot be sent is logged, never a reason to fail the batch.
-func (a *Activities) reportCompliance(ctx context.Context, in BatchInput, sum contract.TargetSummary) {
+func (a *Activities) reportCompliance(ctx context.Context, in BatchInput, sum contract.TargetSummary, prior *contract.ComplianceRecord) {
 	r := contract.ComplianceRecord{
 		Association: in.AssociationName,
 		Status:      contract.Compliant,
@@ -480,7 +494,34 @@ func (a *Activities) reportCompliance(ctx context.Context, in BatchInput, sum co
 	if sum.Status == contract.StatusCancelled && ctx.Err() != nil {
 		return
 	}
+	if sameCompliance(prior, r) && a.complianceHolds(ctx, sum.NodeID, r) {
+		return
+	}
 	if err := a.Client.SignalWorkflow(ctx, contract.NodeWorkflowID(sum.NodeID), "", contract.SignalCompliance, r); err != nil {
 		activity.GetLogger(ctx).Warn("report compliance", "node", sum.NodeID, "error", err)
 	}
+}
+
+// sameCompliance reports whether record r would leave a node's record
+// prior as it is.
+func sameCompliance(prior *contract.ComplianceRecord, r contract.ComplianceRecord) bool {
+	return prior != nil && prior.Status == r.Status && prior.Severity == r.Severity
+}
+
+// complianceHolds checks, on the node workflow itself, that r changes
+// nothing there: a visibility listing can lag behind, so a record it shows
+// may already be replaced by a signal not yet visible, or one still waiting
+// for the workflow to take it. Describing the workflow reads its current
+// memo and pending work without writing anything; in doubt, it says no.
+func (a *Activities) complianceHolds(ctx context.Context, nodeID string, r contract.ComplianceRecord) bool {
+	d, err := a.Client.DescribeWorkflowExecution(ctx, contract.NodeWorkflowID(nodeID), "")
+	if err != nil || d.GetPendingWorkflowTask() != nil {
+		return false
+	}
+	records, err := node.DecodeCompliance(a.converter(), nodeID, d.GetWorkflowExecutionInfo().GetMemo())
+	if err != nil {
+		return false
+	}
+	i := slices.IndexFunc(records, func(x contract.ComplianceRecord) bool { return x.Association == r.Association })
+	return i >= 0 && sameCompliance(&records[i], r)
 }

@@ -11,7 +11,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -579,12 +584,21 @@ func TestRunBatchCancelled(t *testing.T) {
 }
 
 // fakeSignals is a fake Temporal client that records the signals sent
-// through it and answers them with err; every other method is absent.
+// through it and answers them with err, and describes every workflow as
+// described (not found when nil); every other method is absent.
 type fakeSignals struct {
 	client.Client
-	err  error
-	mu   sync.Mutex
-	sent []sentSignal
+	err       error
+	described *workflowservice.DescribeWorkflowExecutionResponse
+	mu        sync.Mutex
+	sent      []sentSignal
+}
+
+func (f *fakeSignals) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	if f.described == nil {
+		return nil, serviceerror.NewNotFound("workflow not found")
+	}
+	return f.described, nil
 }
 
 type sentSignal struct {
@@ -619,7 +633,7 @@ func TestReportCompliance(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := &fakeSignals{}
 			a := &Activities{Client: f}
-			a.reportCompliance(context.Background(), c.in, contract.TargetSummary{NodeID: "n", Status: c.status, StartedAt: started})
+			a.reportCompliance(context.Background(), c.in, contract.TargetSummary{NodeID: "n", Status: c.status, StartedAt: started}, nil)
 			require.Equal(t, []sentSignal{{
 				workflowID: contract.NodeWorkflowID("n"), name: contract.SignalCompliance,
 				record: contract.ComplianceRecord{Association: "patch", Status: c.want, Severity: c.severity, ExecutionID: "e9", At: started},
@@ -630,8 +644,57 @@ func TestReportCompliance(t *testing.T) {
 		f := &fakeSignals{}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		(&Activities{Client: f}).reportCompliance(ctx, in, contract.TargetSummary{NodeID: "n", Status: contract.StatusCancelled})
+		(&Activities{Client: f}).reportCompliance(ctx, in, contract.TargetSummary{NodeID: "n", Status: contract.StatusCancelled}, nil)
 		require.Empty(t, f.sent, "a node whose run was cancelled keeps its compliance")
+	})
+	t.Run("unchanged", func(t *testing.T) {
+		// A run that leaves the node as it was writes nothing to it, once
+		// the node workflow itself confirms what the listing showed.
+		was := contract.ComplianceRecord{Association: "patch", Status: contract.Compliant, Severity: "HIGH", ExecutionID: "e1", At: started.Add(-time.Hour)}
+		other := contract.ComplianceRecord{Association: "web", Status: contract.NonCompliant, Severity: "LOW"}
+		now := contract.ComplianceRecord{Association: "patch", Status: contract.Compliant, Severity: "HIGH", ExecutionID: "e9", At: started}
+		sum := contract.TargetSummary{NodeID: "n", Status: contract.StatusSuccess, StartedAt: started}
+		describe := func(pending bool, records ...contract.ComplianceRecord) *workflowservice.DescribeWorkflowExecutionResponse {
+			p, err := converter.GetDefaultDataConverter().ToPayload(records)
+			require.NoError(t, err)
+			d := &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+				Memo: &commonpb.Memo{Fields: map[string]*commonpb.Payload{contract.ComplianceMemoKey: p}},
+			}}
+			if pending {
+				d.PendingWorkflowTask = &workflowpb.PendingWorkflowTaskInfo{}
+			}
+			return d
+		}
+		changed := contract.ComplianceRecord{Association: "patch", Status: contract.NonCompliant, Severity: "HIGH", ExecutionID: "e5"}
+		cases := []struct {
+			name      string
+			described *workflowservice.DescribeWorkflowExecutionResponse
+			signalled bool
+		}{
+			{"confirmed", describe(false, other, was), false},
+			{"listing lags a change", describe(false, other, changed), true},
+			{"signal waiting for the node", describe(true, was), true},
+			{"record gone", describe(false, other), true},
+			{"describe fails", nil, true},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				f := &fakeSignals{described: c.described}
+				(&Activities{Client: f}).reportCompliance(context.Background(), in, sum, &was)
+				if c.signalled {
+					require.Equal(t, []sentSignal{{workflowID: contract.NodeWorkflowID("n"), name: contract.SignalCompliance, record: now}}, f.sent)
+				} else {
+					require.Empty(t, f.sent)
+				}
+			})
+		}
+		t.Run("severity changed", func(t *testing.T) {
+			low := was
+			low.Severity = "LOW"
+			f := &fakeSignals{described: describe(false, low)}
+			(&Activities{Client: f}).reportCompliance(context.Background(), in, sum, &low)
+			require.Len(t, f.sent, 1)
+		})
 	})
 	t.Run("signal fails", func(t *testing.T) {
 		// A node deregistered meanwhile has no workflow to signal: that is
@@ -639,7 +702,7 @@ func TestReportCompliance(t *testing.T) {
 		f := &fakeSignals{err: errors.New("workflow not found")}
 		a := &Activities{Client: f}
 		report := func(ctx context.Context) error {
-			a.reportCompliance(ctx, in, contract.TargetSummary{NodeID: "n", Status: contract.StatusSuccess})
+			a.reportCompliance(ctx, in, contract.TargetSummary{NodeID: "n", Status: contract.StatusSuccess}, nil)
 			return nil
 		}
 		var s testsuite.WorkflowTestSuite

@@ -137,11 +137,9 @@ func (a *Activities) resolveMatched(ctx context.Context, q string, in ResolveInp
 			if i < 0 {
 				return nil
 			}
-			var records []contract.ComplianceRecord
-			if p := e.GetMemo().GetFields()[contract.ComplianceMemoKey]; p != nil {
-				if err := a.converter().FromPayload(p, &records); err != nil {
-					return fmt.Errorf("decode compliance of node %s: %w", n.ID, err)
-				}
+			records, err := node.DecodeCompliance(a.converter(), n.ID, e.GetMemo())
+			if err != nil {
+				return err
 			}
 			reached := slices.ContainsFunc(records, func(r contract.ComplianceRecord) bool {
 				return r.Association == in.Association && !r.At.Before(chunk[i].At)
@@ -168,11 +166,7 @@ func refOf(n node.Node) contract.TargetRef {
 // idsClause selects node workflows by id. Ids are validated to a character
 // set without quotes, so quoting them is safe.
 func idsClause(ids []string) string {
-	quoted := make([]string, len(ids))
-	for i, id := range ids {
-		quoted[i] = "'" + id + "'"
-	}
-	return fmt.Sprintf("%s IN (%s)", contract.AttrNodeID.GetName(), strings.Join(quoted, ", "))
+	return visibility.In(contract.AttrNodeID.GetName(), ids)
 }
 
 // sortRefs orders nodes by region, then id, so a page splits into batches

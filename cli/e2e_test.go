@@ -15,11 +15,15 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/cli"
+	steadclient "github.com/stead-io/stead/client"
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/codec"
 	"github.com/stead-io/stead/internal/devserver"
@@ -306,6 +310,14 @@ func TestMaxErrorsStopsDispatch(t *testing.T) {
 		got[o.NodeID] = o.Status + fmt.Sprint(o.ExitCode)
 	}
 	require.Equal(t, map[string]string{"me-2": "Success0", "me-3": "Failed3", "me-4": "Skipped-1", "me-5": "Skipped-1"}, got)
+	// Temporal (and its Web UI) shows the execution failed, naming the node.
+	d := describeExecution(t, "max-errors", execID(t, out))
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, d.GetWorkflowExecutionInfo().GetStatus())
+	c := dialTest(t)
+	defer c.Close()
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, c.GetWorkflow(context.Background(), contract.ExecutionWorkflowID("max-errors", execID(t, out)), "").Get(context.Background(), nil), &app)
+	require.Regexp(t, `^stopped after 1 errors \(MaxErrors 0\): 1 succeeded, 2 skipped: me-3 Failed \(step \S+: exit code 3\)$`, app.Message())
 	ok(t, "association", "delete", "max-errors")
 }
 
@@ -339,6 +351,19 @@ func TestDeleteCancelsRunningCommand(t *testing.T) {
 	require.Eventually(t, func() bool { return processAlive(pid) != nil }, 20*time.Second, 100*time.Millisecond, "remote command still running")
 	outs := targetsJSON(t, "long-runner", id)
 	require.Equal(t, contract.StatusCancelled, outs[0].Status)
+	d := describeExecution(t, "long-runner", id)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, d.GetWorkflowExecutionInfo().GetStatus())
+}
+
+// describeExecution describes an execution's workflow as Temporal (and its
+// Web UI) shows it.
+func describeExecution(t *testing.T, association, id string) *workflowservice.DescribeWorkflowExecutionResponse {
+	t.Helper()
+	c := dialTest(t)
+	defer c.Close()
+	d, err := c.DescribeWorkflowExecution(context.Background(), contract.ExecutionWorkflowID(association, id), "")
+	require.NoError(t, err)
+	return d
 }
 
 func processAlive(pid int) error {
@@ -392,4 +417,42 @@ func TestBadInputIsOneLineAndStartsNothing(t *testing.T) {
 	}
 	list := ok(t, "association", "list")
 	require.NotContains(t, list, "bad-")
+}
+
+func TestNodeHistory(t *testing.T) {
+	h := setup(t)
+	h.register("hist-1", 40)
+	h.register("hist-2", 41)
+	out, errs, code := stead(t, "association", "create", "--name", "hist-a", "--document", "AWS-RunShellScript",
+		"--targets", "Key=InstanceIds,Values=hist-1", "--parameters", `{"commands":["exit 3"]}`, "--wait")
+	require.Equal(t, 1, code, out+errs)
+	first := execID(t, out)
+	second := execID(t, ok(t, "association", "create", "--name", "hist-b", "--document", "AWS-RunShellScript",
+		"--targets", "Key=tag:role,Values="+h.tag, "--parameters", `{"commands":["true"]}`, "--wait"))
+	execID(t, ok(t, "association", "create", "--name", "hist-c", "--document", "AWS-RunShellScript",
+		"--targets", "Key=InstanceIds,Values=hist-2", "--parameters", `{"commands":["true"]}`, "--wait"))
+
+	history := func(args ...string) []steadclient.NodeRun {
+		var runs []steadclient.NodeRun
+		require.NoError(t, json.Unmarshal([]byte(ok(t, append([]string{"node", "history", "hist-1", "--output", "json"}, args...)...)), &runs))
+		return runs
+	}
+	summary := func(runs []steadclient.NodeRun) []string {
+		var out []string
+		for _, r := range runs {
+			out = append(out, r.Association+" "+r.ExecutionID+" "+r.Reason+" "+r.Status+" "+fmt.Sprint(r.ExitCode))
+		}
+		return out
+	}
+	want := []string{"hist-b " + second + " Create Success 0", "hist-a " + first + " Create Failed 3"}
+	require.Equal(t, want, summary(history()), "newest first; hist-c never reached the node")
+	require.Equal(t, want[:1], summary(history("--limit", "1")))
+	require.Contains(t, ok(t, "node", "history", "hist-1"), "exit code 3")
+
+	// A node no longer registered keeps its history.
+	ok(t, "node", "deregister", "hist-1")
+	require.Equal(t, want, summary(history()))
+	for _, a := range []string{"hist-a", "hist-b", "hist-c"} {
+		ok(t, "association", "delete", a)
+	}
 }

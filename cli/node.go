@@ -10,6 +10,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/stead-io/stead/client"
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/node"
 )
@@ -60,6 +61,16 @@ func nodeCommand() *ucli.Command {
 				ArgsUsage: "ID",
 				Flags:     append(connectFlags(), outputFlag),
 				Action:    nodeDescribe,
+			},
+			{
+				Name:      "history",
+				Usage:     "list the executions that reached a node, newest first, with the node's outcome in each",
+				ArgsUsage: "ID",
+				Flags: append(connectFlags(), outputFlag,
+					&ucli.IntFlag{Name: "limit", Usage: "show at most this many executions", Value: 20},
+					&ucli.IntFlag{Name: "scan", Usage: "read at most this many executions' histories", Value: 200},
+				),
+				Action: nodeHistory,
 			},
 			{
 				Name:      "deregister",
@@ -190,6 +201,26 @@ func nodeDescribe(c *ucli.Context) error {
 		rows = append(rows, []string{fmt.Sprint(ch.Revision), ch.Action, ch.By, when(ch.At)})
 	}
 	return p.table([]string{"REVISION", "CHANGE", "BY", "AT"}, rows)
+}
+
+func nodeHistory(c *ucli.Context) error {
+	id, p, cl, err := openNamed(c, "ID")
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	runs, err := cl.NodeHistory(c.Context, client.NodeHistoryRequest{Node: id, Limit: c.Int("limit"), Scan: c.Int("scan")})
+	if err != nil {
+		return err
+	}
+	if p.json {
+		return p.value(runs)
+	}
+	rows := make([][]string, 0, len(runs))
+	for _, r := range runs {
+		rows = append(rows, []string{when(r.StartedAt), r.Association, r.ExecutionID, r.Reason, r.Status, fmt.Sprint(r.ExitCode), r.DetailedStatus})
+	}
+	return p.table([]string{"STARTED", "ASSOCIATION", "EXECUTION", "REASON", "STATUS", "EXIT", "DETAIL"}, rows)
 }
 
 func nodeDeregister(c *ucli.Context) error {

@@ -308,6 +308,9 @@ func (c *Client) Execution(ctx context.Context, name, execID string) (res workfl
 	}
 	if d.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		err := cn.Temporal.GetWorkflow(ctx, id, "").Get(ctx, &res)
+		if err != nil && workflows.ExecutionResultOf(err, &res) {
+			err = nil // it failed or was cancelled: its result says how
+		}
 		return res, true, err
 	}
 	v, err := cn.Temporal.QueryWorkflow(ctx, id, "", contract.ExecutionQueryProgress)

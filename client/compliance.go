@@ -50,17 +50,13 @@ func (c *Client) Compliance(ctx context.Context, f ComplianceFilter) ([]NodeComp
 	}
 	out := []NodeCompliance{}
 	err = visibility.Each(ctx, cn.Temporal, cn.Namespace, q, "nodes", func(e *workflowpb.WorkflowExecutionInfo) error {
-		fields := e.GetMemo().GetFields()
-		if fields[contract.NodeMemoKey] == nil || fields[contract.ComplianceMemoKey] == nil {
-			return nil
+		n, ok, err := node.Decode(cn.DataConverter, e)
+		if !ok || err != nil {
+			return err
 		}
-		var n node.Node
-		var recs []contract.ComplianceRecord
-		if err := cn.DataConverter.FromPayload(fields[contract.NodeMemoKey], &n); err != nil {
-			return fmt.Errorf("decode node %s: %w", e.GetExecution().GetWorkflowId(), err)
-		}
-		if err := cn.DataConverter.FromPayload(fields[contract.ComplianceMemoKey], &recs); err != nil {
-			return fmt.Errorf("decode compliance of %s: %w", n.ID, err)
+		recs, err := node.DecodeCompliance(cn.DataConverter, n.ID, e.GetMemo())
+		if err != nil {
+			return err
 		}
 		for _, r := range recs {
 			if (f.Association == "" || r.Association == f.Association) && (status == "" || r.Status == status) {

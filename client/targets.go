@@ -7,14 +7,20 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 
 	"github.com/stead-io/stead/contract"
+	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/targets"
+	"github.com/stead-io/stead/internal/visibility"
 	"github.com/stead-io/stead/workflows"
 )
 
@@ -186,4 +192,118 @@ func (c *Client) TargetOutputs(ctx context.Context, name, execID string) (workfl
 		outs = append(outs, o)
 	}
 	return res, outs, nil
+}
+
+// NodeRun is one execution that reached a node, and how it ended there.
+type NodeRun struct {
+	Association string    `json:"association"`
+	ExecutionID string    `json:"executionId"`
+	Reason      string    `json:"reason"`
+	StartedAt   time.Time `json:"startedAt"`
+	contract.TargetSummary
+}
+
+// NodeHistoryRequest selects what NodeHistory reads.
+type NodeHistoryRequest struct {
+	Node string
+	// Limit is how many runs to return, newest first.
+	Limit int
+	// Scan is how many executions to read at most: each costs a read of
+	// its history.
+	Scan int
+}
+
+// NodeHistory lists the executions that reached a node, running ones
+// first, then the most recently ended (the listing's order), with the
+// node's outcome in each, read from the executions' histories
+// (the audit record). For a registered node it reads the executions of the
+// associations that target it now or hold a compliance record for it; for
+// a node no longer registered, the executions of every association.
+func (c *Client) NodeHistory(ctx context.Context, r NodeHistoryRequest) ([]NodeRun, error) {
+	if err := node.ValidID(r.Node); err != nil {
+		return nil, invalid(err)
+	}
+	if r.Limit < 1 || r.Scan < 1 {
+		return nil, invalid(fmt.Errorf("limit %d and scan %d: want at least 1", r.Limit, r.Scan))
+	}
+	cn, err := c.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	query := "WorkflowType = '" + contract.ExecutionWorkflow + "'"
+	st, err := c.Node(ctx, r.Node)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		names, err := c.associationsOf(ctx, cn, st)
+		if err != nil {
+			return nil, err
+		}
+		if len(names) == 0 {
+			return []NodeRun{}, nil
+		}
+		query += " AND " + visibility.In(contract.AttrAssociation.GetName(), names)
+	}
+	out := []NodeRun{}
+	scanned := 0
+	errEnough := errors.New("enough")
+	err = visibility.Each(ctx, cn.Temporal, cn.Namespace, query, "executions", func(e *workflowpb.WorkflowExecutionInfo) error {
+		if len(out) >= r.Limit || scanned >= r.Scan {
+			return errEnough
+		}
+		scanned++
+		sa := e.GetSearchAttributes().GetIndexedFields()
+		var name, execID string
+		_ = cn.DataConverter.FromPayload(sa[contract.AttrAssociation.GetName()], &name)
+		_ = cn.DataConverter.FromPayload(sa[contract.AttrExecutionID.GetName()], &execID)
+		if name == "" || execID == "" {
+			return nil
+		}
+		res, _, err := c.Execution(ctx, name, execID)
+		if err != nil {
+			return err
+		}
+		ts, err := c.TargetSummaries(ctx, name, res)
+		if err != nil {
+			return err
+		}
+		if i := slices.IndexFunc(ts, func(t contract.TargetSummary) bool { return t.NodeID == r.Node }); i >= 0 {
+			out = append(out, NodeRun{Association: name, ExecutionID: execID, Reason: res.Reason, StartedAt: e.GetStartTime().AsTime(), TargetSummary: ts[i]})
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return nil, err
+	}
+	return out, nil
+}
+
+// associationsOf names the associations whose executions may have reached
+// a node: those whose targets match it now, and those that recorded its
+// compliance (they reached it under earlier tags).
+func (c *Client) associationsOf(ctx context.Context, cn *Connection, st workflows.NodeState) ([]string, error) {
+	var names []string
+	for _, r := range st.Compliance {
+		names = append(names, r.Association)
+	}
+	err := visibility.Each(ctx, cn.Temporal, cn.Namespace,
+		"WorkflowType = '"+contract.AssociationWorkflow+"' AND ExecutionStatus = 'Running'", "associations",
+		func(e *workflowpb.WorkflowExecutionInfo) error {
+			p := e.GetMemo().GetFields()[contract.AssociationTargetsMemoKey]
+			if p == nil {
+				return nil
+			}
+			var ts []targets.Target
+			if err := cn.DataConverter.FromPayload(p, &ts); err != nil {
+				return fmt.Errorf("decode targets of %s: %w", e.GetExecution().GetWorkflowId(), err)
+			}
+			if targets.Match(st.Node.ID, st.Node.Tags, ts) {
+				names = append(names, contract.AssociationName(e.GetExecution().GetWorkflowId()))
+			}
+			return nil
+		})
+	slices.Sort(names)
+	return slices.Compact(names), err
 }

@@ -14,4 +14,9 @@ const (
 	// FailureConflict: the request is well formed but the state does not
 	// allow it now (already exists, changed since read, being deleted).
 	FailureConflict = "Conflict"
+	// FailureExecution: an execution whose targets did not all succeed
+	// fails with this type, so that Temporal (and its Web UI) shows it
+	// failed; the message names the first failed nodes and why, and the
+	// details hold the execution's whole result.
+	FailureExecution = "ExecutionFailed"
 )

@@ -25,6 +25,12 @@ type DocumentChanged struct {
 // ComplianceRecord is the SignalCompliance payload and a node's compliance
 // with one association: COMPLIANT when the association's last run on the
 // node succeeded.
+//
+// A run reports a node's compliance only when it changes it (a run that
+// leaves a compliant node compliant writes nothing to the node), so
+// ExecutionID and At name the run that brought the node to its status:
+// "compliant since". Every run that reached the node is in its history
+// (`stead node history`).
 type ComplianceRecord struct {
 	Association string    `json:"association"`
 	Status      string    `json:"status"`

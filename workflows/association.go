@@ -377,7 +377,7 @@ func startExecution(ctx workflow.Context, st *AssociationState, run PendingRun) 
 	})
 	workflow.Go(ctx, func(gctx workflow.Context) {
 		var res ExecutionResult
-		if err := f.Get(gctx, &res); err != nil {
+		if err := f.Get(gctx, &res); err != nil && !ExecutionResultOf(err, &res) {
 			rec.Status, rec.DetailedStatus = failureStatus(err)
 		} else {
 			rec.Status, rec.DetailedStatus = res.Status, res.DetailedStatus

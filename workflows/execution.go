@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -194,12 +195,23 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 	if err := workflow.SetQueryHandler(ctx, contract.ExecutionQueryProgress, func() (ExecutionResult, error) { return *res, nil }); err != nil {
 		return *res, fmt.Errorf("set progress handler: %w", err)
 	}
+	// finish ends the execution: completed when every target succeeded,
+	// cancelled when it was, failed otherwise, each time with the result.
 	finish := func(status, detail string) (ExecutionResult, error) {
 		res.Status, res.DetailedStatus = status, detail
 		res.EndedAt = workflow.Now(ctx)
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		err := workflow.UpsertTypedSearchAttributes(dctx, contract.AttrStatus.ValueSet(status))
-		return *res, err
+		if err := workflow.UpsertTypedSearchAttributes(dctx, contract.AttrStatus.ValueSet(status)); err != nil {
+			return *res, err
+		}
+		switch {
+		case status == contract.StatusSuccess:
+			return *res, nil
+		case status == contract.StatusCancelled && ctx.Err() != nil:
+			return *res, temporal.NewCanceledError(*res)
+		default:
+			return *res, temporal.NewNonRetryableApplicationError(failureMessage(*res), contract.FailureExecution, nil, *res)
+		}
 	}
 
 	actx := workflow.WithActivityOptions(ctx, controlOptions)
@@ -442,6 +454,58 @@ func withoutOutput(s contract.TargetSummary) contract.TargetSummary {
 		s.Steps[i].Stdout, s.Steps[i].Stderr = "", ""
 	}
 	return s
+}
+
+// failedNodesNamed is how many failed nodes an execution's failure message
+// names; the result in its details lists more.
+const failedNodesNamed = 3
+
+// failureMessage is the one line a failed execution shows in the Web UI:
+// its detailed status and the first nodes that failed, with why.
+func failureMessage(res ExecutionResult) string {
+	msg := res.DetailedStatus
+	for i, f := range res.Failures {
+		if i == failedNodesNamed {
+			msg += fmt.Sprintf("; and %d more", len(res.Failures)-i)
+			break
+		}
+		sep := ", "
+		if i == 0 {
+			sep = ": "
+		}
+		msg += sep + f.NodeID + " " + f.Status
+		if f.DetailedStatus != "" {
+			msg += " (" + truncate(f.DetailedStatus, 200) + ")"
+		}
+	}
+	return msg
+}
+
+// truncate cuts s to at most n bytes, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// ExecutionResultOf reads into res the result that an ended execution
+// carries in the error it ended with (failed or cancelled), and reports
+// whether it found one; an error without a result (the workflow timed out,
+// was terminated, or failed before it had one) is left to the caller.
+func ExecutionResultOf(err error, res *ExecutionResult) bool {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == contract.FailureExecution && app.HasDetails() {
+		return app.Details(res) == nil
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) && canceled.HasDetails() {
+		return canceled.Details(res) == nil
+	}
+	return false
 }
 
 // failureStatus classifies a batch's failure, for all of its nodes: no

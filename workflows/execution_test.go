@@ -319,9 +319,7 @@ func runExecution(t *testing.T, in ExecutionInput, f *fleet, b *batchRunner, set
 			next = append(next, in)
 			continue
 		}
-		require.NoError(t, env.GetWorkflowError())
-		var res ExecutionResult
-		require.NoError(t, env.GetWorkflowResult(&res))
+		res := endedResult(t, env)
 		require.Equal(t, 1, prepared, "the document is prepared once")
 		require.LessOrEqual(t, b.peakConcurrency(), in.Spec.MaxConcurrency.Concurrency(f.total()), "batches running at once")
 		require.Zero(t, res.Counts.Pending+res.Counts.InProgress, "every target ended")
@@ -507,8 +505,7 @@ func TestExecutionBadDocumentFails(t *testing.T) {
 	env.OnActivity(acts.PrepareDocument, mock.Anything, mock.Anything).Return(nil,
 		temporal.NewNonRetryableApplicationError("render document X: commands: required", activities.ErrInvalidDocument, nil)).Once()
 	env.ExecuteWorkflow(ExecutionWorkflow, execInput("1", "0"))
-	var res ExecutionResult
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res := endedResult(t, env)
 	require.Equal(t, contract.StatusFailed, res.Status)
 	require.Equal(t, "prepare document: render document X: commands: required", res.DetailedStatus)
 	require.Equal(t, Counts{}, res.Counts)
@@ -706,4 +703,38 @@ func TestExecutionResultBounds(t *testing.T) {
 		require.Equal(t, [][]string{nodes[:maxBatchNodes], nodes[maxBatchNodes:]}, b.batchNodes())
 		require.Equal(t, len(nodes), b.peakConcurrency())
 	})
+}
+
+// endedResult is the result an ended execution left: a run whose targets
+// all succeeded completes with it, a cancelled one is cancelled with it,
+// and any other fails with it in its failure's details, under a message
+// that says why and names the first failed nodes, so that Temporal's Web
+// UI shows the run failed.
+func endedResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) ExecutionResult {
+	t.Helper()
+	var res ExecutionResult
+	err := env.GetWorkflowError()
+	if err == nil {
+		require.NoError(t, env.GetWorkflowResult(&res))
+		require.Equal(t, contract.StatusSuccess, res.Status, "only a run whose targets all succeeded completes")
+		return res
+	}
+	require.True(t, ExecutionResultOf(err, &res), "the failure carries the result: %v", err)
+	require.NotEqual(t, contract.StatusSuccess, res.Status)
+	if res.Status == contract.StatusCancelled {
+		var canceled *temporal.CanceledError
+		require.ErrorAs(t, err, &canceled)
+		return res
+	}
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, contract.FailureExecution, app.Type())
+	require.True(t, app.NonRetryable(), "a failed run is not retried")
+	require.True(t, strings.HasPrefix(app.Message(), res.DetailedStatus), "message %q starts with %q", app.Message(), res.DetailedStatus)
+	for i, f := range res.Failures {
+		if i < failedNodesNamed {
+			require.Contains(t, app.Message(), f.NodeID+" "+f.Status)
+		}
+	}
+	return res
 }

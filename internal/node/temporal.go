@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	commonpb "go.temporal.io/api/common/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -27,6 +28,21 @@ func Decode(dc converter.DataConverter, e *workflowpb.WorkflowExecutionInfo) (n 
 		return Node{}, false, fmt.Errorf("decode node %s: %w", e.GetExecution().GetWorkflowId(), err)
 	}
 	return n, true, nil
+}
+
+// DecodeCompliance reads a node workflow's compliance records, one per
+// association, from its memo; a node no association has reached has none.
+// memo is the memo of a visibility listing or of a describe.
+func DecodeCompliance(dc converter.DataConverter, id string, memo *commonpb.Memo) ([]contract.ComplianceRecord, error) {
+	p := memo.GetFields()[contract.ComplianceMemoKey]
+	if p == nil {
+		return nil, nil
+	}
+	var records []contract.ComplianceRecord
+	if err := dc.FromPayload(p, &records); err != nil {
+		return nil, fmt.Errorf("decode compliance of %s: %w", id, err)
+	}
+	return records, nil
 }
 
 // List returns the specs of the registered nodes selected by a visibility

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/visibility"
 )
 
 // KeyInstanceIDs selects nodes by id; the value "*" selects every node.
@@ -142,11 +143,7 @@ func NodeQuery(ts []Target) (string, error) {
 				vals = append(vals, k+"="+v)
 			}
 		}
-		quoted := make([]string, len(vals))
-		for i, v := range vals {
-			quoted[i] = "'" + v + "'"
-		}
-		clauses = append(clauses, attr+" IN ("+strings.Join(quoted, ", ")+")")
+		clauses = append(clauses, visibility.In(attr, vals))
 	}
 	return strings.Join(clauses, " AND "), nil
 }

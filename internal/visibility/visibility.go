@@ -7,6 +7,7 @@ package visibility
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -39,4 +40,15 @@ func Each(ctx context.Context, c client.Client, namespace, query, what string, f
 			return nil
 		}
 	}
+}
+
+// In is the query clause "attr IN ('v1', 'v2', ...)". The values must be
+// validated to a character set without quotes (node ids, tags, names)
+// before they come here: quoting them is then safe.
+func In(attr string, values []string) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = "'" + v + "'"
+	}
+	return attr + " IN (" + strings.Join(quoted, ", ") + ")"
 }

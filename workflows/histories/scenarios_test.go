@@ -179,7 +179,8 @@ func stepFlow(t *testing.T, s *stead) map[fixture]source {
 	// The local node's steps end with a tolerated failure, so the
 	// execution's result lists it among its failures, steps and all.
 	var res workflows.ExecutionResult
-	require.NoError(t, s.client.GetWorkflow(context.Background(), exec, "").Get(context.Background(), &res))
+	err := s.client.GetWorkflow(context.Background(), exec, "").Get(context.Background(), &res)
+	require.True(t, workflows.ExecutionResultOf(err, &res), "the failed execution carries its result: %v", err)
 	i := slices.IndexFunc(res.Failures, func(f contract.TargetSummary) bool { return f.NodeID == local.ID })
 	require.GreaterOrEqual(t, i, 0, "the local node failed")
 	sum := res.Failures[i]

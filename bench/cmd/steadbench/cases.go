@@ -20,6 +20,8 @@ import (
 type steadRun struct {
 	seconds            float64
 	workerKB, serverKB int64
+	// serverCPU is the Temporal server's CPU time during the run, in seconds.
+	serverCPU float64
 }
 
 // steadTimed runs one stead command (an association create or start with
@@ -28,8 +30,10 @@ func (e *env) steadTimed(ctx context.Context, args ...string) (steadRun, error) 
 	e.clearRuns()
 	w := samplePeak(100*time.Millisecond, func() int64 { return rssKB(e.worker.pid()) })
 	s := samplePeak(100*time.Millisecond, func() int64 { return rssKB(e.server.pid()) })
+	cpu0, _ := cpuTicks(e.server.pid())
 	res, err := e.steadCmd(ctx, 15*time.Minute, args...)
-	run := steadRun{seconds: res.elapsed.Seconds(), workerKB: w.end(), serverKB: s.end()}
+	cpu1, _ := cpuTicks(e.server.pid())
+	run := steadRun{seconds: res.elapsed.Seconds(), workerKB: w.end(), serverKB: s.end(), serverCPU: float64(cpu1-cpu0) / clockTicks}
 	if err != nil {
 		return run, fmt.Errorf("%w; first failures: %s", err, failedLines(res.stdout, 3))
 	}
@@ -196,6 +200,13 @@ func (e *env) fanOut(ctx context.Context, r *report, n int) error {
 				}
 			}
 		}
+		var eventsBefore int64
+		if n == 200 && rep == 0 {
+			var err error
+			if eventsBefore, err = e.nodeEvents(ctx, subsetTag(n)); err != nil {
+				return err
+			}
+		}
 		before := time.Now()
 		sr, err := e.steadTimed(ctx, "association", "create", "--name", name, "--document", "Stead-RunShellScript",
 			"--targets", "Key=tag:"+subsetTag(n)+",Values=yes", "--parameters", `{"commands":["true"]}`,
@@ -222,6 +233,11 @@ func (e *env) fanOut(ctx context.Context, r *report, n int) error {
 				if err != nil {
 					logf("history statistics: %v", err)
 				} else {
+					after, err := e.nodeEvents(ctx, subsetTag(n))
+					if err != nil {
+						return err
+					}
+					h.nodeEvents, h.serverCPU = int(after-eventsBefore), sr.serverCPU
 					r.history = h
 				}
 			}

@@ -12,21 +12,25 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 )
 
-// historyResult splits an execution's time between Stead's code and
-// Temporal's dispatch, read from the histories the run left.
+// historyResult is what one execution cost Temporal, read from the
+// histories it left: its own runs' events, the events its compliance
+// reports added to the node workflows, the server's CPU time, and where a
+// batch's time went.
 type historyResult struct {
-	targets         int
-	executionEvents int
-	targetEvents    float64 // mean events per target workflow
-	// Medians and 95th percentiles over targets, in milliseconds.
-	childStart     [2]float64 // execution asks for a child → child started
-	firstTask      [2]float64 // target started → its step activity scheduled
-	activityQueue  [2]float64 // activity scheduled → started (dispatch to the worker)
-	activityRun    [2]float64 // activity started → completed (SSH and the step)
-	completion     [2]float64 // activity completed → target workflow completed
-	targetLifetime [2]float64 // target started → completed
+	targets, batches, runs int
+	executionEvents        int
+	nodeEvents             int     // events the run added to its nodes' workflows
+	serverCPU              float64 // seconds of the Temporal server's CPU during the run
+	// Medians and 95th percentiles over batches, in milliseconds.
+	batchQueue [2]float64 // batch scheduled → started (dispatch to the worker)
+	batchRun   [2]float64 // batch started → completed (its nodes' steps)
+	// Milliseconds from the execution's start to its first batch (the
+	// document prepared, the first page of targets resolved), and from its
+	// last batch to its end.
+	firstBatch, lastBatch float64
 }
 
 // dialTemporal connects the benchmark itself to the server, for reading
@@ -39,99 +43,154 @@ func (e *env) dialTemporal() (client.Client, error) {
 	return c, nil
 }
 
-// historyStats reads the histories of the latest execution of the
-// association name and its target workflows.
-func (e *env) historyStats(ctx context.Context, name string) (*historyResult, error) {
+// latestExecution is the workflow id of the latest execution of the
+// association name.
+func (e *env) latestExecution(ctx context.Context, name string) (string, error) {
 	res, err := e.steadCmd(ctx, time.Minute, "association", "executions", name, "--output", "json")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	var recs []struct {
 		ExecutionID string `json:"executionId"`
 		WorkflowID  string `json:"workflowId"`
 	}
 	if err := json.Unmarshal([]byte(res.stdout), &recs); err != nil || len(recs) == 0 {
-		return nil, fmt.Errorf("read executions of %s: %v", name, err)
+		return "", fmt.Errorf("read executions of %s: %v", name, err)
 	}
-	execID := recs[0].WorkflowID
-	if execID == "" {
-		execID = contract.ExecutionWorkflowID(name, recs[0].ExecutionID)
+	if recs[0].WorkflowID != "" {
+		return recs[0].WorkflowID, nil
+	}
+	return contract.ExecutionWorkflowID(name, recs[0].ExecutionID), nil
+}
+
+// historyStats reads the histories of every run of the latest execution
+// of the association name.
+func (e *env) historyStats(ctx context.Context, name string) (*historyResult, error) {
+	execID, err := e.latestExecution(ctx, name)
+	if err != nil {
+		return nil, err
 	}
 	c, err := e.dialTemporal()
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	events, err := history(ctx, c, execID)
-	if err != nil {
-		return nil, err
-	}
-	h := &historyResult{executionEvents: len(events)}
-	initiated := map[int64]time.Time{}
-	var childStart []float64
-	var targetIDs []string
-	for _, ev := range events {
-		switch ev.GetEventType() {
-		case enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
-			initiated[ev.GetEventId()] = ev.GetEventTime().AsTime()
-		case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
-			a := ev.GetChildWorkflowExecutionStartedEventAttributes()
-			if t, ok := initiated[a.GetInitiatedEventId()]; ok {
-				childStart = append(childStart, ms(ev.GetEventTime().AsTime().Sub(t)))
-			}
-			targetIDs = append(targetIDs, a.GetWorkflowExecution().GetWorkflowId())
-		}
-	}
-	h.targets = len(targetIDs)
-	h.childStart = pcts(childStart)
-	var firstTask, queue, run, completion, lifetime []float64
-	total := 0
-	for _, id := range targetIDs {
-		evs, err := history(ctx, c, id)
+	h := &historyResult{}
+	var queue, run []float64
+	var started, closed, first, last time.Time
+	for runID := ""; ; {
+		events, err := history(ctx, c, execID, runID)
 		if err != nil {
 			return nil, err
 		}
-		total += len(evs)
-		var started, scheduled, actStarted, actDone, done time.Time
-		for _, ev := range evs {
+		h.runs++
+		h.executionEvents += len(events)
+		scheduled, starts := map[int64]time.Time{}, map[int64]time.Time{}
+		var prev string
+		for _, ev := range events {
 			t := ev.GetEventTime().AsTime()
 			switch ev.GetEventType() {
 			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-				started = t
+				prev = ev.GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
+				if prev == "" {
+					started = t
+				}
 			case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-				if scheduled.IsZero() {
-					scheduled = t
+				a := ev.GetActivityTaskScheduledEventAttributes()
+				if a.GetActivityType().GetName() != contract.ActivityRunBatch {
+					continue
+				}
+				var in struct {
+					Nodes []json.RawMessage `json:"nodes"`
+				}
+				if err := converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &in); err != nil {
+					return nil, fmt.Errorf("decode a batch of %s: %w", execID, err)
+				}
+				h.batches++
+				h.targets += len(in.Nodes)
+				scheduled[ev.GetEventId()] = t
+				if first.IsZero() || t.Before(first) {
+					first = t
 				}
 			case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-				if actStarted.IsZero() {
-					actStarted = t
+				a := ev.GetActivityTaskStartedEventAttributes()
+				if at, ok := scheduled[a.GetScheduledEventId()]; ok {
+					queue = append(queue, ms(t.Sub(at)))
+					starts[a.GetScheduledEventId()] = t
 				}
 			case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-				actDone = t
-			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-				done = t
+				a := ev.GetActivityTaskCompletedEventAttributes()
+				if at, ok := starts[a.GetScheduledEventId()]; ok {
+					run = append(run, ms(t.Sub(at)))
+					if t.After(last) {
+						last = t
+					}
+				}
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+				closed = t
 			}
 		}
-		if started.IsZero() || scheduled.IsZero() || actStarted.IsZero() || actDone.IsZero() || done.IsZero() {
-			continue
+		if prev == "" {
+			break
 		}
-		firstTask = append(firstTask, ms(scheduled.Sub(started)))
-		queue = append(queue, ms(actStarted.Sub(scheduled)))
-		run = append(run, ms(actDone.Sub(actStarted)))
-		completion = append(completion, ms(done.Sub(actDone)))
-		lifetime = append(lifetime, ms(done.Sub(started)))
+		runID = prev
 	}
-	if len(targetIDs) > 0 {
-		h.targetEvents = float64(total) / float64(len(targetIDs))
+	h.batchQueue, h.batchRun = pcts(queue), pcts(run)
+	if !first.IsZero() {
+		h.firstBatch = ms(first.Sub(started))
 	}
-	h.firstTask, h.activityQueue, h.activityRun = pcts(firstTask), pcts(queue), pcts(run)
-	h.completion, h.targetLifetime = pcts(completion), pcts(lifetime)
+	if !last.IsZero() && !closed.IsZero() {
+		h.lastBatch = ms(closed.Sub(last))
+	}
 	return h, nil
 }
 
-// history returns every event of a workflow's latest run.
-func history(ctx context.Context, c client.Client, id string) ([]*historypb.HistoryEvent, error) {
-	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+// nodeEvents sums the history lengths of the node workflows of the nodes
+// tagged tag: measured before and after a run, the events the run's
+// compliance reports added to them. It waits until the sum stops moving,
+// as the nodes take their signals after the run has ended.
+func (e *env) nodeEvents(ctx context.Context, tag string) (int64, error) {
+	c, err := e.dialTemporal()
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	q := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND %s = '%s=yes'", contract.NodeWorkflow, contract.AttrTags.GetName(), tag)
+	sum := func() (int64, error) {
+		var total int64
+		var token []byte
+		for {
+			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, PageSize: 100, NextPageToken: token})
+			if err != nil {
+				return 0, fmt.Errorf("list nodes: %w", err)
+			}
+			for _, w := range resp.GetExecutions() {
+				d, err := c.DescribeWorkflowExecution(ctx, w.GetExecution().GetWorkflowId(), "")
+				if err != nil {
+					return 0, fmt.Errorf("describe %s: %w", w.GetExecution().GetWorkflowId(), err)
+				}
+				total += d.GetWorkflowExecutionInfo().GetHistoryLength()
+			}
+			if token = resp.GetNextPageToken(); len(token) == 0 {
+				return total, nil
+			}
+		}
+	}
+	last := int64(-1)
+	for range 30 {
+		n, err := sum()
+		if err != nil || n == last {
+			return n, err
+		}
+		last = n
+		time.Sleep(time.Second)
+	}
+	return last, nil
+}
+
+// history returns every event of a workflow's run (its latest for none).
+func history(ctx context.Context, c client.Client, id, runID string) ([]*historypb.HistoryEvent, error) {
+	it := c.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var out []*historypb.HistoryEvent
 	for it.HasNext() {
 		ev, err := it.Next()
