@@ -10,7 +10,7 @@ RACE_PKGS := ./internal/transport/... ./internal/runner/... ./activities/ ./work
 FUZZTIME ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-scale test-prod temporal-bin fuzz lint bench bench-scale clean histories
+.PHONY: build run test test-scale test-prod temporal-bin fuzz lint bench bench-prod bench-scale clean histories
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stead
@@ -79,6 +79,11 @@ lint:
 
 bench: build
 	./bench/run.sh
+
+# The 200-target fan-out against a temporal-server on PostgreSQL, then
+# against `stead dev` on the same machine, for comparison.
+bench-prod: build temporal-bin
+	STEAD_TEMPORAL_BIN=$(TEMPORAL_BIN) ./bench/prod.sh
 
 clean:
 	rm -rf bin
