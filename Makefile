@@ -10,7 +10,7 @@ RACE_PKGS := ./internal/transport/... ./internal/runner/... ./activities/ ./work
 FUZZTIME ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-scale fuzz lint bench bench-scale clean histories
+.PHONY: build run test test-scale test-prod temporal-bin fuzz lint bench bench-prod bench-scale clean histories
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stead
@@ -30,6 +30,29 @@ test:
 # test` runs the same test over 2,000.
 test-scale:
 	STEAD_SCALE_TARGETS=50000 $(GO) test -count=1 -timeout 90m -run '^TestExecutionStateStaysBounded$$' -v ./worker/
+
+# The Temporal server and its schema tool, built from the server version
+# go.mod pins, through the module in deploy/tools (which keeps the schema
+# tool's urfave/cli v1 out of Stead's module), once per version.
+TEMPORAL_VERSION := $(shell awk '$$1 == "go.temporal.io/server" {print $$2}' go.mod)
+TEMPORAL_BIN ?= /var/cache/stead-ci/temporal-$(TEMPORAL_VERSION)
+temporal-bin:
+	@tools=$$(awk '$$1 == "go.temporal.io/server" {print $$2}' deploy/tools/go.mod); test "$$tools" = "$(TEMPORAL_VERSION)" || \
+		{ echo "deploy/tools/go.mod pins go.temporal.io/server $$tools, go.mod $(TEMPORAL_VERSION)"; exit 1; }
+	@mkdir -p $(TEMPORAL_BIN)
+	@for t in temporal-server:cmd/server temporal-sql-tool:cmd/tools/sql; do \
+		bin=$(TEMPORAL_BIN)/$${t%%:*}; test -x $$bin && continue; \
+		echo "building $$bin"; \
+		$(GO) -C deploy/tools build -o $$bin.tmp go.temporal.io/server/$${t#*:} && mv $$bin.tmp $$bin || exit 1; \
+	done
+
+# The core behaviours against Temporal as production runs it: a
+# temporal-server on PostgreSQL (Debian's), several history shards, the
+# namespace prepared by `stead namespace setup`; worker processes per
+# region, a worker killed, the server and PostgreSQL restarted mid-run.
+PROD_TESTS := ^(TestNamespaceSetup.*|TestAssociationRunsOverSSH|TestMaxErrorsStopsDispatch|TestNewNodeIsBootstrapped|TestSecretParametersNeverLeave|TestWorkerKilledMidRunRunsEachStepOnce|TestServerRestartMidRun|TestPostgresRestartMidRun|TestRegionsRunOnTheirOwnWorkers)$$
+test-prod: temporal-bin
+	STEAD_E2E_STACK=prod STEAD_TEMPORAL_BIN=$(TEMPORAL_BIN) $(GO) test -count=1 -timeout 30m -run '$(PROD_TESTS)' -v ./cli/
 
 # Each fuzz target runs briefly on top of its committed corpus. Minimizing
 # new inputs is off: a run whose time ends while a worker minimizes fails
@@ -56,6 +79,11 @@ lint:
 
 bench: build
 	./bench/run.sh
+
+# The 200-target fan-out against a temporal-server on PostgreSQL, then
+# against `stead dev` on the same machine, for comparison.
+bench-prod: build temporal-bin
+	STEAD_TEMPORAL_BIN=$(TEMPORAL_BIN) ./bench/prod.sh
 
 clean:
 	rm -rf bin

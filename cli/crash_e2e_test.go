@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/stead-io/stead/cli"
 	"github.com/stead-io/stead/contract"
-	"github.com/stead-io/stead/internal/devserver"
 	"github.com/stead-io/stead/internal/testsshd"
 	"github.com/stead-io/stead/workflows"
 )
@@ -151,24 +148,24 @@ func TestWorkerKilledMidRunRunsEachStepOnce(t *testing.T) {
 }
 
 func TestServerRestartMidRun(t *testing.T) {
+	restartMidRun(t, "server-restart", 100, func() { restartServer(t) })
+}
+
+// restartMidRun runs an association over ten nodes, calls restart once
+// half of them have started their step, and requires every step to have
+// run exactly once and succeeded.
+func restartMidRun(t *testing.T, name string, first int, restart func()) {
 	h := setup(t)
 	const n = 10
-	dir := crashFleet(t, h.sshd, "restart", 100, n)
-	out := ok(t, "association", "create", "--name", "server-restart", "--document", "Stead-RunShellScript",
-		"--targets", "Key=tag:fleet,Values=restart", "--max-concurrency", "100%", "--parameters", appendOnce(dir))
+	dir := crashFleet(t, h.sshd, name, first, n)
+	out := ok(t, "association", "create", "--name", name, "--document", "Stead-RunShellScript",
+		"--targets", "Key=tag:fleet,Values="+name, "--max-concurrency", "100%", "--parameters", appendOnce(dir))
 	id := execID(t, out)
 	require.Eventually(t, func() bool { return linesWritten(dir) >= n/2 }, 60*time.Second, 50*time.Millisecond)
 
-	require.NoError(t, server.Stop())
-	_, port, err := net.SplitHostPort(frontend)
-	require.NoError(t, err)
-	p, err := strconv.Atoi(port)
-	require.NoError(t, err)
-	srv, err := devserver.Start(context.Background(), devserver.Config{DataDir: dataDir, Port: p, UIPort: -1, SearchAttributes: contract.SearchAttributes()})
-	require.NoError(t, err)
-	server = srv
+	restart()
 
-	require.Equal(t, contract.StatusSuccess, awaitExecution(t, "server-restart", id, 3*time.Minute))
-	requireExactlyOnce(t, "server-restart", id, dir, n)
-	ok(t, "association", "delete", "server-restart")
+	require.Equal(t, contract.StatusSuccess, awaitExecution(t, name, id, 3*time.Minute))
+	requireExactlyOnce(t, name, id, dir, n)
+	ok(t, "association", "delete", name)
 }

@@ -33,8 +33,10 @@ import (
 	"github.com/stead-io/stead/workflows"
 )
 
-// One real Temporal server (embedded, SQLite file) serves every test in
-// this file; each test starts its own real sshd and worker.
+// One real Temporal server serves every test in this package: the embedded
+// dev server (SQLite file), or with STEAD_E2E_STACK=prod a temporal-server
+// on PostgreSQL (stack_e2e_test.go); each test starts its own real sshd
+// and worker.
 var (
 	frontend string
 	server   *devserver.Server
@@ -50,14 +52,17 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	srv, err := devserver.Start(context.Background(), devserver.Config{
-		DataDir: dir, UIPort: -1, SearchAttributes: contract.SearchAttributes(),
-	})
+	skip, err := startTemporal(dir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "start temporal:", err)
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	frontend, server, dataDir = srv.FrontendAddress(), srv, dir
+	if skip != "" {
+		fmt.Fprintln(os.Stderr, skip)
+		os.RemoveAll(dir)
+		os.Exit(0)
+	}
 	os.Setenv("TEMPORAL_ADDRESS", frontend)
 	// Every test runs with payload encryption on, as `stead dev` does: the
 	// CLI (and worker processes) find the key through the environment.
@@ -68,7 +73,7 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv(cli.EnvCodecKeyFile, keyFile)
 	code := m.Run()
-	_ = server.Stop()
+	stopTemporal()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

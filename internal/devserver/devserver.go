@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -20,7 +18,6 @@ import (
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -33,6 +30,8 @@ import (
 	"go.temporal.io/server/common/primitives/timestamp"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+
+	"github.com/stead-io/stead/internal/namespace"
 )
 
 const (
@@ -430,7 +429,8 @@ func startTemporal(opts ...temporal.ServerOption) (srv temporal.Server, err erro
 }
 
 // prepareNamespace waits for the frontend to serve the namespace and then
-// registers any search attribute it still lacks.
+// registers any search attribute it still lacks, as `stead namespace setup`
+// does against any server.
 func (s *Server) prepareNamespace(ctx context.Context, cfg Config) error {
 	c, err := client.NewLazyClient(client.Options{
 		HostPort:  s.frontendAddress,
@@ -449,41 +449,8 @@ func (s *Server) prepareNamespace(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("wait for frontend %s to serve namespace %s: %w", s.frontendAddress, cfg.Namespace, err)
 	}
-	return registerSearchAttributes(ctx, c.OperatorService(), cfg.Namespace, cfg.SearchAttributes)
-}
-
-// registerSearchAttributes adds the attributes of want that the namespace
-// lacks and rejects any it has under another type.
-func registerSearchAttributes(ctx context.Context, op operatorservice.OperatorServiceClient, namespace string, want map[string]enumspb.IndexedValueType) error {
-	if len(want) == 0 {
-		return nil
-	}
-	resp, err := op.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-	if err != nil {
-		return fmt.Errorf("list search attributes of %s: %w", namespace, err)
-	}
-	missing := map[string]enumspb.IndexedValueType{}
-	for _, name := range slices.Sorted(maps.Keys(want)) {
-		typ := want[name]
-		if got, ok := resp.GetSystemAttributes()[name]; ok {
-			return fmt.Errorf("register search attribute %s: the name is taken by a %s system attribute", name, got)
-		}
-		got, ok := resp.GetCustomAttributes()[name]
-		switch {
-		case !ok:
-			missing[name] = typ
-		case got != typ:
-			return fmt.Errorf("register search attribute %s as %s: it is already registered as %s", name, typ, got)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	_, err = op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
-	if err != nil {
-		return fmt.Errorf("add search attributes to %s: %w", namespace, err)
-	}
-	return nil
+	_, err = namespace.Setup(ctx, c.WorkflowService(), c.OperatorService(), namespace.Spec{Name: cfg.Namespace, SearchAttributes: cfg.SearchAttributes})
+	return err
 }
 
 // startUI serves the Web UI, pointed at the frontend, and waits until it answers.

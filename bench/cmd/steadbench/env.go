@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -80,9 +81,16 @@ func (e *env) hostList(n int) string {
 	return filepath.Join(e.dir, fmt.Sprintf("hosts.%d", n))
 }
 
-// startStead starts the server (`stead dev` without a worker) and the
-// worker as two processes, so each one's memory and CPU can be read.
+// startStead starts the server (`stead dev` without a worker), unless
+// -temporal-address names one, and the worker, as processes of their own,
+// so each one's memory and CPU can be read.
 func (e *env) startStead(ctx context.Context) error {
+	if e.cfg.temporalAddress != "" {
+		if err := e.useServer(); err != nil {
+			return err
+		}
+		return e.startWorker()
+	}
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -103,11 +111,32 @@ func (e *env) startStead(ctx context.Context) error {
 	if !e.server.alive() {
 		return fmt.Errorf("stead dev exited: %s", e.server.tail())
 	}
-	args = []string{e.cfg.stead, "worker", "--address", e.stead,
+	return e.startWorker()
+}
+
+// useServer adopts the server of -temporal-address and -server-pid, which
+// the benchmark measures but neither starts nor stops.
+func (e *env) useServer() error {
+	if e.cfg.serverPID <= 0 {
+		return fmt.Errorf("-temporal-address %s needs -server-pid, the server's process id", e.cfg.temporalAddress)
+	}
+	p, err := os.FindProcess(e.cfg.serverPID)
+	if err != nil {
+		return fmt.Errorf("find server process %d: %w", e.cfg.serverPID, err)
+	}
+	e.stead = e.cfg.temporalAddress
+	e.server = &proc{name: "server", cmd: &exec.Cmd{Process: p}, exited: make(chan struct{})}
+	return nil
+}
+
+// startWorker starts the worker process against e.stead.
+func (e *env) startWorker() error {
+	args := []string{e.cfg.stead, "worker", "--address", e.stead,
 		"--credential", "default=" + e.sshd.KeyFile, "--known-hosts", e.knownHosts, "--log-level", "warn"}
 	if e.cfg.pprof != "" {
 		args = append(args, "--pprof", e.cfg.pprof)
 	}
+	var err error
 	e.worker, err = e.procs.start("worker", filepath.Join(e.dir, "worker.log"), nil, args...)
 	if err != nil {
 		return err

@@ -41,6 +41,10 @@ type config struct {
 	command     string
 	hold        bool
 	cases       string
+	// temporalAddress and serverPID point the benchmark at a Temporal
+	// server it did not start (bench/cmd/steadprod runs one on PostgreSQL).
+	temporalAddress string
+	serverPID       int
 }
 
 func main() {
@@ -62,6 +66,8 @@ func main() {
 	flag.StringVar(&cfg.command, "command", "make bench", "the command line reported in BENCHMARKS.md")
 	flag.StringVar(&cfg.cases, "cases", "fanout200,fanout1000,steps,nochange,idle", "the cases to run, comma-separated")
 	flag.BoolVar(&cfg.hold, "hold", false, "set up the hosts, server and worker, print how to reach them and wait for Ctrl-C, to profile by hand")
+	flag.StringVar(&cfg.temporalAddress, "temporal-address", "", "run against this Temporal frontend instead of starting `stead dev` (its namespace prepared by `stead namespace setup`); -server-pid names its process")
+	flag.IntVar(&cfg.serverPID, "server-pid", 0, "with -temporal-address: the server's process id, whose memory and CPU are reported as the server's")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
