@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -295,7 +296,7 @@ func TestValidateSchemaAndSteps(t *testing.T) {
 }
 
 func TestBuiltins(t *testing.T) {
-	require.Equal(t, []string{"Stead-DownloadContent", "Stead-RunDocument", "Stead-RunPowerShellScript", "Stead-RunShellScript"}, BuiltinNames())
+	require.Equal(t, []string{"Stead-DownloadContent", "Stead-InstallPackages", "Stead-RunDocument", "Stead-RunPowerShellScript", "Stead-RunShellScript"}, BuiltinNames())
 	tests := []struct{ name, canonical string }{
 		{"Stead-RunShellScript", "Stead-RunShellScript"},
 		{"AWS-RunShellScript", "Stead-RunShellScript"},
@@ -340,6 +341,7 @@ func TestBuiltinGolden(t *testing.T) {
 			"sourceInfo":      map[string]any{"url": "https://example.com/files/agent.tar.gz", "sha256": strings.Repeat("ab", 32)},
 			"destinationPath": "/opt/agent/",
 		},
+		"Stead-InstallPackages": {"Packages": []any{"nginx", "curl=7.88.1-10+deb12u8"}, "Mode": "Validate"},
 	}
 	for _, name := range BuiltinNames() {
 		t.Run(name, func(t *testing.T) {
@@ -358,6 +360,14 @@ func TestBuiltinGolden(t *testing.T) {
 			want, err := os.ReadFile(golden)
 			require.NoError(t, err)
 			require.Equal(t, string(want), string(got))
+			if !slices.Contains([]string{"Stead-RunShellScript", "Stead-RunPowerShellScript", "Stead-RunDocument", "Stead-DownloadContent"}, name) {
+				// A job document's steps hold no placeholder: parameters reach
+				// its scripts only as SSM_<name> variables, never as code.
+				_, steps, found := strings.Cut(string(content), "\nmainSteps:")
+				require.True(t, found)
+				require.NotContains(t, steps, "{{", "%s: a placeholder in a step", name)
+				require.NotEmpty(t, plan.Steps[0].Env)
+			}
 		})
 	}
 }

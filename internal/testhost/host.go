@@ -139,9 +139,13 @@ func (h *Host) prepare(tarball, dir string, opts Options) error {
 	if out, err := exec.Command("tar", "--numeric-owner", "-xpf", tarball, "-C", h.Root).CombinedOutput(); err != nil {
 		return fmt.Errorf("unpack %s: %w: %s", tarball, err, tailOf(out))
 	}
-	hostPub, err := testsshd.WriteKey(filepath.Join(h.Root, "etc/ssh/ssh_host_ed25519_key"))
+	hostKeyFile := filepath.Join(h.Root, "etc/ssh/ssh_host_ed25519_key")
+	hostPub, err := testsshd.WriteKey(hostKeyFile)
 	if err != nil {
 		return fmt.Errorf("write host key: %w", err)
+	}
+	if err := os.WriteFile(hostKeyFile+".pub", ssh.MarshalAuthorizedKey(hostPub), 0o644); err != nil {
+		return fmt.Errorf("write host public key: %w", err)
 	}
 	h.HostKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostPub)))
 	var userPub ssh.PublicKey

@@ -1,0 +1,118 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stead-io/stead/cli"
+	"github.com/stead-io/stead/contract"
+	"github.com/stead-io/stead/internal/testhost"
+)
+
+// The built-in job documents run on real hosts: Debian roots in network
+// namespaces (internal/testhost), each with its own sshd and apt, reached
+// by a real worker through real associations.
+
+// hostNode registers h as node id, logging in as root with its pinned
+// host key, and deregisters it when the test ends.
+func hostNode(t *testing.T, id string, h *testhost.Host, tags ...string) {
+	t.Helper()
+	t.Cleanup(func() { stead(t, "node", "deregister", id) })
+	args := []string{"node", "register", "--id", id, "--address", h.Addr, "--port", "22", "--user", h.User, "--host-key", h.HostKey}
+	for _, tag := range tags {
+		args = append(args, "--tag", tag)
+	}
+	ok(t, args...)
+}
+
+// runAssociation creates association name (or, when it exists, starts it
+// again) and waits for the execution: the node's outcome, and whether
+// the CLI reported success.
+func runAssociation(t *testing.T, name string, create ...string) (cli.TargetOutput, bool) {
+	t.Helper()
+	args := []string{"association", "start", name, "--wait"}
+	if len(create) > 0 {
+		args = append([]string{"association", "create", "--name", name, "--wait"}, create...)
+		t.Cleanup(func() { stead(t, "association", "delete", name) })
+	}
+	out, errs, code := stead(t, args...)
+	outs := targetsJSON(t, name, execID(t, out+errs))
+	require.Len(t, outs, 1, out+errs)
+	return outs[0], code == 0
+}
+
+// requireCompliance waits for the node's compliance with association to
+// be status.
+func requireCompliance(t *testing.T, node, association, status string) {
+	t.Helper()
+	var last string
+	require.Eventually(t, func() bool {
+		var recs []cli.NodeCompliance
+		if err := json.Unmarshal([]byte(ok(t, "compliance", "list", "--node", node, "--association", association, "--output", "json")), &recs); err != nil || len(recs) != 1 {
+			return false
+		}
+		last = recs[0].Status
+		return last == status
+	}, 30*time.Second, 200*time.Millisecond, "compliance of %s with %s: want %s, last %q", node, association, status, last)
+}
+
+// Stead-InstallPackages: Validate reports a missing package as drift and
+// installs nothing; Enforce installs it from the host's apt repository;
+// a rerun changes nothing and says so; an exact version is a downgrade
+// when asked; Remove removes.
+func TestInstallPackagesOnARealHost(t *testing.T) {
+	repo := testhost.NewRepo(t)
+	repo.Add(t, "main", "stable", "Stead-Test",
+		testhost.Package{Name: "stead-web", Version: "1.0", Files: map[string]string{"/usr/sbin/stead-web": "#!/bin/sh\necho web 1.0\n"}},
+		testhost.Package{Name: "stead-web", Version: "1.2", Files: map[string]string{"/usr/sbin/stead-web": "#!/bin/sh\necho web 1.2\n"}})
+	repo.Serve(t)
+	h := testhost.Start(t, "ip1", "10.203.1.1", "10.203.1.2", testhost.Options{Repo: repo})
+	startLocalWorker(t, h.KeyFile)
+	hostNode(t, "pkg-1", h, "role=web")
+	// installed is stead-web's dpkg status and version, "" when absent.
+	installed := func() string {
+		t.Helper()
+		return h.Exec(t, "sh", "-c", "dpkg-query -W -f='${db:Status-Abbrev}${Version}' stead-web 2>/dev/null || true")
+	}
+	target := []string{"--document", "Stead-InstallPackages", "--targets", "Key=tag:role,Values=web"}
+
+	o, success := runAssociation(t, "pkg-check", append(target, "--parameters", `{"Mode":"Validate","Packages":["stead-web"]}`)...)
+	require.False(t, success)
+	require.Equal(t, contract.StatusFailed, o.Status, o.DetailedStatus)
+	require.Contains(t, o.Output[0].Stdout, "drift: stead-web: not installed, wanted installed")
+	require.Contains(t, o.Output[0].Stdout, "nothing changed (Mode Validate)")
+	require.Empty(t, installed(), "Validate installs nothing")
+	requireCompliance(t, "pkg-1", "pkg-check", contract.NonCompliant)
+
+	o, success = runAssociation(t, "pkg-web", append(target, "--parameters", `{"Packages":["stead-web"]}`)...)
+	require.True(t, success, o.DetailedStatus)
+	require.Contains(t, o.Output[0].Stdout, "changed: 1 package(s) through apt; COMPLIANT")
+	require.Equal(t, "ii 1.2", installed())
+	requireCompliance(t, "pkg-1", "pkg-web", contract.Compliant)
+
+	o, success = runAssociation(t, "pkg-web")
+	require.True(t, success, o.DetailedStatus)
+	require.Contains(t, o.Output[0].Stdout, "COMPLIANT: every package is as wanted (apt); nothing to change")
+	require.NotContains(t, o.Output[0].Stdout, "apt-get", "a compliant node runs no package manager")
+
+	o, success = runAssociation(t, "pkg-check")
+	require.True(t, success, o.DetailedStatus)
+	requireCompliance(t, "pkg-1", "pkg-check", contract.Compliant)
+
+	o, success = runAssociation(t, "pkg-pin", append(target, "--parameters", `{"Packages":["stead-web=1.0"]}`)...)
+	require.True(t, success, "%s: %s", o.DetailedStatus, o.Output[0].Stderr)
+	require.Contains(t, o.Output[0].Stdout, "drift: stead-web: version 1.2, wanted 1.0")
+	require.Equal(t, "ii 1.0", installed())
+
+	o, success = runAssociation(t, "pkg-gone", append(target, "--parameters", `{"Action":"Remove","Packages":["stead-web"]}`)...)
+	require.True(t, success, "%s: %s", o.DetailedStatus, o.Output[0].Stderr)
+	require.Empty(t, installed(), "removed")
+	require.NoFileExists(t, h.Root+"/usr/sbin/stead-web")
+
+	// Bad parameters are refused before anything runs, as for any document.
+	fails(t, "Packages", "association", "create", "--name", "pkg-bad", "--document", "Stead-InstallPackages",
+		"--targets", "Key=tag:role,Values=web", "--parameters", `{"Packages":["-o APT::Foo=1; reboot"]}`)
+}
