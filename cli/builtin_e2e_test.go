@@ -116,3 +116,61 @@ func TestInstallPackagesOnARealHost(t *testing.T) {
 	fails(t, "Packages", "association", "create", "--name", "pkg-bad", "--document", "Stead-InstallPackages",
 		"--targets", "Key=tag:role,Values=web", "--parameters", `{"Packages":["-o APT::Foo=1; reboot"]}`)
 }
+
+// Stead-RunPatchBaseline: a scan lists the missing security update and
+// changes nothing; Validate with Install changes nothing either; an
+// install applies the security update alone (not the non-security one,
+// nor the rejected one), and compliance turns COMPLIANT.
+func TestPatchBaselineOnARealHost(t *testing.T) {
+	pkg := func(name, version string) testhost.Package {
+		return testhost.Package{Name: name, Version: version, Files: map[string]string{"/usr/bin/" + name: "#!/bin/sh\necho " + version + "\n"}}
+	}
+	repo := testhost.NewRepo(t)
+	repo.Add(t, "main", "stable", "Stead-Test", pkg("stead-ssl", "1.0"), pkg("stead-tool", "1.0"), pkg("stead-tool", "1.1"), pkg("stead-old", "1.0"))
+	repo.Add(t, "security", "stable-security", "Debian-Security", pkg("stead-ssl", "1.0+sec1"), pkg("stead-old", "1.0+sec1"))
+	repo.Serve(t)
+	h := testhost.Start(t, "pb1", "10.203.2.1", "10.203.2.2", testhost.Options{Repo: repo})
+	h.Exec(t, "sh", "-c", "apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y stead-ssl=1.0 stead-tool=1.0 stead-old=1.0 >/dev/null")
+	startLocalWorker(t, h.KeyFile)
+	hostNode(t, "patch-1", h, "patch=yes")
+	versions := func() string {
+		t.Helper()
+		return h.Exec(t, "dpkg-query", "-W", "-f=${Package}=${Version} ", "stead-ssl", "stead-tool", "stead-old")
+	}
+	const unpatched = "stead-old=1.0 stead-ssl=1.0 stead-tool=1.0 "
+	target := []string{"--document", "Stead-RunPatchBaseline", "--targets", "Key=tag:patch,Values=yes"}
+
+	o, success := runAssociation(t, "patch-scan", append(target, "--parameters", `{"Operation":"Scan","RejectedPatches":["stead-old"]}`)...)
+	require.False(t, success)
+	require.Equal(t, contract.StatusFailed, o.Status)
+	out := o.Output[0].Stdout
+	require.Contains(t, out, "Missing=1 Failed=0", out)
+	require.Contains(t, out, "InstalledOther=1 InstalledRejected=1", out)
+	require.Contains(t, out, "missing: stead-ssl 1.0 -> 1.0+sec1 (security)")
+	require.NotContains(t, out, "missing: stead-tool")
+	require.NotContains(t, out, "missing: stead-old")
+	require.Equal(t, unpatched, versions(), "a scan changes nothing")
+	requireCompliance(t, "patch-1", "patch-scan", contract.NonCompliant)
+
+	o, success = runAssociation(t, "patch-dry", append(target, "--parameters", `{"Operation":"Install","Mode":"Validate","RejectedPatches":["stead-old"]}`)...)
+	require.False(t, success)
+	require.Contains(t, o.Output[0].Stdout, "nothing changed (Install, Mode Validate)")
+	require.Equal(t, unpatched, versions(), "Validate changes nothing")
+
+	o, success = runAssociation(t, "patch-install", append(target, "--parameters", `{"Operation":"Install","RejectedPatches":["stead-old"]}`)...)
+	require.True(t, success, "%s\n%s\n%s", o.DetailedStatus, o.Output[0].Stdout, o.Output[0].Stderr)
+	require.Contains(t, o.Output[0].Stdout, "installed: stead-ssl 1.0 -> 1.0+sec1 (security)")
+	require.Contains(t, o.Output[0].Stdout, "Missing=0 Failed=0")
+	require.Equal(t, "stead-old=1.0 stead-ssl=1.0+sec1 stead-tool=1.0 ", versions(), "the security update alone")
+	requireCompliance(t, "patch-1", "patch-install", contract.Compliant)
+
+	_, success = runAssociation(t, "patch-scan")
+	require.True(t, success)
+	requireCompliance(t, "patch-1", "patch-scan", contract.Compliant)
+
+	// Approving a package by name makes its non-security update missing.
+	o, success = runAssociation(t, "patch-approved", append(target, "--parameters", `{"ApprovedPatches":["stead-tool","stead-absent"],"RejectedPatches":["stead-old"]}`)...)
+	require.False(t, success)
+	require.Contains(t, o.Output[0].Stdout, "missing: stead-tool 1.0 -> 1.1 (approved)")
+	require.Contains(t, o.Output[0].Stdout, "NotApplicable=1")
+}

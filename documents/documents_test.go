@@ -296,7 +296,7 @@ func TestValidateSchemaAndSteps(t *testing.T) {
 }
 
 func TestBuiltins(t *testing.T) {
-	require.Equal(t, []string{"Stead-DownloadContent", "Stead-InstallPackages", "Stead-RunDocument", "Stead-RunPowerShellScript", "Stead-RunShellScript"}, BuiltinNames())
+	require.Equal(t, []string{"Stead-DownloadContent", "Stead-InstallPackages", "Stead-RunDocument", "Stead-RunPatchBaseline", "Stead-RunPowerShellScript", "Stead-RunShellScript"}, BuiltinNames())
 	tests := []struct{ name, canonical string }{
 		{"Stead-RunShellScript", "Stead-RunShellScript"},
 		{"AWS-RunShellScript", "Stead-RunShellScript"},
@@ -342,6 +342,7 @@ func TestBuiltinGolden(t *testing.T) {
 			"destinationPath": "/opt/agent/",
 		},
 		"Stead-InstallPackages": {"Packages": []any{"nginx", "curl=7.88.1-10+deb12u8"}, "Mode": "Validate"},
+		"Stead-RunPatchBaseline": {"Operation": "Install", "ApprovedPatches": []any{"nginx"}, "RejectedPatches": []any{"openssl"}, "RebootOption": "NoReboot"},
 	}
 	for _, name := range BuiltinNames() {
 		t.Run(name, func(t *testing.T) {
