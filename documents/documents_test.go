@@ -341,7 +341,7 @@ func TestBuiltinGolden(t *testing.T) {
 			"sourceInfo":      map[string]any{"url": "https://example.com/files/agent.tar.gz", "sha256": strings.Repeat("ab", 32)},
 			"destinationPath": "/opt/agent/",
 		},
-		"Stead-InstallPackages": {"Packages": []any{"nginx", "curl=7.88.1-10+deb12u8"}, "Mode": "Validate"},
+		"Stead-InstallPackages":  {"Packages": []any{"nginx", "curl=7.88.1-10+deb12u8"}, "Mode": "Validate"},
 		"Stead-RunPatchBaseline": {"Operation": "Install", "ApprovedPatches": []any{"nginx"}, "RejectedPatches": []any{"openssl"}, "RebootOption": "NoReboot"},
 	}
 	for _, name := range BuiltinNames() {
