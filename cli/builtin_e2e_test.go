@@ -1,12 +1,19 @@
 package cli_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/cli"
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/testhost"
@@ -173,4 +180,85 @@ func TestPatchBaselineOnARealHost(t *testing.T) {
 	require.False(t, success)
 	require.Contains(t, o.Output[0].Stdout, "missing: stead-tool 1.0 -> 1.1 (approved)")
 	require.Contains(t, o.Output[0].Stdout, "NotApplicable=1")
+}
+
+// Stead-UpdateSoftware: Validate reports a node on another build and
+// changes nothing; Enforce downloads the wanted build through the worker,
+// replaces the program and restarts its service; a rerun changes nothing;
+// a build whose health check fails is rolled back.
+func TestUpdateSoftwareOnARealHost(t *testing.T) {
+	agent := func(build string, healthy bool) []byte {
+		health := "exit 0"
+		if !healthy {
+			health = "echo unhealthy >&2; exit 1"
+		}
+		return fmt.Appendf(nil, "#!/bin/sh\n# agent build %s\nif [ \"${1:-}\" = --health ]; then %s; fi\nexec sleep 100000\n", build, health)
+	}
+	builds := map[string][]byte{"/agent-1": agent("1", true), "/agent-2": agent("2", true), "/agent-3": agent("3", false)}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b, found := builds[r.URL.Path]; found {
+			_, _ = w.Write(b)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	sum := func(path string) string {
+		s := sha256.Sum256(builds[path])
+		return hex.EncodeToString(s[:])
+	}
+
+	h := testhost.Start(t, "us1", "10.203.3.1", "10.203.3.2", testhost.Options{})
+	const bin = "/usr/local/bin/stead-agent"
+	require.NoError(t, os.WriteFile(h.Root+bin, builds["/agent-1"], 0o755))
+	require.NoError(t, os.WriteFile(h.Root+"/etc/init.d/stead-agent", []byte(`#!/bin/sh
+# A System V service for the agent.
+pidfile=/run/stead-agent.pid
+case "$1" in
+  start) start-stop-daemon --start --background --make-pidfile --pidfile $pidfile --startas `+bin+` ;;
+  stop) start-stop-daemon --stop --quiet --oknodo --pidfile $pidfile --remove-pidfile ;;
+  restart) "$0" stop; "$0" start ;;
+  status) start-stop-daemon --status --pidfile $pidfile ;;
+esac
+`), 0o755))
+	startLocalWorker(t, h.KeyFile, func(a *activities.Activities) { a.HTTPClient = srv.Client() })
+	hostNode(t, "upd-1", h, "agent=yes")
+	params := func(build, mode string) string {
+		b, err := json.Marshal(map[string]any{"Path": bin, "Url": srv.URL + build, "Sha256": sum(build), "Service": "stead-agent",
+			"HealthCheck": []string{bin, "--health"}, "HealthTimeout": "3", "Mode": mode})
+		require.NoError(t, err)
+		return string(b)
+	}
+	onHost := func() string {
+		t.Helper()
+		return h.ReadFile(t, bin)
+	}
+	target := []string{"--document", "Stead-UpdateSoftware", "--targets", "Key=tag:agent,Values=yes"}
+
+	o, success := runAssociation(t, "upd-check", append(target, "--parameters", params("/agent-2", "Validate"))...)
+	require.False(t, success)
+	require.Contains(t, o.Output[0].Stdout, "drift: "+bin+" has sha256 "+sum("/agent-1")+", wanted "+sum("/agent-2"))
+	require.Equal(t, string(builds["/agent-1"]), onHost(), "Validate changes nothing")
+	requireCompliance(t, "upd-1", "upd-check", contract.NonCompliant)
+
+	o, success = runAssociation(t, "upd-2", append(target, "--parameters", params("/agent-2", "Enforce"))...)
+	require.True(t, success, "%s: %+v", o.DetailedStatus, o.Output)
+	require.Contains(t, o.Output[2].Stdout, "updated: "+bin+" is at sha256 "+sum("/agent-2")+" and healthy")
+	require.Equal(t, string(builds["/agent-2"]), onHost())
+	h.Exec(t, "/etc/init.d/stead-agent", "status") // fails the test unless the restart started the service
+	requireCompliance(t, "upd-1", "upd-2", contract.Compliant)
+
+	o, success = runAssociation(t, "upd-2")
+	require.True(t, success, o.DetailedStatus)
+	require.Contains(t, o.Output[0].Stdout, "nothing to change")
+	require.Len(t, o.Output, 1, "a node at the wanted build downloads nothing")
+
+	o, success = runAssociation(t, "upd-3", append(target, "--parameters", params("/agent-3", "Enforce"))...)
+	require.False(t, success)
+	require.Contains(t, o.Output[2].Stderr, "health check failed after the update: rolling back")
+	require.Contains(t, o.Output[2].Stderr, "rolled back: "+bin+" is at its previous build, healthy")
+	require.Equal(t, string(builds["/agent-2"]), onHost(), "the previous build is back")
+	require.NoFileExists(t, h.Root+bin+".stead-new")
+	require.NoFileExists(t, h.Root+bin+".stead-previous")
+	requireCompliance(t, "upd-1", "upd-3", contract.NonCompliant)
 }

@@ -296,7 +296,7 @@ func TestValidateSchemaAndSteps(t *testing.T) {
 }
 
 func TestBuiltins(t *testing.T) {
-	require.Equal(t, []string{"Stead-DownloadContent", "Stead-InstallPackages", "Stead-RunDocument", "Stead-RunPatchBaseline", "Stead-RunPowerShellScript", "Stead-RunShellScript"}, BuiltinNames())
+	require.Equal(t, []string{"Stead-DownloadContent", "Stead-InstallPackages", "Stead-RunDocument", "Stead-RunPatchBaseline", "Stead-RunPowerShellScript", "Stead-RunShellScript", "Stead-UpdateSoftware"}, BuiltinNames())
 	tests := []struct{ name, canonical string }{
 		{"Stead-RunShellScript", "Stead-RunShellScript"},
 		{"AWS-RunShellScript", "Stead-RunShellScript"},
@@ -341,7 +341,9 @@ func TestBuiltinGolden(t *testing.T) {
 			"sourceInfo":      map[string]any{"url": "https://example.com/files/agent.tar.gz", "sha256": strings.Repeat("ab", 32)},
 			"destinationPath": "/opt/agent/",
 		},
-		"Stead-InstallPackages":  {"Packages": []any{"nginx", "curl=7.88.1-10+deb12u8"}, "Mode": "Validate"},
+		"Stead-InstallPackages": {"Packages": []any{"nginx", "curl=7.88.1-10+deb12u8"}, "Mode": "Validate"},
+		"Stead-UpdateSoftware": {"Path": "/usr/local/bin/agent", "Url": "https://example.com/agent-2", "Sha256": strings.Repeat("ab", 32),
+			"Service": "agent", "HealthCheck": []any{"/usr/local/bin/agent", "--health"}},
 		"Stead-RunPatchBaseline": {"Operation": "Install", "ApprovedPatches": []any{"nginx"}, "RejectedPatches": []any{"openssl"}, "RebootOption": "NoReboot"},
 	}
 	for _, name := range BuiltinNames() {
@@ -362,11 +364,16 @@ func TestBuiltinGolden(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, string(want), string(got))
 			if !slices.Contains([]string{"Stead-RunShellScript", "Stead-RunPowerShellScript", "Stead-RunDocument", "Stead-DownloadContent"}, name) {
-				// A job document's steps hold no placeholder: parameters reach
-				// its scripts only as SSM_<name> variables, never as code.
-				_, steps, found := strings.Cut(string(content), "\nmainSteps:")
-				require.True(t, found)
-				require.NotContains(t, steps, "{{", "%s: a placeholder in a step", name)
+				// A job document's scripts hold no placeholder: parameters
+				// reach them only as SSM_<name> variables, never as code.
+				doc, err := Parse(content)
+				require.NoError(t, err)
+				for _, step := range doc.MainSteps {
+					elements, _, _ := commandElements(step)
+					for _, e := range elements {
+						require.NotContains(t, e, "{{", "%s: a placeholder in the script of step %s", name, step.Name)
+					}
+				}
 				require.NotEmpty(t, plan.Steps[0].Env)
 			}
 		})

@@ -282,11 +282,21 @@ func (h *Host) Log() string {
 	return tailOf(out)
 }
 
-// Exec runs argv inside the host's root and network namespace (not over
-// SSH: the test's own look at the host) and returns its combined output.
+// Exec runs argv on the host, in its namespaces and root (not over SSH:
+// the test's own look at the host), and returns its combined output.
 func (h *Host) Exec(t testing.TB, argv ...string) string {
 	t.Helper()
-	out, err := exec.Command("ip", append([]string{"netns", "exec", h.Name, "chroot", h.Root}, argv...)...).CombinedOutput()
+	if h.cmd == nil {
+		t.Fatalf("testhost: exec on %s: it is stopped", h.Name)
+	}
+	// The host's first process (sshd) is the child of unshare, which ip
+	// netns exec became.
+	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", h.cmd.Process.Pid, h.cmd.Process.Pid))
+	if err != nil || len(strings.Fields(string(children))) == 0 {
+		t.Fatalf("testhost: find the processes of %s: %v", h.Name, err)
+	}
+	pid := strings.Fields(string(children))[0]
+	out, err := exec.Command("nsenter", append([]string{"--target", pid, "--mount", "--uts", "--pid", "--net", "--root", "--wd", "--"}, argv...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("testhost: %s: %v: %s", strings.Join(argv, " "), err, out)
 	}

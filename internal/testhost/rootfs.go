@@ -42,7 +42,7 @@ func Require(t testing.TB) {
 	if os.Geteuid() != 0 {
 		missing = append(missing, "root")
 	}
-	for _, tool := range []string{"ip", "unshare", "chroot", "debootstrap", "tar", "dpkg-deb"} {
+	for _, tool := range []string{"ip", "unshare", "nsenter", "chroot", "debootstrap", "tar", "dpkg-deb"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}
