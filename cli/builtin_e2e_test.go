@@ -262,3 +262,64 @@ esac
 	require.NoFileExists(t, h.Root+bin+".stead-previous")
 	requireCompliance(t, "upd-1", "upd-3", contract.NonCompliant)
 }
+
+// Stead-ConfigureNetwork: Validate lists the drift and changes nothing;
+// Enforce applies addresses, a route, MTU and DNS, confirmed by the
+// worker's next step; a rerun changes nothing; a change that cuts the
+// node off from the worker (its own address removed) is rolled back and
+// the run fails saying so.
+func TestConfigureNetworkOnARealHost(t *testing.T) {
+	h := testhost.Start(t, "cn1", "10.203.4.1", "10.203.4.2", testhost.Options{})
+	startLocalWorker(t, h.KeyFile)
+	hostNode(t, "net-1", h, "net=yes")
+	settings := func() string {
+		t.Helper()
+		return h.Exec(t, "sh", "-c", "ip -o addr show dev "+h.If+" | awk '{print $4}'; cat /sys/class/net/"+h.If+"/mtu; ip route show 10.99.0.0/16; cat /etc/resolv.conf 2>/dev/null || true")
+	}
+	before := settings()
+	params := func(mode string) string {
+		b, err := json.Marshal(map[string]any{"Interface": h.If, "Addresses": []string{"10.203.4.20/24"}, "MTU": "1400",
+			"Routes": []string{"10.99.0.0/16=10.203.4.1"}, "DNS": []string{"10.203.4.1"}, "Mode": mode})
+		require.NoError(t, err)
+		return string(b)
+	}
+	target := []string{"--document", "Stead-ConfigureNetwork", "--targets", "Key=tag:net,Values=yes"}
+
+	o, success := runAssociation(t, "net-check", append(target, "--parameters", params("Validate"))...)
+	require.False(t, success)
+	out := o.Output[0].Stdout
+	require.Contains(t, out, "drift: add address 10.203.4.20/24 to "+h.If)
+	require.Contains(t, out, "drift: route 10.99.0.0/16 via 10.203.4.1")
+	require.Contains(t, out, "drift: name servers 10.203.4.1")
+	require.Contains(t, out, "drift: MTU 1400 on "+h.If+" (now 1500)")
+	require.Equal(t, before, settings(), "Validate changes nothing")
+	requireCompliance(t, "net-1", "net-check", contract.NonCompliant)
+
+	o, success = runAssociation(t, "net-set", append(target, "--parameters", params("Enforce"))...)
+	require.True(t, success, "%s: %+v", o.DetailedStatus, o.Output)
+	require.Contains(t, o.Output[1].Stdout, "COMPLIANT: the worker reaches the node after the change; confirmed")
+	after := settings()
+	require.Contains(t, after, "10.203.4.20/24")
+	require.Contains(t, after, "\n1400\n")
+	require.Contains(t, after, "10.99.0.0/16 via 10.203.4.1")
+	require.Contains(t, after, "nameserver 10.203.4.1")
+	requireCompliance(t, "net-1", "net-set", contract.Compliant)
+
+	o, success = runAssociation(t, "net-set")
+	require.True(t, success, o.DetailedStatus)
+	require.Contains(t, o.Output[0].Stdout, "nothing to change")
+	require.Len(t, o.Output, 1)
+
+	// Removing the address the worker reaches the node on cuts it off:
+	// the node restores its settings, and the worker's next step says so.
+	start := time.Now()
+	o, success = runAssociation(t, "net-cut", append(target, "--parameters",
+		`{"Interface":"`+h.If+`","RemoveAddresses":["10.203.4.2/24"],"RollbackSeconds":"5"}`)...)
+	require.False(t, success)
+	require.Len(t, o.Output, 2, "%s: %+v", o.DetailedStatus, o.Output)
+	require.Contains(t, o.Output[0].Stdout, "drift: remove address 10.203.4.2/24 from "+h.If)
+	require.Contains(t, o.Output[1].Stderr, "rolled back: the change cut the node off from the worker")
+	require.Equal(t, after, settings(), "the settings from before the cut are back")
+	t.Logf("cut off and rolled back in %s", time.Since(start).Round(time.Second))
+	requireCompliance(t, "net-1", "net-cut", contract.NonCompliant)
+}
