@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/cli"
+	"github.com/stead-io/stead/client"
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/testhost"
 )
@@ -322,4 +324,53 @@ func TestConfigureNetworkOnARealHost(t *testing.T) {
 	require.Equal(t, after, settings(), "the settings from before the cut are back")
 	t.Logf("cut off and rolled back in %s", time.Since(start).Round(time.Second))
 	requireCompliance(t, "net-1", "net-cut", contract.NonCompliant)
+}
+
+// Stead-GatherInventory: one association collects two hosts' inventories;
+// `inventory list` answers which host has which version of a package, and
+// `inventory describe` shows one host in full.
+func TestGatherInventoryOnRealHosts(t *testing.T) {
+	repo := testhost.NewRepo(t)
+	repo.Add(t, "main", "stable", "Stead-Test", testhost.Package{Name: "stead-ssl", Version: "1.0"})
+	repo.Add(t, "security", "stable-security", "Debian-Security", testhost.Package{Name: "stead-ssl", Version: "1.0+sec1"})
+	repo.Serve(t)
+	a := testhost.Start(t, "inva", "10.203.5.1", "10.203.5.2", testhost.Options{Repo: repo})
+	b := testhost.Start(t, "invb", "10.203.6.1", "10.203.6.2", testhost.Options{Repo: repo, KeyFile: a.KeyFile})
+	a.Exec(t, "sh", "-c", "apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y stead-ssl=1.0 >/dev/null")
+	b.Exec(t, "sh", "-c", "apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y stead-ssl >/dev/null")
+	startLocalWorker(t, a.KeyFile)
+	hostNode(t, "inv-a", a, "inventory=yes")
+	hostNode(t, "inv-b", b, "inventory=yes")
+
+	t.Cleanup(func() { stead(t, "association", "delete", "inventory") })
+	ok(t, "association", "create", "--name", "inventory", "--document", "Stead-GatherInventory",
+		"--targets", "Key=tag:inventory,Values=yes", "--wait")
+
+	var invs []cli.Inventory
+	require.NoError(t, json.Unmarshal([]byte(ok(t, "inventory", "list", "--output", "json")), &invs))
+	require.Len(t, invs, 2)
+	require.NoError(t, json.Unmarshal([]byte(ok(t, "inventory", "list", "--package", "stead-ssl", "--version-below", "1.0+sec1", "--output", "json")), &invs))
+	require.Len(t, invs, 1)
+	require.Equal(t, "inv-a", invs[0].NodeID, "only inv-a lacks the security update")
+	v, found := invs[0].PackageVersion("stead-ssl")
+	require.True(t, found)
+	require.Equal(t, "1.0", v)
+	require.Regexp(t, `inv-b\s.*\s1\.0\+sec1\s`, ok(t, "inventory", "list", "--package", "stead-ssl"))
+
+	var inv cli.Inventory
+	require.NoError(t, json.Unmarshal([]byte(ok(t, "inventory", "describe", "--node", "inv-b", "--output", "json")), &inv))
+	require.Equal(t, "Debian GNU/Linux 12 (bookworm)", inv.OS)
+	require.Equal(t, strings.TrimSpace(b.Exec(t, "uname", "-r")), strings.Fields(inv.Kernel)[0])
+	v, found = inv.PackageVersion("openssh-server")
+	require.True(t, found, "the Debian packages of the host are listed")
+	require.NotEmpty(t, v)
+	var addrs []string
+	for _, i := range inv.Interfaces {
+		addrs = append(addrs, i.Addresses...)
+	}
+	require.Contains(t, addrs, "10.203.6.2/24")
+	require.Contains(t, inv.Users, client.InventoryUser{Name: "root", UID: 0, Shell: "/bin/bash"})
+	require.NotEmpty(t, inv.Services)
+	require.Contains(t, ok(t, "inventory", "describe", "--node", "inv-a"), "package stead-ssl")
+	fails(t, "node inv-none has no inventory", "inventory", "describe", "--node", "inv-none")
 }

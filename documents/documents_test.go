@@ -296,7 +296,7 @@ func TestValidateSchemaAndSteps(t *testing.T) {
 }
 
 func TestBuiltins(t *testing.T) {
-	require.Equal(t, []string{"Stead-ConfigureNetwork", "Stead-DownloadContent", "Stead-InstallPackages", "Stead-RunDocument", "Stead-RunPatchBaseline", "Stead-RunPowerShellScript", "Stead-RunShellScript", "Stead-UpdateSoftware"}, BuiltinNames())
+	require.Equal(t, []string{"Stead-ConfigureNetwork", "Stead-DownloadContent", "Stead-GatherInventory", "Stead-InstallPackages", "Stead-RunDocument", "Stead-RunPatchBaseline", "Stead-RunPowerShellScript", "Stead-RunShellScript", "Stead-UpdateSoftware"}, BuiltinNames())
 	tests := []struct{ name, canonical string }{
 		{"Stead-RunShellScript", "Stead-RunShellScript"},
 		{"AWS-RunShellScript", "Stead-RunShellScript"},
@@ -346,6 +346,7 @@ func TestBuiltinGolden(t *testing.T) {
 			"Service": "agent", "HealthCheck": []any{"/usr/local/bin/agent", "--health"}},
 		"Stead-ConfigureNetwork": {"Interface": "eth0", "Addresses": []any{"10.0.0.5/24"}, "Routes": []any{"default=10.0.0.1"},
 			"DNS": []any{"10.0.0.2"}, "MTU": "9000"},
+		"Stead-GatherInventory":  {"Sections": []any{"OS", "Packages"}},
 		"Stead-RunPatchBaseline": {"Operation": "Install", "ApprovedPatches": []any{"nginx"}, "RejectedPatches": []any{"openssl"}, "RebootOption": "NoReboot"},
 	}
 	for _, name := range BuiltinNames() {
