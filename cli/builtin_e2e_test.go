@@ -73,6 +73,7 @@ func requireCompliance(t *testing.T, node, association, status string) {
 // a rerun changes nothing and says so; an exact version is a downgrade
 // when asked; Remove removes.
 func TestInstallPackagesOnARealHost(t *testing.T) {
+	testhost.Require(t)
 	repo := testhost.NewRepo(t)
 	repo.Add(t, "main", "stable", "Stead-Test",
 		testhost.Package{Name: "stead-web", Version: "1.0", Files: map[string]string{"/usr/sbin/stead-web": "#!/bin/sh\necho web 1.0\n"}},
@@ -131,6 +132,7 @@ func TestInstallPackagesOnARealHost(t *testing.T) {
 // install applies the security update alone (not the non-security one,
 // nor the rejected one), and compliance turns COMPLIANT.
 func TestPatchBaselineOnARealHost(t *testing.T) {
+	testhost.Require(t)
 	pkg := func(name, version string) testhost.Package {
 		return testhost.Package{Name: name, Version: version, Files: map[string]string{"/usr/bin/" + name: "#!/bin/sh\necho " + version + "\n"}}
 	}
@@ -189,6 +191,7 @@ func TestPatchBaselineOnARealHost(t *testing.T) {
 // replaces the program and restarts its service; a rerun changes nothing;
 // a build whose health check fails is rolled back.
 func TestUpdateSoftwareOnARealHost(t *testing.T) {
+	testhost.Require(t)
 	agent := func(build string, healthy bool) []byte {
 		health := "exit 0"
 		if !healthy {
@@ -271,6 +274,7 @@ esac
 // node off from the worker (its own address removed) is rolled back and
 // the run fails saying so.
 func TestConfigureNetworkOnARealHost(t *testing.T) {
+	testhost.Require(t)
 	h := testhost.Start(t, "cn1", "10.203.4.1", "10.203.4.2", testhost.Options{})
 	startLocalWorker(t, h.KeyFile)
 	hostNode(t, "net-1", h, "net=yes")
@@ -330,6 +334,7 @@ func TestConfigureNetworkOnARealHost(t *testing.T) {
 // `inventory list` answers which host has which version of a package, and
 // `inventory describe` shows one host in full.
 func TestGatherInventoryOnRealHosts(t *testing.T) {
+	testhost.Require(t)
 	repo := testhost.NewRepo(t)
 	repo.Add(t, "main", "stable", "Stead-Test", testhost.Package{Name: "stead-ssl", Version: "1.0"})
 	repo.Add(t, "security", "stable-security", "Debian-Security", testhost.Package{Name: "stead-ssl", Version: "1.0+sec1"})
