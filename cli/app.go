@@ -40,6 +40,7 @@ func New(stdout, stderr io.Writer) *ucli.App {
 			codecServerCommand(),
 			complianceCommand(),
 			namespaceCommand(),
+			inventoryCommand(),
 		},
 	}
 }

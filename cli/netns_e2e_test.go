@@ -93,19 +93,24 @@ func openTempDir(t *testing.T) string {
 	return dir
 }
 
-// startLocalWorker runs a worker in this process that logs in with keyFile.
-func startLocalWorker(t *testing.T, keyFile string) {
+// startLocalWorker runs a worker in this process that logs in with keyFile;
+// configure, if given, adjusts its activities (e.g. their HTTP client).
+func startLocalWorker(t *testing.T, keyFile string, configure ...func(*activities.Activities)) {
 	c := dialTest(t)
 	dialer, err := transport.NewSSHDialer(transport.SSHConfig{Credentials: map[string]string{"default": keyFile}})
 	require.NoError(t, err)
 	pool := transport.NewPool(transport.NewDialer(dialer), time.Minute)
+	acts := &activities.Activities{
+		Client: c, Namespace: "default", DataConverter: codec.NewDataConverter(codecKeys),
+		Nodes: pool, HeartbeatEvery: time.Second,
+	}
+	for _, f := range configure {
+		f(acts)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- worker.Run(ctx, worker.Options{Client: c, Activities: &activities.Activities{
-			Client: c, Namespace: "default", DataConverter: codec.NewDataConverter(codecKeys),
-			Nodes: pool, HeartbeatEvery: time.Second,
-		}})
+		done <- worker.Run(ctx, worker.Options{Client: c, Activities: acts})
 	}()
 	t.Cleanup(func() {
 		cancel()

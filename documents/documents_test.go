@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -295,7 +296,7 @@ func TestValidateSchemaAndSteps(t *testing.T) {
 }
 
 func TestBuiltins(t *testing.T) {
-	require.Equal(t, []string{"Stead-DownloadContent", "Stead-RunDocument", "Stead-RunPowerShellScript", "Stead-RunShellScript"}, BuiltinNames())
+	require.Equal(t, []string{"Stead-ConfigureNetwork", "Stead-DownloadContent", "Stead-GatherInventory", "Stead-InstallPackages", "Stead-RunDocument", "Stead-RunPatchBaseline", "Stead-RunPowerShellScript", "Stead-RunShellScript", "Stead-UpdateSoftware"}, BuiltinNames())
 	tests := []struct{ name, canonical string }{
 		{"Stead-RunShellScript", "Stead-RunShellScript"},
 		{"AWS-RunShellScript", "Stead-RunShellScript"},
@@ -340,6 +341,13 @@ func TestBuiltinGolden(t *testing.T) {
 			"sourceInfo":      map[string]any{"url": "https://example.com/files/agent.tar.gz", "sha256": strings.Repeat("ab", 32)},
 			"destinationPath": "/opt/agent/",
 		},
+		"Stead-InstallPackages": {"Packages": []any{"nginx", "curl=7.88.1-10+deb12u8"}, "Mode": "Validate"},
+		"Stead-UpdateSoftware": {"Path": "/usr/local/bin/agent", "Url": "https://example.com/agent-2", "Sha256": strings.Repeat("ab", 32),
+			"Service": "agent", "HealthCheck": []any{"/usr/local/bin/agent", "--health"}},
+		"Stead-ConfigureNetwork": {"Interface": "eth0", "Addresses": []any{"10.0.0.5/24"}, "Routes": []any{"default=10.0.0.1"},
+			"DNS": []any{"10.0.0.2"}, "MTU": "9000"},
+		"Stead-GatherInventory":  {"Sections": []any{"OS", "Packages"}},
+		"Stead-RunPatchBaseline": {"Operation": "Install", "ApprovedPatches": []any{"nginx"}, "RejectedPatches": []any{"openssl"}, "RebootOption": "NoReboot"},
 	}
 	for _, name := range BuiltinNames() {
 		t.Run(name, func(t *testing.T) {
@@ -358,6 +366,19 @@ func TestBuiltinGolden(t *testing.T) {
 			want, err := os.ReadFile(golden)
 			require.NoError(t, err)
 			require.Equal(t, string(want), string(got))
+			if !slices.Contains([]string{"Stead-RunShellScript", "Stead-RunPowerShellScript", "Stead-RunDocument", "Stead-DownloadContent"}, name) {
+				// A job document's scripts hold no placeholder: parameters
+				// reach them only as SSM_<name> variables, never as code.
+				doc, err := Parse(content)
+				require.NoError(t, err)
+				for _, step := range doc.MainSteps {
+					elements, _, _ := commandElements(step)
+					for _, e := range elements {
+						require.NotContains(t, e, "{{", "%s: a placeholder in the script of step %s", name, step.Name)
+					}
+				}
+				require.NotEmpty(t, plan.Steps[0].Env)
+			}
 		})
 	}
 }

@@ -171,7 +171,7 @@ func launch(dir string, opts Options) (*Server, error) {
 	}
 
 	s := &Server{User: UserName, dir: dir, opts: opts}
-	hostPub, err := writeKey(filepath.Join(dir, "host_ed25519"))
+	hostPub, err := WriteKey(filepath.Join(dir, "host_ed25519"))
 	if err != nil {
 		return nil, fmt.Errorf("write host key: %w", err)
 	}
@@ -183,7 +183,7 @@ func launch(dir string, opts Options) (*Server, error) {
 	s.hostPub = hostPub
 	s.HostKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostPub)))
 	s.KeyFile = filepath.Join(dir, "client_ed25519")
-	userPub, err := writeKey(s.KeyFile)
+	userPub, err := WriteKey(s.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("write client key: %w", err)
 	}
@@ -281,7 +281,7 @@ func (s *Server) run() error {
 			return fmt.Errorf("sshd exited: %s", tail(logPath))
 		default:
 		}
-		if answers(s.readyAddress(), s.Port) {
+		if Greets(s.readyAddress(), s.Port) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -363,8 +363,8 @@ func (s *Server) readyAddress() string {
 	return "127.0.0.1"
 }
 
-// answers reports whether an SSH server greets on addr:port.
-func answers(addr string, port int) bool {
+// Greets reports whether an SSH server greets on addr:port: a host is up.
+func Greets(addr string, port int) bool {
 	c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, strconv.Itoa(port)), time.Second)
 	if err != nil {
 		return false
@@ -385,9 +385,10 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// writeKey writes a new ed25519 private key in OpenSSH form to path and
-// returns its public key.
-func writeKey(path string) (ssh.PublicKey, error) {
+// WriteKey writes a new ed25519 private key in OpenSSH form to path and
+// returns its public key. Other test hosts (internal/testhost) use it for
+// their host and login keys.
+func WriteKey(path string) (ssh.PublicKey, error) {
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		return nil, err
