@@ -100,7 +100,7 @@ func associationCommand() *ucli.Command {
 				Usage:     "show each target of an execution with its output",
 				ArgsUsage: "NAME",
 				Flags: append([]ucli.Flag{
-					&ucli.StringFlag{Name: "execution", Usage: "execution id (see `association executions`); default: the latest"},
+					&ucli.StringFlag{Name: "execution", Usage: "execution id (see association executions); default: the latest"},
 				}, append(connectFlags(), outputFlag)...),
 				Action: associationTargets,
 			},

@@ -65,11 +65,17 @@ func connect(c *ucli.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := codecKeys(c, os.LookupEnv)
+	keys, err := codecKeys(c, os.LookupEnv, opts.HostPort)
 	if err != nil {
 		return nil, err
 	}
-	return dial(c.Context, opts, keys)
+	cn, err := dial(c.Context, opts, keys)
+	if err != nil && !c.IsSet(temporalAddress) {
+		if p, path, ok := readDevProfile(); ok && sameAddress(p.Address, opts.HostPort) {
+			return nil, fmt.Errorf("%w (the address is from %s, written by a stead dev that may have stopped; give --address)", err, path)
+		}
+	}
+	return cn, err
 }
 
 // dial connects with opts (where, how securely), encrypting payloads with
