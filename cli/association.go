@@ -8,7 +8,6 @@ import (
 
 	"github.com/stead-io/stead/client"
 	"github.com/stead-io/stead/contract"
-	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/ratecontrol"
 	"github.com/stead-io/stead/internal/schedule"
 	"github.com/stead-io/stead/internal/targets"
@@ -17,17 +16,16 @@ import (
 
 // specFlags are the flags that define an association, on create and update.
 func specFlags() []ucli.Flag {
-	return []ucli.Flag{
+	return append(parameterFlags(),
 		&ucli.StringFlag{Name: "document", Usage: "document to run: NAME or NAME:VERSION (a number, $LATEST or $DEFAULT; a bare NAME runs the default version of each execution's start), e.g. Stead-RunShellScript"},
 		&ucli.StringSliceFlag{Name: "targets", Usage: "Key=tag:NAME,Values=a,b or Key=InstanceIds,Values=id1,id2|* (repeatable; AND'ed)"},
-		&ucli.StringSliceFlag{Name: "parameters", Usage: `document parameters as JSON ('{"commands":["uname -a"]}') or key=value (repeatable)`},
 		&ucli.StringFlag{Name: "schedule", Usage: "cron(...), rate(...) or at(...); none runs only at create and on demand"},
 		&ucli.IntFlag{Name: "schedule-offset", Usage: "days (1-6) to delay each cron run by, as SSM's ScheduleOffset"},
 		&ucli.BoolFlag{Name: "apply-only-at-cron-interval", Usage: "do not run at create or update, only on the schedule"},
 		&ucli.StringFlag{Name: "max-concurrency", Usage: "targets running at once: N or N%", Value: "50"},
 		&ucli.StringFlag{Name: "max-errors", Usage: "failed targets tolerated before the run stops dispatching: N or N%", Value: "0"},
 		&ucli.StringFlag{Name: "compliance-severity", Usage: "CRITICAL, HIGH, MEDIUM, LOW or UNSPECIFIED", Value: "UNSPECIFIED"},
-	}
+	)
 }
 
 func associationCommand() *ucli.Command {
@@ -129,8 +127,8 @@ func specFromFlags(c *ucli.Context, base workflows.AssociationSpec, create bool)
 			spec.Targets = append(spec.Targets, tg)
 		}
 	}
-	if given("parameters") {
-		params, err := documents.ParseParameterFlags(c.StringSlice("parameters"))
+	if create || parametersGiven(c) {
+		params, err := parseParameters(c)
 		if err != nil {
 			parsed[workflows.FieldParameters] = []error{err}
 		}
@@ -219,7 +217,7 @@ func associationVersions(c *ucli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	st, err := cl.Association(c.Context, name)
+	st, err := cl.DescribeAssociation(c.Context, name)
 	if err != nil {
 		return err
 	}
@@ -301,7 +299,7 @@ func associationDescribe(c *ucli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	st, err := cl.Association(c.Context, name)
+	st, err := cl.DescribeAssociation(c.Context, name)
 	if err != nil {
 		return err
 	}
@@ -355,6 +353,9 @@ func associationExecutions(c *ucli.Context) error {
 func follow(c *ucli.Context, cl *client.Client, name, execID string) error {
 	res, err := cl.Follow(c.Context, name, execID, func(p client.Progress) {
 		k := p.Counts
+		if k.Total == 0 && !p.Done {
+			return // targets not resolved yet: nothing to count
+		}
 		fmt.Fprintf(c.App.ErrWriter, "%s: %d/%d done (%d succeeded, %d failed), %d in progress\n", p.Status, k.Done(), k.Total, k.Success, k.Errors(), k.InProgress)
 	})
 	if err != nil {
@@ -419,17 +420,33 @@ func associationTargets(c *ucli.Context) error {
 		return err
 	}
 	for _, o := range outs {
-		for _, s := range o.Output {
-			fmt.Fprintf(c.App.Writer, "\n--- %s / %s (exit %d)\n", o.NodeID, s.Name, s.ExitCode)
-			if s.Stdout != "" {
-				fmt.Fprint(c.App.Writer, ensureNewline(s.Stdout))
+		for _, step := range o.Steps {
+			if step.Attempt == 0 {
+				// A step that did not run (skipped, refused) says why.
+				fmt.Fprintf(c.App.Writer, "\n--- %s / %s: %s", o.NodeID, step.Name, step.Status)
+				if step.DetailedStatus != "" {
+					fmt.Fprintf(c.App.Writer, " (%s)", step.DetailedStatus)
+				}
+				fmt.Fprintln(c.App.Writer)
+				continue
 			}
-			if s.Stderr != "" {
-				fmt.Fprintf(c.App.Writer, "--- stderr\n%s", ensureNewline(s.Stderr))
+			for _, s := range append(append([]contract.StepSummary{}, step.Earlier...), step) {
+				printStepOutput(c, o.NodeID, s)
 			}
 		}
 	}
 	return nil
+}
+
+// printStepOutput prints the head of one run of a step's output.
+func printStepOutput(c *ucli.Context, nodeID string, s contract.StepSummary) {
+	fmt.Fprintf(c.App.Writer, "\n--- %s / %s (exit %d)\n", nodeID, s.Name, s.ExitCode)
+	if s.Stdout != "" {
+		fmt.Fprint(c.App.Writer, ensureNewline(s.Stdout))
+	}
+	if s.Stderr != "" {
+		fmt.Fprintf(c.App.Writer, "--- stderr\n%s", ensureNewline(s.Stderr))
+	}
 }
 
 func ensureNewline(s string) string {

@@ -78,11 +78,10 @@ func documentCommand() *ucli.Command {
 				Name:      "render",
 				Usage:     "print exactly what each step would run, with its environment; nothing runs",
 				ArgsUsage: "FILE|NAME",
-				Flags: append([]ucli.Flag{
-					&ucli.StringSliceFlag{Name: "parameters", Usage: `document parameters as JSON or key=value (repeatable)`},
+				Flags: append(append(parameterFlags(),
 					&ucli.StringFlag{Name: "platform", Usage: "linux or windows: the platform of the node to render for", Value: "linux"},
 					versionFlag, outputFlag,
-				}, connectFlags()...),
+				), connectFlags()...),
 				Action: documentRender,
 			},
 		},
@@ -273,7 +272,7 @@ func documentValidate(c *ucli.Context) error {
 	for _, w := range warnings {
 		fmt.Fprintf(c.App.Writer, "%s: warning: %s\n", file, w)
 	}
-	fmt.Fprintf(c.App.Writer, "%s: valid schemaVersion %s document, %d steps, %d parameters\n", file, doc.SchemaVersion, len(doc.MainSteps), len(doc.Parameters))
+	fmt.Fprintf(c.App.Writer, "%s: valid schemaVersion %s document, %s, %s\n", file, doc.SchemaVersion, count(len(doc.MainSteps), "step"), count(len(doc.Parameters), "parameter"))
 	return nil
 }
 
@@ -287,7 +286,7 @@ func documentRender(c *ucli.Context) error {
 	if platform != "linux" && platform != "windows" {
 		return fmt.Errorf("platform %q: want linux or windows", platform)
 	}
-	params, err := documents.ParseParameterFlags(c.StringSlice("parameters"))
+	params, err := parseParameters(c)
 	if err != nil {
 		return err
 	}

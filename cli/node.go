@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,7 +18,7 @@ func nodeCommand() *ucli.Command {
 		&ucli.StringFlag{Name: "id", Usage: "node id (letters, digits, . _ -)", Required: true},
 		&ucli.StringFlag{Name: "address", Usage: "host name or IP address to reach the node at"},
 		&ucli.IntFlag{Name: "port", Usage: "SSH port", Value: 22},
-		&ucli.StringFlag{Name: "user", Usage: "user the steps run as (default: the worker's user)"},
+		&ucli.StringFlag{Name: "user", Usage: "login the steps run as over ssh (required for ssh)"},
 		&ucli.StringSliceFlag{Name: "tag", Usage: "tag key=value (repeatable)"},
 		&ucli.StringFlag{Name: "platform", Usage: "linux or windows", Value: node.PlatformLinux},
 		&ucli.StringFlag{Name: "transport", Usage: "ssh, or local for the worker's own host", Value: node.TransportSSH},
@@ -175,11 +174,18 @@ func nodeDescribe(c *ucli.Context) error {
 		return p.value(st)
 	}
 	n := st.Node
-	tags, _ := json.Marshal(n.Tags)
+	// A local node has no port; no tags read as none, not as JSON's null.
+	port, tags := "-", "-"
+	if n.Port != 0 {
+		port = fmt.Sprint(n.Port)
+	}
+	if len(n.Tags) > 0 {
+		tags = strings.Join(n.TagList(), ", ")
+	}
 	if err := p.fields([][2]string{
-		{"ID", n.ID}, {"Address", n.Address}, {"Port", fmt.Sprint(n.Port)}, {"User", n.User},
+		{"ID", n.ID}, {"Address", n.Address}, {"Port", port}, {"User", n.User},
 		{"Platform", n.Platform}, {"Transport", n.Transport}, {"Region", n.Region},
-		{"Host key", n.HostKey}, {"Credential", n.Credential}, {"Tags", string(tags)},
+		{"Host key", n.HostKey}, {"Credential", n.Credential}, {"Tags", tags},
 		{"Revision", fmt.Sprint(st.Revision)},
 	}); err != nil {
 		return err
