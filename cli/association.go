@@ -103,6 +103,9 @@ func associationCommand() *ucli.Command {
 				Action: associationTargets,
 			},
 			associationOutputCommand(),
+			associationStopCommand(),
+			associationResumeCommand(),
+			associationCancelCommand(),
 		},
 	}
 }
