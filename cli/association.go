@@ -30,6 +30,7 @@ func specFlags() []ucli.Flag {
 
 func associationCommand() *ucli.Command {
 	waitFlag := &ucli.BoolFlag{Name: "wait", Usage: "follow the execution and exit 0 only if every target succeeded"}
+	dryRunFlag := &ucli.BoolFlag{Name: "dry-run", Usage: "change nothing: resolve the targets now, show the rate-control plan and the script each step runs per platform"}
 	return &ucli.Command{
 		Name:    "association",
 		Aliases: []string{"assoc"},
@@ -40,7 +41,7 @@ func associationCommand() *ucli.Command {
 				Usage: "create an association; it runs at once, then on its schedule",
 				Flags: append(append([]ucli.Flag{
 					&ucli.StringFlag{Name: "name", Usage: "association name", Required: true},
-				}, specFlags()...), append([]ucli.Flag{waitFlag}, connectFlags()...)...),
+				}, specFlags()...), append([]ucli.Flag{waitFlag, dryRunFlag}, connectFlags()...)...),
 				Action: associationCreate,
 			},
 			{
@@ -49,7 +50,7 @@ func associationCommand() *ucli.Command {
 				ArgsUsage: "NAME",
 				Flags: append(append([]ucli.Flag{
 					&ucli.IntFlag{Name: "association-version", Usage: "fail unless the association is at this version"},
-				}, specFlags()...), append([]ucli.Flag{waitFlag}, connectFlags()...)...),
+				}, specFlags()...), append([]ucli.Flag{waitFlag, dryRunFlag}, connectFlags()...)...),
 				Action: associationUpdate,
 			},
 			{
@@ -169,6 +170,9 @@ func associationCreate(c *ucli.Context) error {
 	}
 	cl := newClient(c)
 	defer cl.Close()
+	if c.Bool("dry-run") {
+		return dryRun(c, cl, spec)
+	}
 	created, err := cl.CreateAssociation(c.Context, spec)
 	if err != nil {
 		return err
@@ -198,6 +202,9 @@ func associationUpdate(c *ucli.Context) error {
 	spec, err := specFromFlags(c, cur.Spec, false)
 	if err != nil {
 		return err
+	}
+	if c.Bool("dry-run") {
+		return dryRun(c, cl, spec)
 	}
 	up, err := cl.UpdateAssociation(c.Context, spec, c.Int("association-version"))
 	if err != nil {
@@ -457,4 +464,40 @@ func ensureNewline(s string) string {
 		return s
 	}
 	return s + "\n"
+}
+
+// dryRun prints what creating or updating with spec would do, changing
+// nothing.
+func dryRun(c *ucli.Context, cl *client.Client, spec workflows.AssociationSpec) error {
+	p, err := cl.PreviewAssociation(c.Context, spec)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "dry run of association %s: nothing was created, changed or run\n", spec.Name)
+	ids := make([]string, 0, len(p.Nodes))
+	for _, n := range p.Nodes {
+		ids = append(ids, n.ID)
+	}
+	const listed = 20
+	more := ""
+	if len(ids) > listed {
+		more = fmt.Sprintf(" and %d more", len(ids)-listed)
+		ids = ids[:listed]
+	}
+	fmt.Fprintf(w, "targets: %s now (%s): %s%s\n", count(len(p.Nodes), "node"), targetsText(p.Spec.Targets), strings.Join(ids, ", "), more)
+	if len(p.Nodes) > 0 {
+		fmt.Fprintf(w, "rate control: %d at a time (max-concurrency %s), %s; no node starts after %s (max-errors %s)\n",
+			p.Concurrency, p.Spec.MaxConcurrency, count(p.Rounds, "round"), count(p.ErrorLimit+1, "failure"), p.Spec.MaxErrors)
+	}
+	sched := "none: it runs at create, on update and on association start"
+	if !p.Spec.Schedule.IsZero() {
+		sched = p.Spec.Schedule.String() + ", next slot " + when(p.NextRunAt)
+	}
+	fmt.Fprintf(w, "schedule: %s\n", sched)
+	for _, platform := range p.Platforms {
+		fmt.Fprintln(w)
+		printPlan(w, p.Plan, platform)
+	}
+	return nil
 }

@@ -56,6 +56,12 @@ type conn struct {
 	fc converter.FailureConverter
 }
 
+// memoSizeWarning is the memo size past which the SDK warns (its default
+// is 2 KiB). A node's memo holds one compliance record per association
+// that reached it, about 200 bytes each, by design: the warning belongs
+// past some 300 associations per node, not at ten.
+const memoSizeWarning = 64 << 10
+
 // dialTimeout bounds how long a command waits for an unreachable server.
 const dialTimeout = 5 * time.Second
 
@@ -85,6 +91,7 @@ func dial(ctx context.Context, opts sdkclient.Options, keys *codec.Keyring) (*co
 	opts.DataConverter = codec.NewDataConverter(keys)
 	opts.FailureConverter = codec.NewFailureConverter(keys, opts.DataConverter)
 	opts.Logger = quietLogger{}
+	opts.PayloadLimits = sdkclient.PayloadLimitOptions{MemoSizeWarning: memoSizeWarning}
 	addr := opts.HostPort
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -315,7 +316,12 @@ func documentRender(c *ucli.Context) error {
 	if p.json {
 		return p.value(plan)
 	}
-	w := c.App.Writer
+	printPlan(c.App.Writer, plan, platform)
+	return nil
+}
+
+// printPlan prints what each step of plan runs on a node of platform.
+func printPlan(w io.Writer, plan *documents.Plan, platform string) {
 	fmt.Fprintf(w, "document %s version %s (%s), rendered for %s; nothing was run\n", plan.DocumentName, plan.DocumentVersion, plan.DocumentHash, platform)
 	for i, s := range plan.Steps {
 		fmt.Fprintf(w, "\n--- step %d: %s (%s)\n", i+1, s.Name, s.Action)
@@ -368,5 +374,4 @@ func documentRender(c *ucli.Context) error {
 		}
 		fmt.Fprintf(w, "%s script:\n%s\n", s.Shell, s.Script)
 	}
-	return nil
 }

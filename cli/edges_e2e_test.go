@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,4 +128,69 @@ func TestParametersFromFileAndStdin(t *testing.T) {
 	require.Equal(t, 0, code, errs)
 	require.Contains(t, out, "echo at-stdin")
 	fails(t, "read parameters: open "+f+".missing", "document", "render", "Stead-RunShellScript", "--parameters", "@"+f+".missing")
+}
+
+// An Ansible user brings the fleet over in one command: hosts, their
+// addresses, ports and users from ansible-inventory --list, groups as tags;
+// once their keys are trusted, an association by group runs on them.
+func TestImportAnsibleInventory(t *testing.T) {
+	h := setup(t)
+	inv := fmt.Sprintf(`{
+  "_meta": {"hostvars": {
+    "ans-1": {"ansible_host": "127.0.0.84", "ansible_port": %[1]d, "ansible_user": %[2]q},
+    "ans-2": {"ansible_host": "127.0.0.85", "ansible_port": %[1]d, "ansible_user": %[2]q}
+  }},
+  "all": {"children": ["ungrouped", %[3]q]},
+  %[3]q: {"hosts": ["ans-1", "ans-2"]}
+}`, h.sshd.Port, h.sshd.User, h.tag)
+	f := filepath.Join(t.TempDir(), "inventory.json")
+	require.NoError(t, os.WriteFile(f, []byte(inv), 0o600))
+	fails(t, `format "ini": want yaml or ansible`, "node", "import", "--format", "ini", f)
+	require.Contains(t, ok(t, "node", "import", "--format", "ansible", f), "2 nodes registered")
+	var st workflows.NodeState
+	require.NoError(t, json.Unmarshal([]byte(ok(t, "node", "describe", "ans-1", "--output", "json")), &st))
+	require.Equal(t, "127.0.0.84", st.Node.Address)
+	require.Equal(t, h.sshd.Port, st.Node.Port)
+	require.Equal(t, map[string]string{h.tag: "true"}, st.Node.Tags)
+	for _, id := range []string{"ans-1", "ans-2"} {
+		ok(t, "node", "trust", id, "--yes")
+	}
+	out := ok(t, "association", "create", "--name", "from-ansible", "--document", "Stead-RunShellScript",
+		"--targets", "Key=tag:"+h.tag+",Values=true", "--parameters", "commands=echo ansible", "--wait")
+	t.Cleanup(func() { stead(t, "association", "delete", "from-ansible") })
+	require.Contains(t, out, "2 of 2 targets succeeded")
+}
+
+// --dry-run resolves the targets now and shows the rate-control plan and
+// the script, changing nothing.
+func TestDryRun(t *testing.T) {
+	h := setup(t)
+	for i, id := range []string{"dry-1", "dry-2", "dry-3"} {
+		h.register(id, 86+i)
+	}
+	create := []string{"association", "create", "--name", "dry", "--document", "Stead-RunShellScript",
+		"--targets", "Key=tag:role,Values=" + h.tag, "--max-concurrency", "2", "--max-errors", "1",
+		"--parameters", `{"commands":["echo dry-run-canary"]}`}
+	out := ok(t, append(create, "--dry-run")...)
+	for _, want := range []string{
+		"dry run of association dry: nothing was created, changed or run",
+		"targets: 3 nodes now (Key=tag:role,Values=" + h.tag + "): dry-1, dry-2, dry-3",
+		"rate control: 2 at a time (max-concurrency 2), 2 rounds; no node starts after 2 failures (max-errors 1)",
+		"schedule: none",
+		"echo dry-run-canary",
+	} {
+		require.Contains(t, out, want)
+	}
+	fails(t, "association dry not found", "association", "describe", "dry")
+
+	ok(t, append(create, "--schedule", "rate(1 day)", "--apply-only-at-cron-interval=false")...)
+	t.Cleanup(func() { stead(t, "association", "delete", "dry") })
+	out = ok(t, "association", "update", "dry", "--parameters", `{"commands":["echo changed-canary"]}`, "--dry-run")
+	require.Contains(t, out, "echo changed-canary")
+	require.Contains(t, out, "schedule: rate(1 day), next slot ")
+	var st workflows.AssociationState
+	require.NoError(t, json.Unmarshal([]byte(ok(t, "association", "describe", "dry", "--output", "json")), &st))
+	require.Equal(t, 1, st.Version, "the dry run changed nothing")
+	fails(t, "targets name unregistered nodes: ghost", "association", "create", "--name", "dry2", "--document", "Stead-RunShellScript",
+		"--targets", "Key=InstanceIds,Values=ghost", "--parameters", "commands=true", "--dry-run")
 }

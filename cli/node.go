@@ -42,9 +42,11 @@ func nodeCommand() *ucli.Command {
 			},
 			{
 				Name:      "import",
-				Usage:     "register every node listed in a YAML file",
+				Usage:     "register every node listed in a YAML file (see examples/nodes.yaml), or every host of an Ansible inventory",
 				ArgsUsage: "FILE",
-				Flags:     connectFlags(),
+				Flags: append([]ucli.Flag{
+					&ucli.StringFlag{Name: "format", Usage: "yaml (a list of nodes), or ansible: the JSON of ansible-inventory -i INVENTORY --list (ansible_host, ansible_port, ansible_user; groups become tags GROUP=true)", Value: "yaml"},
+				}, connectFlags()...),
 				Action:    nodeImport,
 			},
 			{
@@ -120,7 +122,15 @@ func nodeImport(c *ucli.Context) error {
 	}
 	cl := newClient(c)
 	defer cl.Close()
-	n, err := cl.ImportNodes(c.Context, data)
+	importer := cl.ImportNodes
+	switch f := c.String("format"); f {
+	case "yaml":
+	case "ansible":
+		importer = cl.ImportAnsibleInventory
+	default:
+		return fmt.Errorf("node import: format %q: want yaml or ansible", f)
+	}
+	n, err := importer(c.Context, data)
 	if err != nil {
 		return err
 	}
