@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -41,7 +42,7 @@ func associationCommand() *ucli.Command {
 				Usage: "create an association; it runs at once, then on its schedule",
 				Flags: append(append([]ucli.Flag{
 					&ucli.StringFlag{Name: "name", Usage: "association name", Required: true},
-				}, specFlags()...), append([]ucli.Flag{waitFlag, dryRunFlag}, connectFlags()...)...),
+				}, specFlags()...), append([]ucli.Flag{waitFlag, dryRunFlag, followOutputFlag}, connectFlags()...)...),
 				Action: associationCreate,
 			},
 			{
@@ -50,7 +51,7 @@ func associationCommand() *ucli.Command {
 				ArgsUsage: "NAME",
 				Flags: append(append([]ucli.Flag{
 					&ucli.IntFlag{Name: "association-version", Usage: "fail unless the association is at this version"},
-				}, specFlags()...), append([]ucli.Flag{waitFlag, dryRunFlag}, connectFlags()...)...),
+				}, specFlags()...), append([]ucli.Flag{waitFlag, dryRunFlag, followOutputFlag}, connectFlags()...)...),
 				Action: associationUpdate,
 			},
 			{
@@ -84,7 +85,7 @@ func associationCommand() *ucli.Command {
 				Name:      "start",
 				Usage:     "run an association now",
 				ArgsUsage: "NAME",
-				Flags:     append([]ucli.Flag{waitFlag}, connectFlags()...),
+				Flags:     append([]ucli.Flag{waitFlag, followOutputFlag}, connectFlags()...),
 				Action:    associationStart,
 			},
 			{
@@ -110,6 +111,10 @@ func associationCommand() *ucli.Command {
 		},
 	}
 }
+
+// followOutputFlag says how --wait reports: a bar on a terminal, else
+// lines (table), or JSON lines (json).
+var followOutputFlag = &ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "with --wait: table (a live bar on a terminal, lines otherwise) or json (one JSON object per change on stderr, the result on stdout)", Value: "table"}
 
 // specFromFlags builds an association spec from the flags: from the flags
 // alone on create, from base and the flags given on update. It checks the
@@ -361,19 +366,29 @@ func associationExecutions(c *ucli.Context) error {
 // follow prints an execution's progress until it ends, then its targets;
 // it fails unless every target succeeded.
 func follow(c *ucli.Context, cl *client.Client, name, execID string) error {
-	res, err := cl.Follow(c.Context, name, execID, func(p client.Progress) {
-		k := p.Counts
-		if k.Total == 0 && !p.Done {
-			return // targets not resolved yet: nothing to count
-		}
-		fmt.Fprintf(c.App.ErrWriter, "%s: %d/%d done (%d succeeded, %d failed), %d in progress\n", p.Status, k.Done(), k.Total, k.Success, k.Errors(), k.InProgress)
-	})
+	view := newProgressView(c, execID)
+	res, err := cl.Follow(c.Context, name, execID, view.show)
+	view.finish()
 	if err != nil {
 		return err
 	}
 	ts, complete, err := cl.Outcome(c.Context, name, res)
 	if err != nil {
 		return err
+	}
+	if c.String("output") == "json" {
+		if err := json.NewEncoder(c.App.Writer).Encode(struct {
+			ExecutionID string                    `json:"executionId"`
+			Result      workflows.ExecutionResult `json:"result"`
+			Targets     []contract.TargetSummary  `json:"targets"`
+			Complete    bool                      `json:"complete"`
+		}{execID, res, ts, complete}); err != nil {
+			return err
+		}
+		if res.Status != contract.StatusSuccess {
+			return fmt.Errorf("execution %s %s: %s", execID, res.Status, res.DetailedStatus)
+		}
+		return nil
 	}
 	if !complete && len(ts) > 0 {
 		fmt.Fprintf(c.App.Writer, "targets that did not succeed (first %d; see `association targets`):\n", len(ts))

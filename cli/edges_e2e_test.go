@@ -194,3 +194,38 @@ func TestDryRun(t *testing.T) {
 	fails(t, "targets name unregistered nodes: ghost", "association", "create", "--name", "dry2", "--document", "Stead-RunShellScript",
 		"--targets", "Key=InstanceIds,Values=ghost", "--parameters", "commands=true", "--dry-run")
 }
+
+// --wait reports as it goes: no line before the targets are known, and
+// with --output json one JSON object per change and the result as JSON.
+func TestWaitProgress(t *testing.T) {
+	h := setup(t)
+	h.register("prog-1", 89)
+	out, errs, code := stead(t, "association", "create", "--name", "progress", "--document", "Stead-RunShellScript",
+		"--targets", "Key=InstanceIds,Values=prog-1", "--parameters", "commands=echo hi", "--wait", "--output", "json")
+	require.Equal(t, 0, code, errs)
+	t.Cleanup(func() { stead(t, "association", "delete", "progress") })
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	var last struct {
+		ExecutionID string `json:"executionId"`
+		Done        bool   `json:"done"`
+		Status      string `json:"status"`
+	}
+	for _, l := range lines {
+		require.NoError(t, json.Unmarshal([]byte(l), &last), l)
+	}
+	require.True(t, last.Done)
+	require.Equal(t, contract.StatusSuccess, last.Status)
+	outLines := strings.Split(strings.TrimSpace(out), "\n")
+	var res struct {
+		ExecutionID string                   `json:"executionId"`
+		Targets     []contract.TargetSummary `json:"targets"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(outLines[len(outLines)-1]), &res))
+	require.Equal(t, last.ExecutionID, res.ExecutionID)
+	require.Equal(t, "prog-1", res.Targets[0].NodeID)
+
+	_, errs, code = stead(t, "association", "start", "progress", "--wait")
+	require.Equal(t, 0, code, errs)
+	require.NotContains(t, errs, " 0/0 done", "no count before the targets are resolved")
+	require.Contains(t, errs, "1/1 done (1 succeeded, 0 failed)")
+}

@@ -47,7 +47,7 @@ func nodeCommand() *ucli.Command {
 				Flags: append([]ucli.Flag{
 					&ucli.StringFlag{Name: "format", Usage: "yaml (a list of nodes), or ansible: the JSON of ansible-inventory -i INVENTORY --list (ansible_host, ansible_port, ansible_user; groups become tags GROUP=true)", Value: "yaml"},
 				}, connectFlags()...),
-				Action:    nodeImport,
+				Action: nodeImport,
 			},
 			{
 				Name:   "list",
