@@ -15,8 +15,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stead
 
+# Flags for `stead dev`: make run ARGS='--port 17233 --ui-port 18233'.
 run: build
-	./$(BIN) dev
+	./$(BIN) dev $(ARGS)
 
 test:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

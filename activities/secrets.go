@@ -39,7 +39,7 @@ func (a *Activities) stepEnv(in RunStepInput) ([]runner.EnvVar, *secrets.Redacto
 			}
 			if !found {
 				return nil, nil, temporal.NewNonRetryableApplicationError(
-					fmt.Sprintf("step %s: secret %s is not defined on this worker (give it with --secrets-file or %s%s)", in.Step.Name, name, secrets.EnvPrefix, name),
+					fmt.Sprintf("secret %s is not defined on this worker (give it with --secrets-file or %s%s)", name, secrets.EnvPrefix, name),
 					ErrSecretNotFound, nil)
 			}
 			hidden = append(hidden, value)

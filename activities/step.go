@@ -61,7 +61,7 @@ func (a *Activities) runStepOn(ctx context.Context, n node.Node, in RunStepInput
 	info := activity.GetInfo(ctx)
 	res := StepResult{Step: in.Step.Name, StartedAt: a.now(), Attempt: info.Attempt}
 	if in.Step.Refused != "" {
-		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: %s", in.Step.Name, in.Step.Refused), ErrInvalidStep, nil)
+		return res, temporal.NewNonRetryableApplicationError(in.Step.Refused, ErrInvalidStep, nil)
 	}
 	rn, err := a.runnerFor(n)
 	if err != nil {
@@ -71,7 +71,7 @@ func (a *Activities) runStepOn(ctx context.Context, n node.Node, in RunStepInput
 		return a.runDownload(ctx, rn, n, in, res)
 	}
 	if in.Step.Shell != "" && in.Step.Shell != rn.Shell() {
-		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: shell %s is not available on node %s", in.Step.Name, in.Step.Shell, n.ID), ErrInvalidStep, nil)
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("shell %s is not available on node %s", in.Step.Shell, n.ID), ErrInvalidStep, nil)
 	}
 	// Secrets: resolved here, redacted below (activities/secrets.go).
 	env, redact, err := a.stepEnv(in)
@@ -121,9 +121,7 @@ func deliveryError(err error) error {
 	if !errors.As(err, &te) {
 		return err
 	}
-	kind := string(te.Kind)
-	if te.Retryable() {
-		return temporal.NewApplicationErrorWithCause(err.Error(), kind, err)
-	}
-	return temporal.NewNonRetryableApplicationError(err.Error(), kind, err)
+	// The message is the whole story: a cause would print it a second time
+	// wherever the error is shown in full.
+	return temporal.NewApplicationErrorWithOptions(err.Error(), string(te.Kind), temporal.ApplicationErrorOptions{NonRetryable: !te.Retryable()})
 }

@@ -45,6 +45,10 @@ func New(stdout, stderr io.Writer) *ucli.App {
 	}
 }
 
+// maxErrorBytes bounds the one line an error is printed as: past it the
+// line says how much it left out.
+const maxErrorBytes = 4000
+
 // Run runs the command line and returns the process exit code: 0 on
 // success, 1 on an error (printed as one line to stderr).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -64,7 +68,7 @@ func RunWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	if errors.As(err, &exit) && exit.Error() == "" {
 		return exit.ExitCode()
 	}
-	fmt.Fprintln(stderr, "stead: "+problems.OneLine(err.Error()))
+	fmt.Fprintln(stderr, "stead: "+problems.Clip(problems.OneLine(err.Error()), maxErrorBytes))
 	if errors.As(err, &exit) {
 		return exit.ExitCode()
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -8,7 +9,6 @@ import (
 
 	"github.com/stead-io/stead/client"
 	"github.com/stead-io/stead/contract"
-	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/ratecontrol"
 	"github.com/stead-io/stead/internal/schedule"
 	"github.com/stead-io/stead/internal/targets"
@@ -17,21 +17,21 @@ import (
 
 // specFlags are the flags that define an association, on create and update.
 func specFlags() []ucli.Flag {
-	return []ucli.Flag{
+	return append(parameterFlags(),
 		&ucli.StringFlag{Name: "document", Usage: "document to run: NAME or NAME:VERSION (a number, $LATEST or $DEFAULT; a bare NAME runs the default version of each execution's start), e.g. Stead-RunShellScript"},
 		&ucli.StringSliceFlag{Name: "targets", Usage: "Key=tag:NAME,Values=a,b or Key=InstanceIds,Values=id1,id2|* (repeatable; AND'ed)"},
-		&ucli.StringSliceFlag{Name: "parameters", Usage: `document parameters as JSON ('{"commands":["uname -a"]}') or key=value (repeatable)`},
 		&ucli.StringFlag{Name: "schedule", Usage: "cron(...), rate(...) or at(...); none runs only at create and on demand"},
 		&ucli.IntFlag{Name: "schedule-offset", Usage: "days (1-6) to delay each cron run by, as SSM's ScheduleOffset"},
 		&ucli.BoolFlag{Name: "apply-only-at-cron-interval", Usage: "do not run at create or update, only on the schedule"},
 		&ucli.StringFlag{Name: "max-concurrency", Usage: "targets running at once: N or N%", Value: "50"},
 		&ucli.StringFlag{Name: "max-errors", Usage: "failed targets tolerated before the run stops dispatching: N or N%", Value: "0"},
 		&ucli.StringFlag{Name: "compliance-severity", Usage: "CRITICAL, HIGH, MEDIUM, LOW or UNSPECIFIED", Value: "UNSPECIFIED"},
-	}
+	)
 }
 
 func associationCommand() *ucli.Command {
 	waitFlag := &ucli.BoolFlag{Name: "wait", Usage: "follow the execution and exit 0 only if every target succeeded"}
+	dryRunFlag := &ucli.BoolFlag{Name: "dry-run", Usage: "change nothing: resolve the targets now, show the rate-control plan and the script each step runs per platform"}
 	return &ucli.Command{
 		Name:    "association",
 		Aliases: []string{"assoc"},
@@ -42,7 +42,7 @@ func associationCommand() *ucli.Command {
 				Usage: "create an association; it runs at once, then on its schedule",
 				Flags: append(append([]ucli.Flag{
 					&ucli.StringFlag{Name: "name", Usage: "association name", Required: true},
-				}, specFlags()...), append([]ucli.Flag{waitFlag}, connectFlags()...)...),
+				}, specFlags()...), append([]ucli.Flag{waitFlag, dryRunFlag, followOutputFlag}, connectFlags()...)...),
 				Action: associationCreate,
 			},
 			{
@@ -51,7 +51,7 @@ func associationCommand() *ucli.Command {
 				ArgsUsage: "NAME",
 				Flags: append(append([]ucli.Flag{
 					&ucli.IntFlag{Name: "association-version", Usage: "fail unless the association is at this version"},
-				}, specFlags()...), append([]ucli.Flag{waitFlag}, connectFlags()...)...),
+				}, specFlags()...), append([]ucli.Flag{waitFlag, dryRunFlag, followOutputFlag}, connectFlags()...)...),
 				Action: associationUpdate,
 			},
 			{
@@ -85,7 +85,7 @@ func associationCommand() *ucli.Command {
 				Name:      "start",
 				Usage:     "run an association now",
 				ArgsUsage: "NAME",
-				Flags:     append([]ucli.Flag{waitFlag}, connectFlags()...),
+				Flags:     append([]ucli.Flag{waitFlag, followOutputFlag}, connectFlags()...),
 				Action:    associationStart,
 			},
 			{
@@ -100,14 +100,21 @@ func associationCommand() *ucli.Command {
 				Usage:     "show each target of an execution with its output",
 				ArgsUsage: "NAME",
 				Flags: append([]ucli.Flag{
-					&ucli.StringFlag{Name: "execution", Usage: "execution id (see `association executions`); default: the latest"},
+					&ucli.StringFlag{Name: "execution", Usage: "execution id (see association executions); default: the latest"},
 				}, append(connectFlags(), outputFlag)...),
 				Action: associationTargets,
 			},
 			associationOutputCommand(),
+			associationStopCommand(),
+			associationResumeCommand(),
+			associationCancelCommand(),
 		},
 	}
 }
+
+// followOutputFlag says how --wait reports: a bar on a terminal, else
+// lines (table), or JSON lines (json).
+var followOutputFlag = &ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "with --wait: table (a live bar on a terminal, lines otherwise) or json (one JSON object per change on stderr, the result on stdout)", Value: "table"}
 
 // specFromFlags builds an association spec from the flags: from the flags
 // alone on create, from base and the flags given on update. It checks the
@@ -129,8 +136,8 @@ func specFromFlags(c *ucli.Context, base workflows.AssociationSpec, create bool)
 			spec.Targets = append(spec.Targets, tg)
 		}
 	}
-	if given("parameters") {
-		params, err := documents.ParseParameterFlags(c.StringSlice("parameters"))
+	if create || parametersGiven(c) {
+		params, err := parseParameters(c)
 		if err != nil {
 			parsed[workflows.FieldParameters] = []error{err}
 		}
@@ -168,6 +175,9 @@ func associationCreate(c *ucli.Context) error {
 	}
 	cl := newClient(c)
 	defer cl.Close()
+	if c.Bool("dry-run") {
+		return dryRun(c, cl, spec)
+	}
 	created, err := cl.CreateAssociation(c.Context, spec)
 	if err != nil {
 		return err
@@ -198,6 +208,9 @@ func associationUpdate(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Bool("dry-run") {
+		return dryRun(c, cl, spec)
+	}
 	up, err := cl.UpdateAssociation(c.Context, spec, c.Int("association-version"))
 	if err != nil {
 		return err
@@ -219,7 +232,7 @@ func associationVersions(c *ucli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	st, err := cl.Association(c.Context, name)
+	st, err := cl.DescribeAssociation(c.Context, name)
 	if err != nil {
 		return err
 	}
@@ -301,7 +314,7 @@ func associationDescribe(c *ucli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	st, err := cl.Association(c.Context, name)
+	st, err := cl.DescribeAssociation(c.Context, name)
 	if err != nil {
 		return err
 	}
@@ -353,16 +366,29 @@ func associationExecutions(c *ucli.Context) error {
 // follow prints an execution's progress until it ends, then its targets;
 // it fails unless every target succeeded.
 func follow(c *ucli.Context, cl *client.Client, name, execID string) error {
-	res, err := cl.Follow(c.Context, name, execID, func(p client.Progress) {
-		k := p.Counts
-		fmt.Fprintf(c.App.ErrWriter, "%s: %d/%d done (%d succeeded, %d failed), %d in progress\n", p.Status, k.Done(), k.Total, k.Success, k.Errors(), k.InProgress)
-	})
+	view := newProgressView(c, execID)
+	res, err := cl.Follow(c.Context, name, execID, view.show)
+	view.finish()
 	if err != nil {
 		return err
 	}
 	ts, complete, err := cl.Outcome(c.Context, name, res)
 	if err != nil {
 		return err
+	}
+	if c.String("output") == "json" {
+		if err := json.NewEncoder(c.App.Writer).Encode(struct {
+			ExecutionID string                    `json:"executionId"`
+			Result      workflows.ExecutionResult `json:"result"`
+			Targets     []contract.TargetSummary  `json:"targets"`
+			Complete    bool                      `json:"complete"`
+		}{execID, res, ts, complete}); err != nil {
+			return err
+		}
+		if res.Status != contract.StatusSuccess {
+			return fmt.Errorf("execution %s %s: %s", execID, res.Status, res.DetailedStatus)
+		}
+		return nil
 	}
 	if !complete && len(ts) > 0 {
 		fmt.Fprintf(c.App.Writer, "targets that did not succeed (first %d; see `association targets`):\n", len(ts))
@@ -419,17 +445,33 @@ func associationTargets(c *ucli.Context) error {
 		return err
 	}
 	for _, o := range outs {
-		for _, s := range o.Output {
-			fmt.Fprintf(c.App.Writer, "\n--- %s / %s (exit %d)\n", o.NodeID, s.Name, s.ExitCode)
-			if s.Stdout != "" {
-				fmt.Fprint(c.App.Writer, ensureNewline(s.Stdout))
+		for _, step := range o.Steps {
+			if step.Attempt == 0 {
+				// A step that did not run (skipped, refused) says why.
+				fmt.Fprintf(c.App.Writer, "\n--- %s / %s: %s", o.NodeID, step.Name, step.Status)
+				if step.DetailedStatus != "" {
+					fmt.Fprintf(c.App.Writer, " (%s)", step.DetailedStatus)
+				}
+				fmt.Fprintln(c.App.Writer)
+				continue
 			}
-			if s.Stderr != "" {
-				fmt.Fprintf(c.App.Writer, "--- stderr\n%s", ensureNewline(s.Stderr))
+			for _, s := range append(append([]contract.StepSummary{}, step.Earlier...), step) {
+				printStepOutput(c, o.NodeID, s)
 			}
 		}
 	}
 	return nil
+}
+
+// printStepOutput prints the head of one run of a step's output.
+func printStepOutput(c *ucli.Context, nodeID string, s contract.StepSummary) {
+	fmt.Fprintf(c.App.Writer, "\n--- %s / %s (exit %d)\n", nodeID, s.Name, s.ExitCode)
+	if s.Stdout != "" {
+		fmt.Fprint(c.App.Writer, ensureNewline(s.Stdout))
+	}
+	if s.Stderr != "" {
+		fmt.Fprintf(c.App.Writer, "--- stderr\n%s", ensureNewline(s.Stderr))
+	}
 }
 
 func ensureNewline(s string) string {
@@ -437,4 +479,40 @@ func ensureNewline(s string) string {
 		return s
 	}
 	return s + "\n"
+}
+
+// dryRun prints what creating or updating with spec would do, changing
+// nothing.
+func dryRun(c *ucli.Context, cl *client.Client, spec workflows.AssociationSpec) error {
+	p, err := cl.PreviewAssociation(c.Context, spec)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "dry run of association %s: nothing was created, changed or run\n", spec.Name)
+	ids := make([]string, 0, len(p.Nodes))
+	for _, n := range p.Nodes {
+		ids = append(ids, n.ID)
+	}
+	const listed = 20
+	more := ""
+	if len(ids) > listed {
+		more = fmt.Sprintf(" and %d more", len(ids)-listed)
+		ids = ids[:listed]
+	}
+	fmt.Fprintf(w, "targets: %s now (%s): %s%s\n", count(len(p.Nodes), "node"), targetsText(p.Spec.Targets), strings.Join(ids, ", "), more)
+	if len(p.Nodes) > 0 {
+		fmt.Fprintf(w, "rate control: %d at a time (max-concurrency %s), %s; no node starts after %s (max-errors %s)\n",
+			p.Concurrency, p.Spec.MaxConcurrency, count(p.Rounds, "round"), count(p.ErrorLimit+1, "failure"), p.Spec.MaxErrors)
+	}
+	sched := "none: it runs at create, on update and on association start"
+	if !p.Spec.Schedule.IsZero() {
+		sched = p.Spec.Schedule.String() + ", next slot " + when(p.NextRunAt)
+	}
+	fmt.Fprintf(w, "schedule: %s\n", sched)
+	for _, platform := range p.Platforms {
+		fmt.Fprintln(w)
+		printPlan(w, p.Plan, platform)
+	}
+	return nil
 }

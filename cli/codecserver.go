@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,12 +14,14 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/stead-io/stead/internal/codec"
+	"github.com/stead-io/stead/internal/hostguard"
 )
 
 // EnvCodecToken names the environment variable holding codec-server's
@@ -124,6 +129,10 @@ type devCodec struct {
 	keys     *codec.Keyring
 	source   string
 	endpoint string
+	// token is the endpoint's secret first path segment, new at each start:
+	// only a caller told the endpoint (the Web UI) can reach /encode and
+	// /decode.
+	token    string
 	listener net.Listener
 	server   *http.Server
 }
@@ -131,8 +140,8 @@ type devCodec struct {
 // startDevCodec resolves dev's keys (creating <data-dir>/codec.key on first
 // start) and, when the Web UI runs, reserves the codec endpoint's port, so
 // the UI can be told the endpoint before it starts. The endpoint is bound
-// to loopback even when --ip is not: it hands out plaintext to anyone who
-// asks, and dev has no token for a remote browser to send.
+// to loopback even when --ip is not: it hands out plaintext to whoever
+// holds its token, and a remote browser has no way to reach it safely.
 func startDevCodec(c *ucli.Context) (*devCodec, error) {
 	if c.Bool("no-encryption") {
 		return &devCodec{}, nil
@@ -149,16 +158,22 @@ func startDevCodec(c *ucli.Context) (*devCodec, error) {
 	if ip := net.ParseIP(c.String("ip")); ip != nil && ip.IsLoopback() {
 		host = ip.String()
 	}
+	secret := make([]byte, 16)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, fmt.Errorf("make codec endpoint token: %w", err)
+	}
+	d.token = hex.EncodeToString(secret)
 	d.listener, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, fmt.Errorf("listen for codec requests: %w", err)
 	}
-	d.endpoint = "http://" + d.listener.Addr().String()
+	d.endpoint = "http://" + d.listener.Addr().String() + "/" + d.token
 	return d, nil
 }
 
 // serve answers codec requests from the Web UI at uiURL, whether the
-// browser calls it by IP or as localhost.
+// browser calls it by IP or as localhost, and only under the endpoint's
+// token path and by the endpoint's own address (see hostguard).
 func (d *devCodec) serve(uiURL string, logger *slog.Logger) {
 	if d.listener == nil {
 		return
@@ -169,7 +184,19 @@ func (d *devCodec) serve(uiURL string, logger *slog.Logger) {
 			origins = append(origins, "http://"+net.JoinHostPort("localhost", u.Port()))
 		}
 	}
-	d.server = &http.Server{Handler: codec.NewHandler(d.keys, codec.HandlerOptions{Origins: origins}), ReadHeaderTimeout: 10 * time.Second}
+	inner := codec.NewHandler(d.keys, codec.HandlerOptions{Origins: origins})
+	prefix := []byte("/" + d.token + "/")
+	tokened := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := []byte(r.URL.Path)
+		if len(p) < len(prefix) || subtle.ConstantTimeCompare(p[:len(prefix)], prefix) != 1 {
+			http.NotFound(w, r)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	})
+	addr := d.listener.Addr().(*net.TCPAddr)
+	policy := hostguard.Policy{IP: addr.IP, Port: addr.Port}
+	d.server = &http.Server{Handler: policy.WrapHost(tokened), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := d.server.Serve(d.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("codec endpoint stopped", "error", err)
@@ -185,7 +212,7 @@ func (d *devCodec) describe(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  Payloads: encrypted, key %s from %s\n", d.keys.ActiveID(), d.source)
 	if d.endpoint != "" {
-		fmt.Fprintf(w, "  Codec:    %s (the Web UI decodes through it)\n", d.endpoint)
+		fmt.Fprintf(w, "  Codec:    %s/<token> (the Web UI decodes through it; the token is new at each start)\n", strings.TrimSuffix(d.endpoint, "/"+d.token))
 	}
 }
 

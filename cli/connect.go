@@ -56,6 +56,12 @@ type conn struct {
 	fc converter.FailureConverter
 }
 
+// memoSizeWarning is the memo size past which the SDK warns (its default
+// is 2 KiB). A node's memo holds one compliance record per association
+// that reached it, about 200 bytes each, by design: the warning belongs
+// past some 300 associations per node, not at ten.
+const memoSizeWarning = 64 << 10
+
 // dialTimeout bounds how long a command waits for an unreachable server.
 const dialTimeout = 5 * time.Second
 
@@ -65,11 +71,17 @@ func connect(c *ucli.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := codecKeys(c, os.LookupEnv)
+	keys, err := codecKeys(c, os.LookupEnv, opts.HostPort)
 	if err != nil {
 		return nil, err
 	}
-	return dial(c.Context, opts, keys)
+	cn, err := dial(c.Context, opts, keys)
+	if err != nil && !c.IsSet(temporalAddress) {
+		if p, path, ok := readDevProfile(); ok && sameAddress(p.Address, opts.HostPort) {
+			return nil, fmt.Errorf("%w (the address is from %s, written by a stead dev that may have stopped; give --address)", err, path)
+		}
+	}
+	return cn, err
 }
 
 // dial connects with opts (where, how securely), encrypting payloads with
@@ -79,6 +91,7 @@ func dial(ctx context.Context, opts sdkclient.Options, keys *codec.Keyring) (*co
 	opts.DataConverter = codec.NewDataConverter(keys)
 	opts.FailureConverter = codec.NewFailureConverter(keys, opts.DataConverter)
 	opts.Logger = quietLogger{}
+	opts.PayloadLimits = sdkclient.PayloadLimitOptions{MemoSizeWarning: memoSizeWarning}
 	addr := opts.HostPort
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()

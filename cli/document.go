@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -78,11 +79,10 @@ func documentCommand() *ucli.Command {
 				Name:      "render",
 				Usage:     "print exactly what each step would run, with its environment; nothing runs",
 				ArgsUsage: "FILE|NAME",
-				Flags: append([]ucli.Flag{
-					&ucli.StringSliceFlag{Name: "parameters", Usage: `document parameters as JSON or key=value (repeatable)`},
+				Flags: append(append(parameterFlags(),
 					&ucli.StringFlag{Name: "platform", Usage: "linux or windows: the platform of the node to render for", Value: "linux"},
 					versionFlag, outputFlag,
-				}, connectFlags()...),
+				), connectFlags()...),
 				Action: documentRender,
 			},
 		},
@@ -273,7 +273,7 @@ func documentValidate(c *ucli.Context) error {
 	for _, w := range warnings {
 		fmt.Fprintf(c.App.Writer, "%s: warning: %s\n", file, w)
 	}
-	fmt.Fprintf(c.App.Writer, "%s: valid schemaVersion %s document, %d steps, %d parameters\n", file, doc.SchemaVersion, len(doc.MainSteps), len(doc.Parameters))
+	fmt.Fprintf(c.App.Writer, "%s: valid schemaVersion %s document, %s, %s\n", file, doc.SchemaVersion, count(len(doc.MainSteps), "step"), count(len(doc.Parameters), "parameter"))
 	return nil
 }
 
@@ -287,7 +287,7 @@ func documentRender(c *ucli.Context) error {
 	if platform != "linux" && platform != "windows" {
 		return fmt.Errorf("platform %q: want linux or windows", platform)
 	}
-	params, err := documents.ParseParameterFlags(c.StringSlice("parameters"))
+	params, err := parseParameters(c)
 	if err != nil {
 		return err
 	}
@@ -316,7 +316,12 @@ func documentRender(c *ucli.Context) error {
 	if p.json {
 		return p.value(plan)
 	}
-	w := c.App.Writer
+	printPlan(c.App.Writer, plan, platform)
+	return nil
+}
+
+// printPlan prints what each step of plan runs on a node of platform.
+func printPlan(w io.Writer, plan *documents.Plan, platform string) {
 	fmt.Fprintf(w, "document %s version %s (%s), rendered for %s; nothing was run\n", plan.DocumentName, plan.DocumentVersion, plan.DocumentHash, platform)
 	for i, s := range plan.Steps {
 		fmt.Fprintf(w, "\n--- step %d: %s (%s)\n", i+1, s.Name, s.Action)
@@ -369,5 +374,4 @@ func documentRender(c *ucli.Context) error {
 		}
 		fmt.Fprintf(w, "%s script:\n%s\n", s.Shell, s.Script)
 	}
-	return nil
 }

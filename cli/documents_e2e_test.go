@@ -144,7 +144,7 @@ func TestDocumentRegistry(t *testing.T) {
 
 func TestDocumentValidateAndRender(t *testing.T) {
 	file := writeDoc(t, "doc.yaml", greetV1)
-	require.Contains(t, ok(t, "document", "validate", file), "valid schemaVersion 2.2 document, 1 steps, 1 parameters")
+	require.Contains(t, ok(t, "document", "validate", file), "valid schemaVersion 2.2 document, 1 step, 1 parameter")
 	fails(t, "json syntax error at line 1, column 8", "document", "validate", writeDoc(t, "bad.json", `{"a": tru}`))
 	// Every problem at once, those found reading the document and those found checking it.
 	fails(t, "descripton: unknown key; did you mean description?; step inv: plugin aws:softwareInventory is not supported", "document", "validate",

@@ -200,7 +200,7 @@ func TestNodeLifecycle(t *testing.T) {
 	require.Equal(t, "eu-west", ids["life-2"]["region"])
 
 	// A change is a new revision, recorded with who made it.
-	ok(t, "node", "register", "--id", "life-1", "--address", "127.0.0.2", "--port", fmt.Sprint(h.sshd.Port), "--tag", "role=changed")
+	ok(t, "node", "register", "--id", "life-1", "--address", "127.0.0.2", "--port", fmt.Sprint(h.sshd.Port), "--user", h.sshd.User, "--tag", "role=changed")
 	var st workflows.NodeState
 	require.NoError(t, json.Unmarshal([]byte(ok(t, "node", "describe", "life-1", "--output", "json")), &st))
 	require.Equal(t, 2, st.Revision)
@@ -227,7 +227,7 @@ func TestNodeLifecycle(t *testing.T) {
 	fails(t, "node 2 (imp-2): port 99999", "node", "import", bad)
 	require.NotContains(t, ok(t, "node", "list"), "imp-1")
 	good := filepath.Join(dir, "good.yaml")
-	require.NoError(t, os.WriteFile(good, []byte(fmt.Sprintf("- id: imp-1\n  address: 127.0.0.5\n  port: %d\n  tags: {role: imported}\n- id: imp-2\n  address: 127.0.0.6\n  port: %d\n", h.sshd.Port, h.sshd.Port)), 0o600))
+	require.NoError(t, os.WriteFile(good, []byte(fmt.Sprintf("- id: imp-1\n  address: 127.0.0.5\n  port: %d\n  user: %s\n  tags: {role: imported}\n- id: imp-2\n  address: 127.0.0.6\n  port: %d\n  user: %[2]s\n", h.sshd.Port, h.sshd.User, h.sshd.Port)), 0o600))
 	require.Contains(t, ok(t, "node", "import", good), "2 nodes registered")
 	require.Contains(t, ok(t, "node", "list"), "role=imported")
 }
@@ -295,6 +295,14 @@ func TestHostKeyMismatchIsUndeliverable(t *testing.T) {
 	outs := targetsJSON(t, "mitm", execID(t, out))
 	require.Equal(t, contract.StatusUndeliverable, outs[0].Status)
 	require.Contains(t, outs[0].DetailedStatus, "HostKeyMismatch")
+	// Said once, with what to do about it, and nothing of Temporal's.
+	all := out + errs + outs[0].DetailedStatus
+	for _, line := range strings.Split(all, "\n") {
+		require.LessOrEqual(t, strings.Count(line, "host presented"), 1, line)
+	}
+	require.Contains(t, outs[0].DetailedStatus, "pin it with: stead node trust mitm-1 --replace")
+	require.NotContains(t, all, "retryable")
+	require.NotContains(t, all, "(type:")
 	ok(t, "association", "delete", "mitm")
 }
 

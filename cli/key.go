@@ -26,16 +26,18 @@ const defaultDataDir = ".stead"
 func codecKeyFileFlag() ucli.Flag {
 	return &ucli.StringFlag{
 		Name:    "codec-key-file",
-		Usage:   "key file that encrypts and decrypts payloads (default ./" + defaultDataDir + "/" + devKeyFile + " when it exists, as `stead dev` writes it; or keys in " + codec.EnvKeys + ")",
+		Usage:   "key file that encrypts and decrypts payloads (default ./" + defaultDataDir + "/" + devKeyFile + " when it exists, else the key of the running stead dev; or keys in " + codec.EnvKeys + ")",
 		EnvVars: []string{EnvCodecKeyFile},
 	}
 }
 
-// codecKeys finds the payload keys of a client or worker: --codec-key-file
-// (or STEAD_CODEC_KEY_FILE), else STEAD_CODEC_KEYS, else the key `stead dev`
-// made in ./.stead, so commands run beside `make run` need no flag. No key
-// at all means payloads are written as Temporal writes them by default.
-func codecKeys(c *ucli.Context, lookup func(string) (string, bool)) (*codec.Keyring, error) {
+// codecKeys finds the payload keys of a client or worker of the server at
+// address: --codec-key-file (or STEAD_CODEC_KEY_FILE), else
+// STEAD_CODEC_KEYS, else the key of the running `stead dev` when address is
+// its server, else the key `stead dev` made in ./.stead, so commands run
+// beside `make run` need no flag. No key at all means payloads are written
+// as Temporal writes them by default.
+func codecKeys(c *ucli.Context, lookup func(string) (string, bool), address string) (*codec.Keyring, error) {
 	file := c.String("codec-key-file")
 	env, inEnv, err := codec.LoadEnv(lookup)
 	switch {
@@ -47,6 +49,14 @@ func codecKeys(c *ucli.Context, lookup func(string) (string, bool)) (*codec.Keyr
 		return nil, err
 	case inEnv:
 		return env, nil
+	}
+	if p, _, ok := readDevProfile(); ok && sameAddress(p.Address, address) {
+		if !p.Encrypted {
+			return nil, nil
+		}
+		if p.CodecKeyFile != "" {
+			return codec.LoadKeyFile(p.CodecKeyFile)
+		}
 	}
 	dev := filepath.Join(defaultDataDir, devKeyFile)
 	if _, err := os.Stat(dev); err == nil {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -20,7 +19,7 @@ func nodeCommand() *ucli.Command {
 		&ucli.StringFlag{Name: "id", Usage: "node id (letters, digits, . _ -)", Required: true},
 		&ucli.StringFlag{Name: "address", Usage: "host name or IP address to reach the node at"},
 		&ucli.IntFlag{Name: "port", Usage: "SSH port", Value: 22},
-		&ucli.StringFlag{Name: "user", Usage: "user the steps run as (default: the worker's user)"},
+		&ucli.StringFlag{Name: "user", Usage: "login the steps run as over ssh (required for ssh)"},
 		&ucli.StringSliceFlag{Name: "tag", Usage: "tag key=value (repeatable)"},
 		&ucli.StringFlag{Name: "platform", Usage: "linux or windows", Value: node.PlatformLinux},
 		&ucli.StringFlag{Name: "transport", Usage: "ssh, or local for the worker's own host", Value: node.TransportSSH},
@@ -44,10 +43,12 @@ func nodeCommand() *ucli.Command {
 			},
 			{
 				Name:      "import",
-				Usage:     "register every node listed in a YAML file",
+				Usage:     "register every node listed in a YAML file (see examples/nodes.yaml), or every host of an Ansible inventory",
 				ArgsUsage: "FILE",
-				Flags:     connectFlags(),
-				Action:    nodeImport,
+				Flags: append([]ucli.Flag{
+					&ucli.StringFlag{Name: "format", Usage: "yaml (a list of nodes), or ansible: the JSON of ansible-inventory -i INVENTORY --list (ansible_host, ansible_port, ansible_user; groups become tags GROUP=true)", Value: "yaml"},
+				}, connectFlags()...),
+				Action: nodeImport,
 			},
 			{
 				Name:   "list",
@@ -132,7 +133,15 @@ func nodeImport(c *ucli.Context) error {
 	}
 	cl := newClient(c)
 	defer cl.Close()
-	n, err := cl.ImportNodes(c.Context, data)
+	importer := cl.ImportNodes
+	switch f := c.String("format"); f {
+	case "yaml":
+	case "ansible":
+		importer = cl.ImportAnsibleInventory
+	default:
+		return fmt.Errorf("node import: format %q: want yaml or ansible", f)
+	}
+	n, err := importer(c.Context, data)
 	if err != nil {
 		return err
 	}
@@ -186,11 +195,18 @@ func nodeDescribe(c *ucli.Context) error {
 		return p.value(st)
 	}
 	n := st.Node
-	tags, _ := json.Marshal(n.Tags)
+	// A local node has no port; no tags read as none, not as JSON's null.
+	port, tags := "-", "-"
+	if n.Port != 0 {
+		port = fmt.Sprint(n.Port)
+	}
+	if len(n.Tags) > 0 {
+		tags = strings.Join(n.TagList(), ", ")
+	}
 	if err := p.fields([][2]string{
-		{"ID", n.ID}, {"Address", n.Address}, {"Port", fmt.Sprint(n.Port)}, {"User", n.User},
+		{"ID", n.ID}, {"Address", n.Address}, {"Port", port}, {"User", n.User},
 		{"Platform", n.Platform}, {"Transport", n.Transport}, {"Region", n.Region},
-		{"Host key", n.HostKey}, {"Credential", n.Credential}, {"Tags", string(tags)},
+		{"Host key", n.HostKey}, {"Credential", n.Credential}, {"Tags", tags},
 		{"Revision", fmt.Sprint(st.Revision)},
 	}); err != nil {
 		return err

@@ -39,7 +39,7 @@ func associationOutputCommand() *ucli.Command {
 			"mount of the directory) where the worker that ran the step stores its output.",
 		ArgsUsage: "NAME",
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "execution", Usage: "execution id (see `association executions`)", Required: true},
+			&ucli.StringFlag{Name: "execution", Usage: "execution id (see association executions)", Required: true},
 			&ucli.StringFlag{Name: "node", Usage: "node id", Required: true},
 			&ucli.StringFlag{Name: "step", Usage: "step name; default: every step of the node, in name order, each under a header"},
 			&ucli.StringFlag{Name: "output-dir", Usage: "the worker's output store", Value: defaultOutputDir},

@@ -61,3 +61,11 @@ func when(t time.Time) string {
 	}
 	return t.UTC().Format(time.RFC3339)
 }
+
+// count is n and noun, plural unless n is 1: "1 step", "3 steps".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

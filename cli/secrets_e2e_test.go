@@ -131,6 +131,13 @@ func TestSecretParametersNeverLeave(t *testing.T) {
 	out := ok(t, "association", "create", "--name", "secrets", "--document", "leaky-secrets",
 		"--targets", "Key=InstanceIds,Values=sec-1", "--parameters", params, "--wait")
 	id := execID(t, out)
+	// describe and versions keep the declared secret back; a reference is no secret.
+	for _, args := range [][]string{{"describe", "secrets"}, {"versions", "secrets"}} {
+		shown := ok(t, append(append([]string{"association"}, args...), "--output", "json")...)
+		require.NotContains(t, shown, tokenCanary, args)
+		require.Contains(t, shown, `"token": "***"`, args)
+		require.Contains(t, shown, "{{ssm-secure:db_password}}", args)
+	}
 	outs := targetsJSON(t, "secrets", id)
 	require.Equal(t, contract.StatusSuccess, outs[0].Status, outs[0].DetailedStatus)
 	stdout, stderr := outs[0].Output[0].Stdout, outs[0].Output[0].Stderr

@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	ucli "github.com/urfave/cli/v2"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -426,11 +428,14 @@ func TestTemporalTLS(t *testing.T) {
 	fails(t, "the server does not speak TLS on this port", "node", "list", "--address", frontend, "--api-key", "k-1")
 }
 
-func TestDevEncryptsByDefault(t *testing.T) {
+func TestDevQuickStart(t *testing.T) {
 	// Run as the quick start does: `stead dev` in a directory, the CLI in
-	// the same directory with no key flag.
-	t.Chdir(t.TempDir())
+	// the same directory with no key flag, then in any other directory with
+	// no flag at all.
+	devDir := t.TempDir()
+	t.Chdir(devDir)
 	t.Setenv(cli.EnvCodecKeyFile, "")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	frontendAddr, uiAddr := freeAddr(t), freeAddr(t)
 	_, fport, _ := net.SplitHostPort(frontendAddr)
 	_, uport, _ := net.SplitHostPort(uiAddr)
@@ -440,19 +445,27 @@ func TestDevEncryptsByDefault(t *testing.T) {
 	go func() {
 		done <- cli.Run(ctx, []string{"stead", "dev", "--port", fport, "--ui-port", uport, "--log-level", "error"}, &out, &errb)
 	}()
-	defer func() {
-		cancel()
-		require.Equal(t, 0, <-done, errb.String())
-	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			require.Equal(t, 0, <-done, errb.String())
+		}
+	}
+	defer stop()
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Ready.") || errb.String() != "" }, 2*time.Minute, 50*time.Millisecond)
 	require.Empty(t, errb.String())
 
-	fi, err := os.Stat(filepath.Join(".stead", "codec.key"))
+	keyFile := filepath.Join(devDir, ".stead", "codec.key")
+	fi, err := os.Stat(keyFile)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 	banner := out.String()
 	require.Contains(t, banner, "Payloads: encrypted, key ")
 	require.Contains(t, banner, "Codec:    http://127.0.0.1:")
+	require.Contains(t, banner, "Web UI:   http://"+uiAddr+" (read-only")
+	require.Contains(t, banner, "export TEMPORAL_ADDRESS="+frontendAddr+" TEMPORAL_NAMESPACE=default "+cli.EnvCodecKeyFile+"="+keyFile)
 
 	// The CLI beside it finds the key and reads the encrypted node memo.
 	require.Contains(t, ok(t, "node", "list", "--address", frontendAddr), "local")
@@ -461,16 +474,30 @@ func TestDevEncryptsByDefault(t *testing.T) {
 	defer raw.Close()
 	require.Contains(t, rawHistory(t, raw, "node/local"), codec.Encoding)
 
+	// From another directory, with neither address nor key given, the CLI
+	// finds the running dev through the profile it wrote.
+	t.Chdir(t.TempDir())
+	t.Setenv("TEMPORAL_ADDRESS", "")
+	require.NoError(t, os.Unsetenv("TEMPORAL_ADDRESS"))
+	require.Contains(t, ok(t, "node", "list"), "local")
+
 	// The Web UI is told where to decode, and that endpoint admits the UI.
 	resp, err := http.Get("http://" + uiAddr + "/api/v1/settings")
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.NoError(t, err)
-	var settings struct{ Codec struct{ Endpoint string } }
+	var settings struct {
+		Codec               struct{ Endpoint string }
+		DisableWriteActions bool
+	}
 	require.NoError(t, json.Unmarshal(body, &settings), string(body))
-	require.True(t, strings.HasPrefix(settings.Codec.Endpoint, "http://127.0.0.1:"), string(body))
-	require.Contains(t, banner, settings.Codec.Endpoint)
+	require.True(t, settings.DisableWriteActions, "write actions are off without --ui-write")
+	endpoint, err := url.Parse(settings.Codec.Endpoint)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", endpoint.Hostname(), string(body))
+	require.Len(t, strings.Trim(endpoint.Path, "/"), 32, "the endpoint carries its per-start token")
+	require.NotContains(t, banner, endpoint.Path, "the banner does not print the token")
 	pre, err := http.NewRequest(http.MethodOptions, settings.Codec.Endpoint+"/decode", nil)
 	require.NoError(t, err)
 	pre.Header.Set("Origin", "http://"+uiAddr)
@@ -478,4 +505,58 @@ func TestDevEncryptsByDefault(t *testing.T) {
 	require.NoError(t, err)
 	presp.Body.Close()
 	require.Equal(t, "http://"+uiAddr, presp.Header.Get("Access-Control-Allow-Origin"))
+
+	// Only with the token, and only by its own address, does it decode.
+	decode := func(u, host string) int {
+		req, err := http.NewRequest(http.MethodPost, u+"/decode", strings.NewReader(`{"payloads":[]}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", "http://"+uiAddr)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, decode(settings.Codec.Endpoint, ""))
+	require.Equal(t, http.StatusNotFound, decode("http://"+endpoint.Host, ""), "no token")
+	require.Equal(t, http.StatusNotFound, decode("http://"+endpoint.Host+"/"+strings.Repeat("0", 32), ""), "wrong token")
+	require.Equal(t, http.StatusForbidden, decode(settings.Codec.Endpoint, "evil.example:"+endpoint.Port()), "rebinding")
+
+	// Stopped, dev takes its profile away.
+	stop()
+	profiles, err := filepath.Glob(filepath.Join(os.Getenv("XDG_CONFIG_HOME"), "stead", "*.json"))
+	require.NoError(t, err)
+	require.Empty(t, profiles)
+}
+
+// TestDevPortBusy: a taken port is named, with the way out.
+func TestDevPortBusy(t *testing.T) {
+	t.Chdir(t.TempDir())
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	_, port, _ := net.SplitHostPort(taken.Addr().String())
+	fails(t, "is not available: listen tcp 127.0.0.1:"+port+": bind: address already in use (choose free ports with --port and --ui-port, e.g. make run ARGS='--port 17233 --ui-port 18233')",
+		"dev", "--port", port, "--ui-port", "-1", "--no-local-node", "--no-worker")
+}
+
+// TestFlagUsageHasNoBackquotes: urfave/cli turns the first `quoted` word of
+// a flag's usage into its value placeholder, so help would print
+// "--codec-key-file stead dev".
+func TestFlagUsageHasNoBackquotes(t *testing.T) {
+	var walk func(prefix string, cmds []*ucli.Command)
+	walk = func(prefix string, cmds []*ucli.Command) {
+		for _, c := range cmds {
+			for _, f := range c.Flags {
+				if u, ok := f.(interface{ GetUsage() string }); ok {
+					require.NotContains(t, u.GetUsage(), "`", "%s %s --%s", prefix, c.Name, f.Names()[0])
+				}
+			}
+			walk(prefix+" "+c.Name, c.Subcommands)
+		}
+	}
+	walk("stead", cli.New(io.Discard, io.Discard).Commands)
 }

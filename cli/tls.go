@@ -41,6 +41,15 @@ func temporalOptions(c *ucli.Context, env envconfig.EnvLookup) (client.Options, 
 	if err != nil {
 		return client.Options{}, fmt.Errorf("load Temporal client profile: %w", err)
 	}
+	if prof.Address == "" && !c.IsSet(temporalAddress) {
+		// Nothing says where: a running `stead dev` of this user, if any.
+		if dev, _, ok := readDevProfile(); ok {
+			prof.Address = dev.Address
+			if prof.Namespace == "" && !c.IsSet("namespace") {
+				prof.Namespace = dev.Namespace
+			}
+		}
+	}
 	if c.IsSet(temporalAddress) || prof.Address == "" {
 		prof.Address = c.String(temporalAddress)
 	}

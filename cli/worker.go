@@ -29,7 +29,7 @@ func workerFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
 		secretsFileFlag(),
 		&ucli.StringFlag{Name: "files", Usage: "directory whose files documents may copy to nodes (aws:downloadContent sourceType Worker); none by default"},
-		&ucli.StringFlag{Name: "output-dir", Usage: "output store: the directory where each step's full stdout and stderr go, as <association>/<execution>/<node>/<step>.stdout|.stderr (up to 100 MiB per stream); read it with `stead association output` on this machine", Value: defaultOutputDir},
+		&ucli.StringFlag{Name: "output-dir", Usage: "output store: the directory where each step's full stdout and stderr go, as <association>/<execution>/<node>/<step>.stdout|.stderr (up to 100 MiB per stream); read it with stead association output on this machine", Value: defaultOutputDir},
 		&ucli.StringFlag{Name: "pprof", Usage: "serve Go's pprof profiles on this host:port (e.g. 127.0.0.1:6060), to see where the worker spends its time"},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"go.temporal.io/api/enums/v1"
@@ -71,6 +72,9 @@ func (c *Client) CreateAssociation(ctx context.Context, spec workflows.Associati
 // canonical name).
 func (c *Client) checkSpec(ctx context.Context, spec workflows.AssociationSpec) (workflows.AssociationSpec, error) {
 	if err := spec.Validate(); err != nil {
+		return spec, invalid(err)
+	}
+	if err := spec.Schedule.CheckFires(time.Now()); err != nil {
 		return spec, invalid(err)
 	}
 	spec = spec.Normalized()
@@ -326,4 +330,15 @@ func checkExecutionID(execID string) error {
 		return invalid(fmt.Errorf("execution %q: not an execution id", execID))
 	}
 	return nil
+}
+
+// DescribeAssociation is Association for showing: the values of secret
+// parameters are redacted (see redactSecretParameters). What is written
+// back (an update) must start from Association, which keeps them.
+func (c *Client) DescribeAssociation(ctx context.Context, name string) (workflows.AssociationState, error) {
+	st, err := c.Association(ctx, name)
+	if err == nil {
+		c.redactSecretParameters(ctx, &st)
+	}
+	return st, err
 }

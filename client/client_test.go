@@ -50,10 +50,10 @@ func TestBadInputIsRefusedBeforeDialing(t *testing.T) {
 	}, inv.Problems)
 
 	_, err = cl.RegisterNode(ctx, node.Node{ID: "n1", Platform: "beos", Transport: "ssh", Port: 22})
-	require.EqualError(t, err, `node n1: platform "beos": want linux or windows; address: required for the ssh transport`)
+	require.EqualError(t, err, `node n1: platform "beos": want linux or windows; address: required for the ssh transport; user: required for the ssh transport (the login the node's steps run as)`)
 	require.ErrorIs(t, err, ErrInvalid)
 
-	_, err = cl.ImportNodes(ctx, []byte("- id: a\n  address: x\n- id: a\n  address: y\n"))
+	_, err = cl.ImportNodes(ctx, []byte("- id: a\n  address: x\n  user: u\n- id: a\n  address: y\n  user: u\n"))
 	require.ErrorIs(t, err, ErrInvalid)
 
 	_, err = cl.CreateDocument(ctx, "my-doc", []byte(`{"schemaVersion": "2.2"}`))

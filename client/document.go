@@ -64,8 +64,8 @@ func checkPut(name string, content []byte) error {
 	if err := documents.ValidName(name); err != nil {
 		return invalid(err)
 	}
-	if _, err := workflows.CheckDocumentContent(content); err != nil {
-		return invalid(fmt.Errorf("document %s: %w", name, err))
+	if err := workflows.CheckNamedDocument(name, content); err != nil {
+		return invalid(err)
 	}
 	return nil
 }

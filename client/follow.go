@@ -29,7 +29,7 @@ const pollWithin = 70 * time.Second
 
 // Follow watches an execution until it ends and returns its result,
 // calling progress (if not nil) with its state whenever its status or
-// counts change. An execution that is queued but not yet
+// counts change, and once when it ends. An execution that is queued but not yet
 // started is waited for, up to a minute. It sleeps nowhere: it long-polls
 // the execution's history (the association's while the execution has not
 // started), and each batch of new events is when it looks again.
@@ -53,7 +53,7 @@ func (c *Client) Follow(ctx context.Context, name, execID string, progress func(
 			return res, err
 		}
 		p := Progress{ExecutionResult: res, Done: done}
-		if last == nil || p.Status != last.Status || p.Counts != last.Counts {
+		if last == nil || p.Status != last.Status || p.Counts != last.Counts || p.Done != last.Done {
 			if progress != nil {
 				progress(p)
 			}

@@ -48,7 +48,19 @@ const importConcurrency = 16
 // problem in the file registers none. It returns once targeting sees
 // every node, and how many there were.
 func (c *Client) ImportNodes(ctx context.Context, file []byte) (int, error) {
-	nodes, err := node.ParseImport(file)
+	return c.importWith(ctx, file, node.ParseImport)
+}
+
+// ImportAnsibleInventory registers every host of an Ansible inventory, as
+// `ansible-inventory --list` prints it (see node.ParseAnsibleInventory),
+// all or nothing as ImportNodes.
+func (c *Client) ImportAnsibleInventory(ctx context.Context, inventory []byte) (int, error) {
+	return c.importWith(ctx, inventory, node.ParseAnsibleInventory)
+}
+
+// importWith registers the nodes parse reads from file.
+func (c *Client) importWith(ctx context.Context, file []byte, parse func([]byte) ([]node.Node, error)) (int, error) {
+	nodes, err := parse(file)
 	if err != nil {
 		return 0, invalid(err)
 	}

@@ -83,9 +83,13 @@ const (
 
 // Handlers of the association workflow.
 const (
-	AssociationUpdateStart   = "start"
-	AssociationUpdateUpdate  = "update"
-	AssociationUpdateDelete  = "delete"
+	AssociationUpdateStart  = "start"
+	AssociationUpdateUpdate = "update"
+	AssociationUpdateDelete = "delete"
+	// AssociationUpdateStop pauses an association: nothing runs until
+	// AssociationUpdateResume; a running execution is cancelled.
+	AssociationUpdateStop    = "stop"
+	AssociationUpdateResume  = "resume"
 	AssociationQueryDescribe = "describe"
 	// SignalNodeMatched tells an association that a node newly matches its
 	// targets; its payload is a NodeMatched.

@@ -12,6 +12,9 @@ const (
 	StatusSkipped          = "Skipped"
 	StatusUndeliverable    = "Undeliverable"
 	StatusDeliveryTimedOut = "DeliveryTimedOut"
+	// StatusPaused is an association stopped by `association stop`; it is
+	// no status of an execution.
+	StatusPaused = "Paused"
 )
 
 // Compliance statuses of a node for an association, as SSM reports them.

@@ -700,3 +700,23 @@ func (d *Document) renderSteps(values map[string]resolved, x expansion) ([]PlanS
 	}
 	return out, errors.Join(errs...)
 }
+
+// RunsItself names the first step of d that runs, by a literal
+// documentPath, the registered document name itself: registered, such a
+// document could only ever fail with a cycle, so registering it is refused.
+// Steps whose path comes from a parameter are judged when they run.
+func (d *Document) RunsItself(name string) (step string, ok bool) {
+	for _, s := range d.MainSteps {
+		if s.Action != ActionRunDocument || stringOf(s.Inputs[inputDocumentType]) != DocumentTypeSSM {
+			continue
+		}
+		path := strings.TrimSpace(stringOf(s.Inputs[inputDocumentPath]))
+		if placeholderRE.MatchString(path) {
+			continue
+		}
+		if ref, _, err := ParseRef(path); err == nil && ref == name {
+			return s.Name, true
+		}
+	}
+	return "", false
+}

@@ -111,6 +111,8 @@ type AssociationState struct {
 	// NewNodes are nodes that newly matched the targets and wait for a
 	// run of their own.
 	NewNodes []contract.NodeMatched `json:"newNodes,omitempty"`
+	// Paused, when set, says the association is stopped: nothing runs.
+	Paused *Paused `json:"paused,omitempty"`
 }
 
 // PendingRun is a requested execution not yet started.
@@ -188,6 +190,9 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 			if deleting {
 				return refusef(contract.FailureConflict, "association %s is being deleted", st.Spec.Name)
 			}
+			if st.Paused != nil {
+				return refusef(contract.FailureConflict, "association %s is stopped: association resume %[1]s first", st.Spec.Name)
+			}
 			if len(st.Queue) > 0 {
 				return refusef(contract.FailureConflict, "association %s already has a run queued (%s)", st.Spec.Name, st.Queue[0].ExecutionID)
 			}
@@ -212,7 +217,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 					st.NextRunAt, _ = req.Spec.Schedule.NextFrom(now, now)
 				}
 			}
-			if old.changesWhatRuns(req.Spec) && !req.Spec.ApplyOnlyAtCronInterval && len(st.Queue) == 0 {
+			if old.changesWhatRuns(req.Spec) && !req.Spec.ApplyOnlyAtCronInterval && len(st.Queue) == 0 && st.Paused == nil {
 				st.Queue = append(st.Queue, PendingRun{ExecutionID: newExecutionID(ctx), Reason: ReasonUpdate})
 			}
 			if err := publishAssociation(ctx, st); err != nil {
@@ -244,10 +249,15 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		for {
 			var m contract.NodeMatched
 			nodeMatched.Receive(ctx, &m)
-			st.NewNodes = addMatched(st.NewNodes, m)
+			if st.Paused == nil {
+				st.NewNodes = addMatched(st.NewNodes, m)
+			}
 		}
 	})
 	drainDocumentChanges := watchDocumentChanges(ctx, &st, &deleting)
+	if err := setPauseHandlers(ctx, &st, &deleting, &cancelRunning); err != nil {
+		return err
+	}
 	err = workflow.SetUpdateHandlerWithOptions(ctx, contract.AssociationUpdateDelete,
 		func(ctx workflow.Context, req DeleteRequest) (AssociationState, error) {
 			deleting = true
@@ -286,11 +296,12 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	}
 
 	for !deleting {
-		if st.Running == nil && len(st.Queue) == 0 && len(st.NewNodes) > 0 {
+		paused := st.Paused != nil
+		if st.Running == nil && len(st.Queue) == 0 && len(st.NewNodes) > 0 && !paused {
 			st.Queue = append(st.Queue, PendingRun{ExecutionID: newExecutionID(ctx), Reason: ReasonNewNode, Nodes: st.NewNodes})
 			st.NewNodes = nil
 		}
-		if st.Running == nil && len(st.Queue) > 0 {
+		if st.Running == nil && len(st.Queue) > 0 && !paused {
 			run := st.Queue[0]
 			st.Queue = st.Queue[1:]
 			cancelRunning = startExecution(ctx, &st, run)
@@ -300,12 +311,12 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 			break
 		}
 		var wait time.Duration
-		if !st.NextRunAt.IsZero() {
+		if !st.NextRunAt.IsZero() && !paused {
 			wait = max(st.NextRunAt.Sub(workflow.Now(ctx)), time.Millisecond)
 		}
 		queued, running, newNodes := len(st.Queue), st.Running, len(st.NewNodes)
 		cond := func() bool {
-			return deleting || len(st.Queue) != queued || st.Running != running || len(st.NewNodes) != newNodes
+			return deleting || len(st.Queue) != queued || st.Running != running || len(st.NewNodes) != newNodes || (st.Paused != nil) != paused
 		}
 		if wait == 0 {
 			if err := workflow.Await(ctx, cond); err != nil {
@@ -391,7 +402,9 @@ func startExecution(ctx workflow.Context, st *AssociationState, run PendingRun) 
 			return
 		}
 		st.Executions = appendBounded(st.Executions, *rec, maxExecutionsKept)
-		st.Status, st.DetailedStatus = rec.Status, rec.DetailedStatus
+		if st.Paused == nil {
+			st.Status, st.DetailedStatus = rec.Status, rec.DetailedStatus
+		}
 		dctx, _ := workflow.NewDisconnectedContext(gctx)
 		if err := publishAssociation(dctx, *st); err != nil {
 			workflow.GetLogger(gctx).Error("publish association status", "error", err)

@@ -40,7 +40,7 @@ func notifyDocumentChange(ctx workflow.Context, change contract.DocumentChanged)
 func watchDocumentChanges(ctx workflow.Context, st *AssociationState, deleting *bool) (drain func(workflow.Context)) {
 	ch := workflow.GetSignalChannel(ctx, contract.SignalDocumentChanged)
 	handle := func(ctx workflow.Context, m contract.DocumentChanged) {
-		if *deleting || st.Spec.ApplyOnlyAtCronInterval || !documentChangeApplies(st.Spec.Document, m) {
+		if *deleting || st.Paused != nil || st.Spec.ApplyOnlyAtCronInterval || !documentChangeApplies(st.Spec.Document, m) {
 			return
 		}
 		queued := false

@@ -83,6 +83,19 @@ func CheckDocumentContent(content []byte) (*documents.Document, error) {
 	return doc, nil
 }
 
+// CheckNamedDocument is CheckDocumentContent for content to register as
+// name: it also refuses a document whose steps run the document itself.
+func CheckNamedDocument(name string, content []byte) error {
+	doc, err := CheckDocumentContent(content)
+	if err != nil {
+		return fmt.Errorf("document %s: %w", name, err)
+	}
+	if step, ok := doc.RunsItself(name); ok {
+		return fmt.Errorf("document %s: step %s runs %s itself, a cycle that could only fail", name, step, name)
+	}
+	return nil
+}
+
 // DocumentWorkflow holds a registered document's versions for as long as it exists.
 // create (sent with update-with-start) stores version 1; update stores a new version only
 // when the content changed; setDefault picks the version a bare name runs; delete ends
@@ -156,8 +169,8 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 		if !creating && len(st.Versions) == 0 {
 			return refusef(contract.FailureNotFound, "document %s: %w", req.Name, documents.ErrNotFound)
 		}
-		if _, err := CheckDocumentContent([]byte(req.Content)); err != nil {
-			return refusal(contract.FailureInvalid, fmt.Errorf("document %s: %w", req.Name, err))
+		if err := CheckNamedDocument(req.Name, []byte(req.Content)); err != nil {
+			return refusal(contract.FailureInvalid, err)
 		}
 		if n := len(st.Versions); n > 0 && st.Versions[n-1].Hash == documents.Hash([]byte(req.Content)) {
 			return nil // unchanged: no new version, nothing to bound

@@ -28,7 +28,7 @@ func TestNodeWorkflow(t *testing.T) {
 			return nil, nil
 		})
 
-	web := node.Node{ID: "web-1", Address: "10.0.0.1", Tags: map[string]string{"role": "web"}}
+	web := node.Node{ID: "web-1", Address: "10.0.0.1", User: "deploy", Tags: map[string]string{"role": "web"}}
 	db := web
 	db.Tags = map[string]string{"role": "db"}
 	record := contract.ComplianceRecord{Association: "patch", Status: contract.Compliant, Severity: "HIGH", ExecutionID: "e1"}

@@ -119,6 +119,9 @@ func checkNewSpec(ctx workflow.Context, spec AssociationSpec) (AssociationSpec, 
 	if err := spec.Validate(); err != nil {
 		return spec, refusal(contract.FailureInvalid, err)
 	}
+	if err := spec.Schedule.CheckFires(workflow.Now(ctx)); err != nil {
+		return spec, refusal(contract.FailureInvalid, err)
+	}
 	spec = spec.Normalized()
 	var a *activities.Activities
 	var ref string

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,6 +33,7 @@ import (
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 
+	"github.com/stead-io/stead/internal/hostguard"
 	"github.com/stead-io/stead/internal/namespace"
 )
 
@@ -72,6 +75,10 @@ type Config struct {
 	// SearchAttributes are registered in the namespace if missing. Registering
 	// is idempotent; a name already registered with another type is an error.
 	SearchAttributes map[string]enumspb.IndexedValueType
+	// UIWrite lets the Web UI change things: start, signal, update, cancel,
+	// terminate and reset workflows. Off, the UI only reads, so a page that
+	// gets past the host check still cannot run anything on the nodes.
+	UIWrite bool
 	// CodecEndpoint, when set, is the remote codec (scheme://host:port,
 	// serving /encode and /decode) the Web UI sends payloads to, so that
 	// encrypted histories show decoded in the browser.
@@ -99,6 +106,7 @@ type Server struct {
 	logger   *serverLogger
 	temporal temporal.Server
 	ui       *uiserver.Server
+	uiGuard  *http.Server
 
 	stopOnce sync.Once
 	stopErr  error
@@ -453,31 +461,57 @@ func (s *Server) prepareNamespace(ctx context.Context, cfg Config) error {
 	return err
 }
 
-// startUI serves the Web UI, pointed at the frontend, and waits until it answers.
+// startUI serves the Web UI, pointed at the frontend, and waits until it
+// answers. The UI itself listens on a loopback port of its own; the user's
+// port is a guard in front of it that answers only to this server's own
+// names (see hostguard), so no other web site can drive the UI through the
+// user's browser.
 func (s *Server) startUI(ctx context.Context, cfg Config, port int, host string) error {
-	// The UI exits the process when it cannot bind, so look once more
-	// right before it tries.
 	addr := net.JoinHostPort(cfg.IP, strconv.Itoa(port))
-	l, err := net.Listen("tcp", addr)
+	front, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("web ui address %s is not available: %w", addr, err)
 	}
-	if err := l.Close(); err != nil {
-		return fmt.Errorf("release web ui address %s: %w", addr, err)
+	// The UI exits the process when it cannot bind, so its inner port is
+	// picked right before it binds.
+	inner, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
+	if err != nil {
+		_ = front.Close()
+		return fmt.Errorf("reserve a loopback port for the web ui: %w", err)
+	}
+	innerPort := inner.Addr().(*net.TCPAddr).Port
+	if err := inner.Close(); err != nil {
+		_ = front.Close()
+		return fmt.Errorf("release the web ui's loopback port: %w", err)
 	}
 	s.ui = uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
 		TemporalGRPCAddress: s.frontendAddress,
-		Host:                cfg.IP,
-		Port:                port,
+		Host:                loopback,
+		Port:                innerPort,
 		EnableUI:            true,
 		DefaultNamespace:    cfg.Namespace,
 		HideLogs:            true,
+		DisableNewsFetch:    true,
+		DisableWriteActions: !cfg.UIWrite,
 		// Served over plain HTTP, so the CSRF cookie must not require HTTPS.
 		CORS:  uiconfig.CORS{CookieInsecure: true},
 		Codec: uiconfig.Codec{Endpoint: cfg.CodecEndpoint},
 	}))
 	go func() {
 		if err := s.ui.Start(); err != nil {
+			cfg.Logger.Error("web ui stopped", "error", err)
+		}
+	}()
+	target := &url.URL{Scheme: "http", Host: net.JoinHostPort(loopback, strconv.Itoa(innerPort))}
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		// The UI checks CSRF and CORS against the names the browser used.
+		r.Out.Host = r.In.Host
+	}}
+	policy := hostguard.Policy{IP: net.ParseIP(cfg.IP), Port: port}
+	s.uiGuard = &http.Server{Handler: policy.Wrap(proxy), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.uiGuard.Serve(front); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cfg.Logger.Error("web ui stopped", "error", err)
 		}
 	}()
@@ -537,6 +571,9 @@ func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		var errs []error
 		s.logger.stopping.Store(true)
+		if s.uiGuard != nil {
+			_ = s.uiGuard.Close()
+		}
 		if s.ui != nil {
 			s.ui.Stop()
 		}

@@ -13,6 +13,14 @@
 // SQLite visibility allows 10 Keyword and 3 KeywordList custom attributes
 // per namespace; Start reports a plan that exceeds them.
 //
+// The Web UI answers on its port through a guard (package hostguard): only
+// requests addressed to the server by its own names (localhost, loopback
+// and the configured IP) and, when they carry an Origin, sent from its own
+// pages, reach it, so a web page using DNS rebinding cannot read or drive
+// it. The UI itself listens on a loopback port behind the guard, and its
+// write actions (start, signal, cancel, terminate, reset) are off unless
+// Config.UIWrite.
+//
 // Only the frontend gRPC port and the Web UI port face the user. The
 // history, matching and worker services listen on free loopback ports picked
 // at each start and know each other through a fixed single-node membership,

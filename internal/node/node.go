@@ -5,6 +5,8 @@ package node
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -122,13 +124,14 @@ func (n Node) Validate() error {
 	}
 	switch n.Transport {
 	case TransportSSH:
-		if n.Address == "" {
-			errs.Addf("address: required for the ssh transport")
-		} else if strings.ContainsAny(n.Address, " \t\n'\"\\/") {
-			errs.Addf("address %q: want a host name or IP address", n.Address)
+		if err := validAddress(n.Address); err != nil {
+			errs.Add(err)
 		}
 		if n.Port < 1 || n.Port > 65535 {
 			errs.Addf("port %d: want 1-65535", n.Port)
+		}
+		if n.User == "" {
+			errs.Addf("user: required for the ssh transport (the login the node's steps run as)")
 		}
 	case TransportLocal:
 		if n.Platform != PlatformLinux {
@@ -166,11 +169,47 @@ func (n Node) Validate() error {
 }
 
 // validHostKey checks the authorized_keys shape "type base64 [comment]"
-// without importing the ssh package into workflow code.
+// without importing the ssh package into workflow code: the key must be
+// base64 whose first field names the same type, as every SSH public key's
+// wire form does.
 func validHostKey(k string) error {
 	f := strings.Fields(k)
 	if len(f) < 2 || !strings.HasPrefix(f[0], "ssh-") && !strings.HasPrefix(f[0], "ecdsa-") {
 		return fmt.Errorf("host key %q: want \"<type> <base64>\", e.g. the output of ssh-keyscan without the host", abbreviate(k))
+	}
+	blob, err := base64.StdEncoding.DecodeString(f[1])
+	if err != nil {
+		return fmt.Errorf("host key %q: the key is not valid base64", abbreviate(k))
+	}
+	if len(blob) < 4 || int(binary.BigEndian.Uint32(blob)) != len(f[0]) || len(blob) < 4+len(f[0]) || string(blob[4:4+len(f[0])]) != f[0] {
+		return fmt.Errorf("host key %q: the key is not a %s public key", abbreviate(k), f[0])
+	}
+	return nil
+}
+
+// hostLabel is one label of a DNS host name (RFC 1123).
+var hostLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
+// validAddress accepts a DNS host name or an IP address, nothing that a
+// shell, a URL or a host:port parser would read differently.
+func validAddress(a string) error {
+	switch {
+	case a == "":
+		return errors.New("address: required for the ssh transport")
+	case net.ParseIP(strings.Trim(a, "[]")) != nil:
+		return nil
+	}
+	if h, p, err := net.SplitHostPort(a); err == nil {
+		return fmt.Errorf("address %q: give the port apart (--address %s --port %s)", a, h, p)
+	}
+	labels := strings.Split(strings.TrimSuffix(a, "."), ".")
+	if len(a) > 253 {
+		return fmt.Errorf("address %q: a host name is at most 253 characters", abbreviate(a))
+	}
+	for _, l := range labels {
+		if !hostLabel.MatchString(l) {
+			return fmt.Errorf("address %q: want a host name (letters, digits, '-' and '.') or an IP address", abbreviate(a))
+		}
 	}
 	return nil
 }

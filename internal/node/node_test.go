@@ -1,6 +1,7 @@
 package node
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -8,7 +9,7 @@ import (
 )
 
 func TestValidate(t *testing.T) {
-	good := Node{ID: "web-1", Address: "10.0.0.5", Tags: map[string]string{"role": "web"}}.WithDefaults()
+	good := Node{ID: "web-1", Address: "10.0.0.5", User: "deploy", Tags: map[string]string{"role": "web"}}.WithDefaults()
 	require.NoError(t, good.Validate())
 	require.Equal(t, 22, good.Port)
 	require.Equal(t, []string{"role=web"}, good.TagList())
@@ -24,7 +25,15 @@ func TestValidate(t *testing.T) {
 		{"windows local", Node{ID: "me", Transport: TransportLocal, Platform: PlatformWindows}, []string{"only for linux"}},
 		{"unknown transport", Node{ID: "me", Transport: "telnet", Platform: PlatformLinux}, []string{`transport "telnet"`}},
 		{"quote in tag", Node{ID: "me", Address: "h", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, Tags: map[string]string{"role": "it's"}}, []string{"tag role value"}},
-		{"bad host key", Node{ID: "me", Address: "h", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, HostKey: "AAAA"}, []string{"host key"}},
+		{"bad host key", Node{ID: "me", Address: "h", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, HostKey: "AAAA"}, []string{"host key"}},
+		{"host key not base64", Node{ID: "me", Address: "h", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, HostKey: "ssh-ed25519 AAAA!!!!"}, []string{"host key \"ssh-ed25519 AAAA!!!!\": the key is not valid base64"}},
+		{"host key of another type", Node{ID: "me", Address: "h", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, HostKey: "ssh-rsa " + testEd25519Key}, []string{"the key is not a ssh-rsa public key"}},
+		{"host key", Node{ID: "me", Address: "h", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, HostKey: "ssh-ed25519 " + testEd25519Key + " root@h"}, nil},
+		{"ssh needs a user", Node{ID: "me", Address: "h", Port: 22, Transport: TransportSSH, Platform: PlatformLinux}, []string{"user: required for the ssh transport"}},
+		{"shell in address", Node{ID: "me", Address: ";id", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux}, []string{`address ";id": want a host name`}},
+		{"port in address", Node{ID: "me", Address: "127.0.1.10:2322", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux}, []string{`address "127.0.1.10:2322": give the port apart (--address 127.0.1.10 --port 2322)`}},
+		{"host name", Node{ID: "me", Address: "web-1.example.com.", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux}, nil},
+		{"ipv6", Node{ID: "me", Address: "fe80::1", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux}, nil},
 		{"user with shell characters", Node{ID: "me", Address: "h", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, User: "root;id"}, []string{"user"}},
 	}
 	for _, c := range cases {
@@ -41,8 +50,11 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// testEd25519Key is the base64 of an ed25519 public key's wire form.
+const testEd25519Key = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
 func TestParseImport(t *testing.T) {
-	nodes, err := ParseImport([]byte("- id: a\n  address: 10.0.0.1\n  tags: {role: web}\n- id: b\n  transport: local\n"))
+	nodes, err := ParseImport([]byte("- id: a\n  address: 10.0.0.1\n  user: deploy\n  tags: {role: web}\n- id: b\n  transport: local\n"))
 	require.NoError(t, err)
 	require.Len(t, nodes, 2)
 	require.Equal(t, 22, nodes[0].Port)
@@ -50,10 +62,10 @@ func TestParseImport(t *testing.T) {
 
 	_, err = ParseImport([]byte("- id: a\n  adress: x\n"))
 	require.ErrorContains(t, err, "adress")
-	_, err = ParseImport([]byte("- id: a\n  address: x\n- id: a\n  address: y\n"))
+	_, err = ParseImport([]byte("- id: a\n  address: x\n  user: u\n- id: a\n  address: y\n  user: u\n"))
 	require.ErrorContains(t, err, "id a appears twice")
 	// Every problem of every entry, on one line.
-	_, err = ParseImport([]byte("- id: a\n  port: 99999\n  address: x\n- id: '-b'\n  platform: beos\n  address: y\n"))
+	_, err = ParseImport([]byte("- id: a\n  port: 99999\n  address: x\n  user: u\n- id: '-b'\n  platform: beos\n  address: y\n  user: u\n"))
 	require.EqualError(t, err, `node 1 (a): port 99999: want 1-65535; node 2 (-b): node id "-b": want 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit; platform "beos": want linux or windows`)
 	_, err = ParseImport([]byte("[]"))
 	require.ErrorContains(t, err, "lists no nodes")
@@ -79,4 +91,15 @@ func FuzzParseImport(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The example the README points at is a valid import file.
+func TestExampleImportFile(t *testing.T) {
+	data, err := os.ReadFile("../../examples/nodes.yaml")
+	require.NoError(t, err)
+	nodes, err := ParseImport(data)
+	require.NoError(t, err)
+	require.Len(t, nodes, 3)
+	require.Equal(t, map[string]string{"role": "db", "env": "prod"}, nodes[1].Tags)
+	require.True(t, nodes[1].Sudo)
 }

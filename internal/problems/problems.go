@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Max is how many problems an Error lists; the rest are only counted.
@@ -97,4 +98,18 @@ func (l *List) Err() error {
 // into one, the lines separated by "; ", and collapses runs of spaces.
 func OneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+// Clip shortens s to at most max bytes (cut at a character boundary),
+// saying how much was left out, so that one message cannot flood a
+// terminal or a log line however much input produced it.
+func Clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s ... (%d more bytes)", s[:cut], len(s)-cut)
 }

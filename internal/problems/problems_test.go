@@ -51,3 +51,10 @@ func TestListIsBounded(t *testing.T) {
 	wrapped.Add(fmt.Errorf("node 2 (x): %w", err))
 	require.Equal(t, 1, wrapped.Len())
 }
+
+func TestClip(t *testing.T) {
+	require.Equal(t, "short", Clip("short", 10))
+	require.Equal(t, "abcde ... (5 more bytes)", Clip("abcdefghij", 5))
+	// Never inside a character: é is two bytes.
+	require.Equal(t, "ab ... (3 more bytes)", Clip("abé!", 3))
+}

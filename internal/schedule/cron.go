@@ -108,8 +108,8 @@ func parseDayOfMonth(tok string) (string, error) {
 	case up == "L":
 		return "L", nil
 	case up == "LW":
-		// gronx has no "last weekday of the month"; refuse rather than guess.
-		return "", fieldErrorf(f, "LW (last weekday of the month) is not supported")
+		// gronx has no "last weekday of the month": cronNext computes it.
+		return lastWeekday, nil
 	case strings.HasSuffix(up, "W"):
 		day := strings.TrimSuffix(up, "W")
 		n, ok := number(day)
@@ -366,6 +366,46 @@ var (
 // still found or ruled out. Every result is checked against the expression,
 // so a wrong answer from gronx cannot fire a run.
 func cronNext(expr string, after time.Time) (time.Time, bool) {
+	if f := strings.Fields(expr); f[3] == lastWeekday {
+		f[3] = "L"
+		return lastWeekdayNext(strings.Join(f, " "), after)
+	}
+	return gronxNext(expr, after)
+}
+
+// lastWeekday is SSM's LW in the day-of-month field: the last weekday
+// (Monday to Friday) of the month. It stands in the gronx expression for
+// cronNext, which gronx cannot be given.
+const lastWeekday = "LW"
+
+// lastWeekdayNext is cronNext for LW: the expression's times on the last
+// day of each month (lastDay has L where LW was), each moved back to the
+// Friday before when that day is a Saturday or Sunday. The move stays in
+// the month and keeps the times in order, so the first moved time after
+// `after` is the answer.
+func lastWeekdayNext(lastDay string, after time.Time) (time.Time, bool) {
+	from := after
+	for {
+		last, ok := gronxNext(lastDay, from)
+		if !ok {
+			return time.Time{}, false
+		}
+		t := last
+		switch t.Weekday() {
+		case time.Saturday:
+			t = t.AddDate(0, 0, -1)
+		case time.Sunday:
+			t = t.AddDate(0, 0, -2)
+		}
+		if t.After(after) {
+			return t, true
+		}
+		from = last
+	}
+}
+
+// gronxNext is cronNext for an expression gronx reads.
+func gronxNext(expr string, after time.Time) (time.Time, bool) {
 	from := after.UTC()
 	if from.Before(firstInstant) {
 		from = firstInstant.Add(-time.Second)

@@ -110,6 +110,15 @@ func matches(expr string, t time.Time) bool {
 	switch {
 	case dom == "L":
 		return t.Day() == last
+	case dom == "LW":
+		lw := last
+		switch time.Date(t.Year(), t.Month(), last, 0, 0, 0, 0, time.UTC).Weekday() {
+		case time.Saturday:
+			lw = last - 1
+		case time.Sunday:
+			lw = last - 2
+		}
+		return t.Day() == lw
 	case strings.HasSuffix(dom, "W"):
 		n, _ := strconv.Atoi(strings.TrimSuffix(dom, "W"))
 		if n > last {

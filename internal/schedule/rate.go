@@ -24,6 +24,9 @@ func parseRate(body string, minimum time.Duration) (Schedule, error) {
 	}
 	text, unit := parts[0], parts[1]
 	n, ok := number(text)
+	if !ok && len(text) > 9 && strings.Trim(text, "0123456789") == "" && text[0] != '0' {
+		return Schedule{}, fmt.Errorf("%s: interval is too long", norm)
+	}
 	if !ok || n < 1 || text[0] == '0' {
 		return Schedule{}, fmt.Errorf("%s: value %q must be a whole number of at least 1", norm, text)
 	}

@@ -91,6 +91,24 @@ func ParseWithMinimumRate(expr string, minimum time.Duration) (Schedule, error) 
 	return Schedule{}, fmt.Errorf("schedule %q: want cron(...), rate(...) or at(...)", expr)
 }
 
+// CheckFires refuses a schedule that will never fire after now: an at(...)
+// time that has passed, a cron(...) whose years are over. Parse cannot
+// tell, since it knows no clock; an association created with such a
+// schedule would wait for ever.
+func (s Schedule) CheckFires(now time.Time) error {
+	switch s.kind {
+	case KindAt:
+		if !s.at.After(now) {
+			return fmt.Errorf("%s: the time has passed (it is %s UTC)", s.expr, now.UTC().Format(atLayout))
+		}
+	case KindCron:
+		if _, ok := s.Next(now); !ok {
+			return fmt.Errorf("%s: never fires again: its years have passed", s.expr)
+		}
+	}
+	return nil
+}
+
 // IsZero reports whether s is "no schedule", so callers can tell an
 // association that only runs on demand.
 func (s Schedule) IsZero() bool { return s.kind == "" && !s.bad }

@@ -22,6 +22,29 @@ func utc(s string) time.Time {
 
 // Every "next" list was worked out by hand from a calendar for March 2025
 // onwards; "" marks the end of the schedule.
+// A schedule that cannot fire after now is refused when an association
+// is created or updated, since it would wait for ever.
+func TestCheckFires(t *testing.T) {
+	for _, tc := range []struct{ expr, want string }{
+		{"at(2025-03-01T00:00:01)", ""},
+		{"at(2025-03-01T00:00:00)", "at(2025-03-01T00:00:00): the time has passed (it is 2025-03-01T00:00:00 UTC)"},
+		{"at(1999-01-01T00:00:00)", "at(1999-01-01T00:00:00): the time has passed"},
+		{"cron(0 0 1 1 ? 1970)", "cron(0 0 1 1 ? 1970): never fires again: its years have passed"},
+		{"cron(0 0 1 1 ? 2025-2026)", ""},
+		{"rate(1 day)", ""},
+		{"", ""},
+	} {
+		s, err := Parse(tc.expr)
+		require.NoError(t, err, tc.expr)
+		err = s.CheckFires(ref)
+		if tc.want == "" {
+			assert.NoError(t, err, tc.expr)
+		} else {
+			assert.ErrorContains(t, err, tc.want)
+		}
+	}
+}
+
 func TestParseValid(t *testing.T) {
 	tests := []struct {
 		expr, norm, kind string
@@ -45,6 +68,9 @@ func TestParseValid(t *testing.T) {
 		{"cron(30 23 ? * TUE#3 *)", "", "cron", []string{"2025-03-18T23:30:00Z", "2025-04-15T23:30:00Z", "2025-05-20T23:30:00Z"}},
 		{"cron(0 0 ? * 2#5 *)", "", "cron", []string{"2025-03-31T00:00:00Z", "2025-06-30T00:00:00Z", "2025-09-29T00:00:00Z"}},
 		{"cron(0 0 L * ? *)", "", "cron", []string{"2025-03-31T00:00:00Z", "2025-04-30T00:00:00Z", "2025-05-31T00:00:00Z"}},
+		// LW: the last weekday; May 31 2025 is a Saturday, August 31 a Sunday.
+		{"cron(0 9 LW * ? *)", "", "cron", []string{"2025-03-31T09:00:00Z", "2025-04-30T09:00:00Z", "2025-05-30T09:00:00Z", "2025-06-30T09:00:00Z"}},
+		{"cron(0 9,17 lw 8 ? *)", "cron(0 9,17 lw 8 ? *)", "cron", []string{"2025-08-29T09:00:00Z", "2025-08-29T17:00:00Z", "2026-08-31T09:00:00Z"}},
 		{"cron(0 0 15W * ? *)", "", "cron", []string{"2025-03-14T00:00:00Z", "2025-04-15T00:00:00Z", "2025-05-15T00:00:00Z"}},
 		{"cron(0 0 1W * ? *)", "", "cron", []string{"2025-03-03T00:00:00Z", "2025-04-01T00:00:00Z", "2025-05-01T00:00:00Z"}},
 		{"cron(0 12 1 JAN,JUL ? *)", "", "cron", []string{"2025-07-01T12:00:00Z", "2026-01-01T12:00:00Z", "2026-07-01T12:00:00Z"}},
@@ -112,7 +138,7 @@ func TestParseInvalid(t *testing.T) {
 		{"cron(0 9 ? * 8L *)", "day-of-week: 8 is out of range 1-7"},
 		{"cron(0 9 0 * ? *)", "day-of-month: 0 is out of range 1-31"},
 		{"cron(0 9 32 * ? *)", "day-of-month: 32 is out of range 1-31"},
-		{"cron(0 9 LW * ? *)", "day-of-month: LW (last weekday of the month) is not supported"},
+		{"rate(2147483647 minutes)", "rate(2147483647 minutes): interval is too long"},
 		{"cron(0 9 32W * ? *)", "day-of-month: 32 in 32W is out of range 1-31"},
 		{"cron(0 9 1,15W * ? *)", `day-of-month: "1,15W" is not a valid value (want 1-31, L or nW; W takes a single day, not a list or range)`},
 		{"cron(0 9 L-3 * ? *)", `day-of-month: "L-3" is not a valid value (want 1-31, L or nW)`},

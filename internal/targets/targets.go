@@ -80,6 +80,14 @@ func (t Target) Validate() error {
 	case strings.HasPrefix(t.Key, tagPrefix):
 		k := strings.TrimPrefix(t.Key, tagPrefix)
 		for _, v := range t.Values {
+			// Both are slips of the hand (Values=a,,b or Values==web), and
+			// a target that matches nodes tagged "" would be a surprise.
+			switch {
+			case v == "":
+				return fmt.Errorf("%s: an empty value (two commas in a row?)", t.Key)
+			case strings.HasPrefix(v, "="):
+				return fmt.Errorf("%s value %q: a value cannot start with '='", t.Key, v)
+			}
 			if err := node.ValidTag(k, v); err != nil {
 				return err
 			}

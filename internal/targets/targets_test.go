@@ -22,6 +22,9 @@ func TestParse(t *testing.T) {
 		{in: "Key=InstanceIds,Values=*,web-1", wantErr: "cannot be combined"},
 		{in: "Key=tag:role,Values=it's", wantErr: "value \"it's\""},
 		{in: "Key=InstanceIds,Values=a b", wantErr: "node id"},
+		{in: "Key=tag:g,Values=g0,,=,", wantErr: "tag:g: an empty value (two commas in a row?)"},
+		{in: "Key=tag:g,Values=g0,=", wantErr: `tag:g value "=": a value cannot start with '='`},
+		{in: "Key=tag:g,Values=a=b", want: Target{Key: "tag:g", Values: []string{"a=b"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {

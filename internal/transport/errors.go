@@ -73,9 +73,18 @@ func newError(kind ErrorKind, t Target, err error) *Error {
 	return &Error{Kind: kind, NodeID: t.NodeID, Addr: t.addr(), Err: err}
 }
 
-// Error implements error.
+// Error implements error. A host key failure says how to trust the key
+// once it is checked, since that is what the operator does next.
 func (e *Error) Error() string {
-	return fmt.Sprintf("reach node %s at %s: %s: %v", e.NodeID, e.Addr, e.Kind.describe(), e.Err)
+	msg := fmt.Sprintf("reach node %s at %s: %s: %v", e.NodeID, e.Addr, e.Kind.describe(), e.Err)
+	switch {
+	case e.NodeID == "":
+	case e.Kind == HostKeyUnknown:
+		msg += "; check the key and pin it with: stead node trust " + e.NodeID
+	case e.Kind == HostKeyMismatch:
+		msg += "; if the host was reinstalled, check its new key and pin it with: stead node trust " + e.NodeID + " --replace"
+	}
+	return msg
 }
 
 // Unwrap exposes the cause to errors.Is and errors.As.
