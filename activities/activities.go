@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/outputstore"
 	"github.com/stead-io/stead/internal/runner"
 	"github.com/stead-io/stead/internal/transport"
 )
@@ -71,6 +72,9 @@ type Activities struct {
 	// OutputDir is the output store's directory (internal/outputstore),
 	// where each step's full stdout and stderr go; "" stores none.
 	OutputDir string
+	// OutputS3, when set, is the output store instead of OutputDir: an
+	// S3-compatible bucket any machine with access can read.
+	OutputS3 *outputstore.S3
 	// HTTPClient fetches aws:downloadContent HTTP sources; nil means http.DefaultClient.
 	HTTPClient *http.Client
 	// NodeSlots bounds the nodes this worker runs steps on at once, across
@@ -80,6 +84,9 @@ type Activities struct {
 	// Secrets resolves {{ssm-secure:NAME}} parameter values just before a step runs; nil
 	// holds none, so a step that references a secret fails with ErrSecretNotFound.
 	Secrets SecretSource
+	// Events delivers state-change events (activities/events.go); nil
+	// publishes none.
+	Events EventPublisher
 }
 
 // runnerFor is the runner for n's platform. A platform this worker has no

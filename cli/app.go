@@ -39,6 +39,7 @@ func New(stdout, stderr io.Writer) *ucli.App {
 			keyCommand(),
 			codecServerCommand(),
 			complianceCommand(),
+			eventsCommand(),
 		},
 	}
 }

@@ -199,12 +199,14 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 		res.EndedAt = workflow.Now(ctx)
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		err := workflow.UpsertTypedSearchAttributes(dctx, contract.AttrStatus.ValueSet(status))
+		publishExecutionEvent(ctx, in, *res)
 		return *res, err
 	}
 
 	actx := workflow.WithActivityOptions(ctx, controlOptions)
 	var a *activities.Activities
 	if in.Carry == nil {
+		publishExecutionEvent(ctx, in, *res)
 		var plan documents.Plan
 		err := workflow.ExecuteActivity(actx, a.PrepareDocument, activities.PrepareInput{
 			Document: in.Spec.Document, Parameters: in.Spec.Parameters,
