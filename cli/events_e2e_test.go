@@ -83,19 +83,9 @@ func TestEventsOfARun(t *testing.T) {
 	natsURL := testnats.Start(t)
 	eventFile, eventsDir := filepath.Join(dir, "events.jsonl"), filepath.Join(dir, "events")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var werr bytes.Buffer
-	go func() {
-		done <- cli.Run(ctx, []string{"stead", "worker", "--credential", "default=" + sshd.KeyFile, "--log-level", "error",
-			"--output-dir", h.outputDir, "--event-webhook", hook.URL + "/events", "--event-webhook", down.URL,
-			"--event-webhook-secret-file", secretFile, "--event-file", eventFile, "--event-nats", natsURL,
-			"--events-dir", eventsDir}, io.Discard, &werr)
-	}()
-	defer func() {
-		cancel()
-		require.Equal(t, 0, <-done, werr.String())
-	}()
+	stop := startWorkerCommand(t, sshd, "--output-dir", h.outputDir, "--event-webhook", hook.URL+"/events", "--event-webhook", down.URL,
+		"--event-webhook-secret-file", secretFile, "--event-file", eventFile, "--event-nats", natsURL, "--events-dir", eventsDir)
+	defer stop()
 
 	h.register("ev-1", 81)
 	h.register("ev-2", 82)
@@ -148,17 +138,24 @@ func TestEventsOfARun(t *testing.T) {
 	require.NoError(t, err)
 	stream, err := js.Stream(context.Background(), events.StreamName)
 	require.NoError(t, err)
+	info, err := stream.Info(context.Background())
+	require.NoError(t, err)
+	require.EqualValues(t, len(want), info.State.Msgs, "JetStream dropped the duplicates")
 	cons, err := stream.OrderedConsumer(context.Background(), jetstream.OrderedConsumerConfig{})
 	require.NoError(t, err)
-	batch, err := cons.FetchNoWait(1000)
-	require.NoError(t, err)
 	var streamed []events.Event
-	for m := range batch.Messages() {
-		var e events.Event
-		require.NoError(t, json.Unmarshal(m.Data(), &e))
-		streamed = append(streamed, e)
+	for len(streamed) < len(want) {
+		batch, err := cons.Fetch(len(want)-len(streamed), jetstream.FetchMaxWait(10*time.Second))
+		require.NoError(t, err)
+		n := len(streamed)
+		for m := range batch.Messages() {
+			var e events.Event
+			require.NoError(t, json.Unmarshal(m.Data(), &e))
+			streamed = append(streamed, e)
+		}
+		require.NoError(t, batch.Error())
+		require.Greater(t, len(streamed), n, "the stream holds %d events, read %d", len(want), n)
 	}
-	require.Len(t, streamed, len(want), "JetStream dropped the duplicates")
 	require.ElementsMatch(t, keys(hooked), keys(unique(streamed)))
 
 	// The file has one JSON line per delivery.
@@ -192,4 +189,21 @@ func keys(m map[string]events.Event) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// startWorkerCommand runs `stead worker` in-process, reaching sshd's hosts,
+// with more flags, until stop is called; stop requires that it exited
+// cleanly.
+func startWorkerCommand(t *testing.T, sshd *testsshd.Server, flags ...string) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var werr bytes.Buffer
+	go func() {
+		args := append([]string{"stead", "worker", "--credential", "default=" + sshd.KeyFile, "--log-level", "error"}, flags...)
+		done <- cli.Run(ctx, args, io.Discard, &werr)
+	}()
+	return func() {
+		cancel()
+		require.Equal(t, 0, <-done, werr.String())
+	}
 }
