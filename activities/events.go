@@ -38,8 +38,11 @@ func (a *Activities) nodeStarted(ctx context.Context, in BatchInput, ref contrac
 }
 
 // nodeEnded reports how a node's plan ended, and the compliance that
-// leaves the node in.
+// leaves the node in, and counts it in the metrics.
 func (a *Activities) nodeEnded(ctx context.Context, in BatchInput, ref contract.TargetRef, sum contract.TargetSummary) {
+	if a.Metrics != nil {
+		a.Metrics.NodeEnded(sum)
+	}
 	compliance, severity := contract.Compliant, in.ComplianceSeverity
 	if sum.Status != contract.StatusSuccess {
 		compliance = contract.NonCompliant
@@ -103,7 +106,8 @@ type ExecutionEventInput struct {
 }
 
 // PublishExecutionEvent reports an execution's state change and, when it
-// ended, the association's status it leaves. It never fails: a sink that
+// ended, the association's status it leaves, and counts the end in the
+// metrics. It never fails: a sink that
 // is down keeps the events as undeliverable.
 func (a *Activities) PublishExecutionEvent(ctx context.Context, in ExecutionEventInput) error {
 	assocID := contract.AssociationWorkflowID(in.AssociationName)
@@ -115,6 +119,9 @@ func (a *Activities) PublishExecutionEvent(ctx context.Context, in ExecutionEven
 	}
 	evs := []events.Event{events.New(events.DetailExecution, in.At, []string{in.ExecutionID, in.Status}, []string{execID, assocID}, d)}
 	if in.Status != contract.StatusInProgress {
+		if a.Metrics != nil {
+			a.Metrics.ExecutionEnded(in.Status)
+		}
 		evs = append(evs, events.New(events.DetailAssociation, in.At, []string{in.AssociationName, in.ExecutionID, in.Status}, []string{assocID}, d))
 	}
 	a.publish(ctx, evs...)
