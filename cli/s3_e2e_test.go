@@ -56,14 +56,7 @@ func TestOutputInS3(t *testing.T) {
 	h := &harness{t: t, sshd: sshd, tag: "s3-output"}
 	stop := startWorkerCommand(t, sshd, "--output-url", "s3://stead-output/runs", "--output-dir", t.TempDir())
 	h.register("s3-1", 91)
-	out := ok(t, "association", "create", "--name", "s3-output", "--document", "Stead-RunShellScript",
-		"--targets", "Key=InstanceIds,Values=s3-1",
-		"--parameters", `{"commands":["seq 1 20000","echo err-line >&2"]}`, "--wait")
-	id := execID(t, out)
-	var want strings.Builder
-	for i := 1; i <= 20000; i++ {
-		want.WriteString(itoa(i) + "\n")
-	}
+	id, want := runLongOutput(t, "s3-output", "s3-1")
 
 	outs := targetsJSON(t, "s3-output", id)
 	require.Len(t, outs, 1)
@@ -75,12 +68,12 @@ func TestOutputInS3(t *testing.T) {
 	require.NoError(t, err)
 	var stored bytes.Buffer
 	require.NoError(t, outputstore.ReadURL(context.Background(), client, step.OutputURL+"stdout", &stored))
-	require.Equal(t, want.String(), stored.String(), "the full stdout, at <prefix>/<execution>/<node>/<step>/stdout")
+	require.Equal(t, want, stored.String(), "the full stdout, at <prefix>/<execution>/<node>/<step>/stdout")
 
 	// From another directory, with no output store of its own.
 	t.Chdir(t.TempDir())
 	args := []string{"association", "output", "s3-output", "--execution", id, "--node", "s3-1"}
-	require.Equal(t, want.String(), ok(t, args...))
+	require.Equal(t, want, ok(t, args...))
 	require.Equal(t, "err-line\n", ok(t, append(args, "--stderr", "--step", step.Name)...))
 	ok(t, "association", "delete", "s3-output")
 	stop()
@@ -89,7 +82,7 @@ func TestOutputInS3(t *testing.T) {
 	// its output is not stored.
 	stop = startWorkerCommand(t, sshd, "--output-url", "s3://refusing/runs", "--output-dir", t.TempDir())
 	defer stop()
-	out = ok(t, "association", "create", "--name", "s3-refused", "--document", "Stead-RunShellScript",
+	out := ok(t, "association", "create", "--name", "s3-refused", "--document", "Stead-RunShellScript",
 		"--targets", "Key=InstanceIds,Values=s3-1", "--parameters", `{"commands":["echo hi"]}`, "--wait")
 	outs = targetsJSON(t, "s3-refused", execID(t, out))
 	require.Len(t, outs, 1)
