@@ -3,9 +3,9 @@ package metrics_test
 import (
 	"encoding/json"
 	"io"
+	"net/http/httptest"
 	"os"
 	"regexp"
-	"net/http/httptest"
 	"testing"
 	"time"
 
