@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -10,7 +11,9 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/node"
+	"github.com/stead-io/stead/internal/outputstore"
 	"github.com/stead-io/stead/internal/runner"
 	"github.com/stead-io/stead/internal/transport"
 )
@@ -71,6 +74,9 @@ type Activities struct {
 	// OutputDir is the output store's directory (internal/outputstore),
 	// where each step's full stdout and stderr go; "" stores none.
 	OutputDir string
+	// OutputS3, when set, is the output store instead of OutputDir: an
+	// S3-compatible bucket any machine with access can read.
+	OutputS3 *outputstore.S3
 	// HTTPClient fetches aws:downloadContent HTTP sources; nil means http.DefaultClient.
 	HTTPClient *http.Client
 	// NodeSlots bounds the nodes this worker runs steps on at once, across
@@ -80,6 +86,23 @@ type Activities struct {
 	// Secrets resolves {{ssm-secure:NAME}} parameter values just before a step runs; nil
 	// holds none, so a step that references a secret fails with ErrSecretNotFound.
 	Secrets SecretSource
+	// Events delivers state-change events (activities/events.go); nil
+	// publishes none.
+	Events EventPublisher
+	// Metrics counts what the activities do (internal/metrics); nil
+	// counts nothing.
+	Metrics MetricsRecorder
+}
+
+// MetricsRecorder counts what the activities do, for the worker's
+// Prometheus metrics.
+type MetricsRecorder interface {
+	// NodeEnded counts a node's outcome in an execution and its steps'.
+	NodeEnded(sum contract.TargetSummary)
+	// ExecutionEnded counts an execution's end.
+	ExecutionEnded(status string)
+	// DialFailed counts a connection to a node that failed, by kind.
+	DialFailed(kind string)
 }
 
 // runnerFor is the runner for n's platform. A platform this worker has no
@@ -97,6 +120,10 @@ func (a *Activities) runnerFor(n node.Node) (runner.Runner, error) {
 func (a *Activities) connect(ctx context.Context, n node.Node) (transport.Communicator, error) {
 	c, err := a.Nodes.Get(ctx, nodeTarget(n))
 	if err != nil {
+		var te *transport.Error
+		if a.Metrics != nil && errors.As(err, &te) {
+			a.Metrics.DialFailed(string(te.Kind))
+		}
 		return nil, deliveryError(err)
 	}
 	return c, nil

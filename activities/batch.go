@@ -86,7 +86,9 @@ func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (contract.Batc
 				return contract.TargetSummary{NodeID: ref.NodeID, Status: contract.StatusCancelled, DetailedStatus: "cancelled", ExitCode: -1}
 			}
 		}
+		a.nodeStarted(ctx, in, ref)
 		sum := runNode(ctx, a, in, ref, nodes[ref.NodeID], outputShare)
+		a.nodeEnded(ctx, in, ref, sum)
 		if sum.Status != contract.StatusSuccess {
 			activity.GetLogger(ctx).Warn("node did not succeed", "node", sum.NodeID, "status", sum.Status, "detail", sum.DetailedStatus)
 		}
@@ -357,7 +359,7 @@ func (r nodeRun) runStep(ctx context.Context, runID string, step documents.PlanS
 		})
 	})
 	ss := contract.StepSummary{Name: step.Name, ExitCode: res.ExitCode, Resumed: res.Resumed, OutputStoreError: res.OutputStoreError,
-		StartedAt: res.StartedAt, EndedAt: res.EndedAt}
+		OutputURL: res.OutputURL, StartedAt: res.StartedAt, EndedAt: res.EndedAt}
 	ss.Stdout, ss.StdoutTruncated = head(res.Stdout, res.StdoutTruncated, r.outputShare)
 	ss.Stderr, ss.StderrTruncated = head(res.Stderr, res.StderrTruncated, r.outputShare-len(ss.Stdout))
 	if err != nil {

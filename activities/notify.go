@@ -28,6 +28,7 @@ type NotifyInput struct {
 // once instead of at its next scheduled run: this is how a new host is
 // bootstrapped. It returns the associations told.
 func (a *Activities) NotifyAssociations(ctx context.Context, in NotifyInput) ([]string, error) {
+	a.nodeChanged(ctx, in.Node, in.Previous, in.At)
 	var told []string
 	var token []byte
 	for {

@@ -25,28 +25,44 @@ type output struct {
 }
 
 // storeOutput copies a finished step's full stdout and stderr to the
-// output store, with the step's secrets redacted. Output that fits in the
-// result is written from it; longer output is read back from the node's
-// run directory, up to outputstore.MaxStreamBytes per stream. A store
+// output store, with the step's secrets redacted: the bucket of OutputS3
+// if the worker has one, else the directory OutputDir. Output that fits in
+// the result is written from it; longer output is read back from the
+// node's run directory, up to outputstore.MaxStreamBytes per stream. It
+// returns where the output went when that is not the worker's own disk
+// (an s3:// URL), and why it was not stored, if it was not. A store
 // failure does not fail the step (its result is already safe in history):
 // it is logged and reported in the result.
-func (a *Activities) storeOutput(ctx context.Context, o output, in RunStepInput) string {
-	if a.OutputDir == "" || in.AssociationName == "" || in.ExecutionID == "" {
-		return ""
+func (a *Activities) storeOutput(ctx context.Context, o output, in RunStepInput) (location, problem string) {
+	if (a.OutputDir == "" && a.OutputS3 == nil) || in.AssociationName == "" || in.ExecutionID == "" {
+		return "", ""
 	}
-	store := outputstore.Store{Dir: a.OutputDir}
 	key := outputstore.Key{Association: in.AssociationName, Execution: in.ExecutionID, Node: in.NodeID, Step: in.Step.Name}
+	put := func(ext, _ string, fill func(io.Writer) error) error {
+		return outputstore.Store{Dir: a.OutputDir}.Write(key, ext, fill)
+	}
+	if a.OutputS3 != nil {
+		url, err := a.OutputS3.URL(key)
+		if err != nil {
+			return "", err.Error()
+		}
+		location = url
+		put = func(_, object string, fill func(io.Writer) error) error {
+			return a.OutputS3.Write(ctx, key, object, fill)
+		}
+	}
 	streams := []struct {
-		name      runner.Stream
-		ext, kept string
-		truncated bool
+		name        runner.Stream
+		ext, object string
+		kept        string
+		truncated   bool
 	}{
-		{runner.Stdout, outputstore.StdoutExt, o.run.Stdout, o.run.StdoutTruncated},
-		{runner.Stderr, outputstore.StderrExt, o.run.Stderr, o.run.StderrTruncated},
+		{runner.Stdout, outputstore.StdoutExt, outputstore.S3Stdout, o.run.Stdout, o.run.StdoutTruncated},
+		{runner.Stderr, outputstore.StderrExt, outputstore.S3Stderr, o.run.Stderr, o.run.StderrTruncated},
 	}
 	var problems []string
 	for _, s := range streams {
-		err := store.Write(key, s.ext, func(w io.Writer) error {
+		err := put(s.ext, s.object, func(w io.Writer) error {
 			w, flush := redacting(o.redact, w)
 			if !s.truncated {
 				_, err := io.WriteString(w, s.kept)
@@ -63,9 +79,9 @@ func (a *Activities) storeOutput(ctx context.Context, o output, in RunStepInput)
 		}
 	}
 	if len(problems) == 0 {
-		return ""
+		return location, ""
 	}
 	msg := strings.Join(problems, "; ")
 	activity.GetLogger(ctx).Warn("step output not stored", "node", in.NodeID, "step", in.Step.Name, "error", msg)
-	return msg
+	return location, msg
 }

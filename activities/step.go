@@ -50,6 +50,9 @@ type StepResult struct {
 	// OutputStoreError says why the full output is missing from the
 	// worker's output store, if it is.
 	OutputStoreError string `json:"outputStoreError,omitempty"`
+	// OutputURL is where the full output went when it is not the worker's
+	// own disk: s3://bucket/prefix/<execution>/<node>/<step>/.
+	OutputURL string `json:"outputUrl,omitempty"`
 }
 
 // runStepOn runs one rendered step on the node n, detached from the
@@ -107,7 +110,7 @@ func (a *Activities) runStepOn(ctx context.Context, n node.Node, in RunStepInput
 	res.Resumed = r.Resumed
 	// Output store (issue 4): the full output, beyond what history keeps;
 	// secrets never reach it.
-	res.OutputStoreError = a.storeOutput(ctx, output{runner: rn, conn: conn, redact: redact, run: r}, in)
+	res.OutputURL, res.OutputStoreError = a.storeOutput(ctx, output{runner: rn, conn: conn, redact: redact, run: r}, in)
 	res.EndedAt = a.now()
 	activity.GetLogger(ctx).Info("step finished", "node", n.ID, "step", in.Step.Name, "exitCode", r.ExitCode, "timedOut", r.TimedOut)
 	return res, nil

@@ -41,6 +41,7 @@ func New(stdout, stderr io.Writer) *ucli.App {
 			complianceCommand(),
 			namespaceCommand(),
 			inventoryCommand(),
+			eventsCommand(),
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/stead-io/stead/cli"
 	"github.com/stead-io/stead/contract"
+	"github.com/stead-io/stead/internal/events"
 	"github.com/stead-io/stead/internal/testsshd"
 	"github.com/stead-io/stead/workflows"
 )
@@ -29,13 +31,14 @@ func runWorkerProcess() int {
 	return cli.Run(context.Background(), args, os.Stdout, os.Stderr)
 }
 
-// startWorkerProcess runs a worker in a child process that reaches sshd.
-func startWorkerProcess(t *testing.T, sshd *testsshd.Server) *exec.Cmd {
+// startWorkerProcess runs a worker in a child process that reaches sshd,
+// with more flags.
+func startWorkerProcess(t *testing.T, sshd *testsshd.Server, flags ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), workerProcessEnv+"="+strings.Join([]string{
+	cmd.Env = append(os.Environ(), workerProcessEnv+"="+strings.Join(append([]string{
 		"--address", frontend, "--credential", "default=" + sshd.KeyFile, "--log-level", "warn",
 		"--output-dir", t.TempDir(),
-	}, "\x1f"))
+	}, flags...), "\x1f"))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -128,8 +131,15 @@ func requireExactlyOnce(t *testing.T, name, id, dir string, n int) int {
 func TestWorkerKilledMidRunRunsEachStepOnce(t *testing.T) {
 	sshd := testsshd.Start(t)
 	const n = 55
+	// Both workers send their events to one signed webhook.
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	require.NoError(t, os.WriteFile(secretFile, []byte("crash-secret"), 0o600))
+	rcv := &webhookReceiver{secret: []byte("crash-secret")}
+	hook := httptest.NewServer(rcv)
+	defer hook.Close()
+	eventFlags := []string{"--event-webhook", hook.URL, "--event-webhook-secret-file", secretFile}
 	// Node registration needs a worker: start the one to kill first.
-	first := startWorkerProcess(t, sshd)
+	first := startWorkerProcess(t, sshd, eventFlags...)
 	dir := crashFleet(t, sshd, "crash", 10, n)
 	out := ok(t, "association", "create", "--name", "crash-safe", "--document", "Stead-RunShellScript",
 		"--targets", "Key=tag:fleet,Values=crash", "--max-concurrency", "100%", "--parameters", appendOnce(dir))
@@ -138,12 +148,39 @@ func TestWorkerKilledMidRunRunsEachStepOnce(t *testing.T) {
 
 	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
 	_, _ = first.Process.Wait()
-	startWorkerProcess(t, sshd)
+	startWorkerProcess(t, sshd, eventFlags...)
 
 	require.Equal(t, contract.StatusSuccess, awaitExecution(t, "crash-safe", id, 3*time.Minute))
 	resumed := requireExactlyOnce(t, "crash-safe", id, dir, n)
 	require.Positive(t, resumed, "no step was collected by the second worker")
 	t.Logf("%d of %d steps were collected by the new worker from runs the killed one started", resumed, n)
+
+	// Every change of the run reached the webhook, each under one id
+	// however often the retried batch reported it.
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	require.Empty(t, rcv.bad, "every signature is valid")
+	ids := map[string]string{} // change -> id
+	for _, e := range rcv.got {
+		if e.Detail.ExecutionID != id {
+			continue
+		}
+		c := change(e)
+		if prev, ok := ids[c]; ok {
+			require.Equal(t, prev, e.ID, "%s reported under two ids", c)
+		}
+		ids[c] = e.ID
+	}
+	require.Contains(t, ids, events.DetailExecution+"  Success")
+	for i := range n {
+		node := fmt.Sprintf("crash-%d", i)
+		for _, c := range []string{events.DetailNodeAssociation + " " + node + " InProgress", events.DetailNodeAssociation + " " + node + " Success",
+			events.DetailCompliance + " " + node + " COMPLIANT"} {
+			require.Contains(t, ids, c)
+		}
+	}
+	require.Len(t, ids, 3+3*n, "InProgress, Success and the association's status, and three events per node")
+	t.Logf("%d events delivered for %d changes", len(rcv.got), len(ids))
 	ok(t, "association", "delete", "crash-safe")
 }
 

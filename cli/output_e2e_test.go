@@ -16,15 +16,7 @@ import (
 func TestFullOutputGoesToTheOutputStore(t *testing.T) {
 	h := setup(t)
 	h.register("out-1", 60)
-	// seq 1 20000 prints 108,894 characters; the last line is 20000.
-	out := ok(t, "association", "create", "--name", "full-output", "--document", "Stead-RunShellScript",
-		"--targets", "Key=InstanceIds,Values=out-1",
-		"--parameters", `{"commands":["seq 1 20000","echo err-line >&2"]}`, "--wait")
-	id := execID(t, out)
-	var want strings.Builder
-	for i := 1; i <= 20000; i++ {
-		want.WriteString(itoa(i) + "\n")
-	}
+	id, want := runLongOutput(t, "full-output", "out-1")
 
 	outs := targetsJSON(t, "full-output", id)
 	require.Len(t, outs, 1)
@@ -33,11 +25,11 @@ func TestFullOutputGoesToTheOutputStore(t *testing.T) {
 	require.Len(t, res.Stdout, activities.StdoutLimit)
 	require.True(t, res.StdoutTruncated)
 	require.Empty(t, res.OutputStoreError)
-	require.Equal(t, want.String()[:activities.StdoutLimit], res.Stdout)
+	require.Equal(t, want[:activities.StdoutLimit], res.Stdout)
 
 	args := []string{"association", "output", "full-output", "--execution", id, "--node", "out-1", "--output-dir", h.outputDir}
-	require.Equal(t, want.String(), ok(t, append(args, "--step", res.Name)...))
-	require.Equal(t, want.String(), ok(t, args...), "the node's only step is printed without --step")
+	require.Equal(t, want, ok(t, append(args, "--step", res.Name)...))
+	require.Equal(t, want, ok(t, args...), "the node's only step is printed without --step")
 	require.Equal(t, "err-line\n", ok(t, append(args, "--stderr")...))
 
 	fails(t, "no stdout of step nope on node out-1", append(args, "--step", "nope")...)
@@ -47,5 +39,17 @@ func TestFullOutputGoesToTheOutputStore(t *testing.T) {
 	ok(t, "association", "delete", "full-output")
 }
 
-// itoa formats a line of seq's output.
-func itoa(i int) string { return strconv.Itoa(i) }
+// runLongOutput creates the association name on node, running a step
+// that prints 108,894 characters to stdout (seq 1 20000; the last line is
+// 20000) and "err-line" to stderr, and waits for it. It returns the
+// execution's id and the whole stdout.
+func runLongOutput(t *testing.T, name, node string) (string, string) {
+	out := ok(t, "association", "create", "--name", name, "--document", "Stead-RunShellScript",
+		"--targets", "Key=InstanceIds,Values="+node,
+		"--parameters", `{"commands":["seq 1 20000","echo err-line >&2"]}`, "--wait")
+	var want strings.Builder
+	for i := 1; i <= 20000; i++ {
+		want.WriteString(strconv.Itoa(i) + "\n")
+	}
+	return execID(t, out), want.String()
+}

@@ -16,13 +16,15 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/stead-io/stead/internal/events"
+	"github.com/stead-io/stead/internal/outputstore"
 	"github.com/stead-io/stead/internal/transport"
 	"github.com/stead-io/stead/worker"
 )
 
 // workerFlags configure how a worker reaches nodes.
 func workerFlags() []ucli.Flag {
-	return []ucli.Flag{
+	return append([]ucli.Flag{
 		&ucli.StringSliceFlag{Name: "credential", Usage: "NAME=PATH of an SSH private key (or NAME=agent for ssh-agent) nodes can name; 'default' is used by nodes that name none (repeatable)"},
 		&ucli.StringFlag{Name: "known-hosts", Usage: "known_hosts file for nodes without a pinned host key (default ~/.ssh/known_hosts if it exists)"},
 		&ucli.IntFlag{Name: "max-concurrent-steps", Usage: "steps this worker runs at once", Value: 200},
@@ -30,8 +32,10 @@ func workerFlags() []ucli.Flag {
 		secretsFileFlag(),
 		&ucli.StringFlag{Name: "files", Usage: "directory whose files documents may copy to nodes (aws:downloadContent sourceType Worker); none by default"},
 		&ucli.StringFlag{Name: "output-dir", Usage: "output store: the directory where each step's full stdout and stderr go, as <association>/<execution>/<node>/<step>.stdout|.stderr (up to 100 MiB per stream); read it with stead association output on this machine", Value: defaultOutputDir},
+		&ucli.StringFlag{Name: "output-url", Usage: "output store in an S3-compatible bucket instead of --output-dir: s3://bucket/prefix, laid out as <prefix>/<execution>/<node>/<step>/stdout|stderr; endpoint, region, path-style and credentials as the AWS SDK reads them (AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_S3_USE_PATH_STYLE=true, AWS_PROFILE, ...)"},
+		&ucli.StringFlag{Name: "metrics-address", Usage: "serve Prometheus metrics at http://host:port/metrics (e.g. 127.0.0.1:9464): steps, nodes and executions by status, step durations, dial errors, pooled connections, event deliveries, and the Temporal SDK's metrics"},
 		&ucli.StringFlag{Name: "pprof", Usage: "serve Go's pprof profiles on this host:port (e.g. 127.0.0.1:6060), to see where the worker spends its time"},
-	}
+	}, eventFlags()...)
 }
 
 func workerCommand() *ucli.Command {
@@ -94,6 +98,11 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 	}
 	pool := transport.NewPool(transport.NewDialer(dialer), time.Minute)
 	defer pool.Close()
+	m, stopMetrics, err := serveMetrics(c, logger, pool)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	// The worker's client must encrypt as the command's does: the
 	// converters are not inherited from the existing client.
 	wc, err := client.NewClientFromExisting(cn.client, client.Options{
@@ -102,11 +111,27 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 		Logger:           sdklog.NewStructuredLogger(logger),
 		DataConverter:    cn.dc,
 		FailureConverter: cn.fc,
+		MetricsHandler:   m.sdkHandler(),
 	})
 	if err != nil {
 		return fmt.Errorf("create worker client: %w", err)
 	}
 	defer wc.Close()
+	var outputS3 *outputstore.S3
+	if u := c.String("output-url"); u != "" {
+		if outputS3, err = outputstore.NewS3(c.Context, u); err != nil {
+			return err
+		}
+		logger.Info("output store", "url", u)
+	}
+	publisher, closeEvents, err := newPublisher(c, logger, region, cn.namespace)
+	if err != nil {
+		return err
+	}
+	if publisher != nil && m != nil {
+		publisher.Observer = events.Observer{Delivered: m.EventDelivered, Failed: m.EventFailed}
+	}
+	defer closeEvents()
 	return worker.Run(c.Context, worker.Options{
 		Client: wc,
 		Region: region,
@@ -117,8 +142,11 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 			Nodes:          pool,
 			Files:          c.String("files"),
 			OutputDir:      outputDir(c),
+			OutputS3:       outputS3,
 			HeartbeatEvery: 5 * time.Second,
 			Secrets:        secretStore,
+			Events:         eventSink(publisher),
+			Metrics:        m.recorder(),
 		},
 		MaxConcurrentSteps: c.Int("max-concurrent-steps"),
 	})

@@ -1,10 +1,12 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/stead-io/stead/internal/outputstore"
 )
@@ -68,6 +70,45 @@ func (c *Client) WriteOutput(w io.Writer, r OutputRequest) error {
 	defer f.Close()
 	if _, err := io.Copy(w, f); err != nil {
 		return fmt.Errorf("association output: print %s: %w", path, err)
+	}
+	return nil
+}
+
+// OutputURLs returns where the request's node's steps stored their full
+// output when their worker stored it in an S3-compatible bucket (recorded
+// in the execution's results): step name to s3:// location, holding the
+// objects stdout and stderr. It is empty when the output went to the
+// worker's own disk.
+func (c *Client) OutputURLs(ctx context.Context, r OutputRequest) (map[string]string, error) {
+	_, outs, err := c.TargetOutputs(ctx, r.Association, r.Execution)
+	if err != nil {
+		return nil, err
+	}
+	urls := map[string]string{}
+	for _, o := range outs {
+		if o.NodeID != r.Node {
+			continue
+		}
+		for _, s := range o.Output {
+			if s.OutputURL != "" && (r.Step == "" || s.Name == r.Step) {
+				urls[s.Name] = s.OutputURL
+			}
+		}
+	}
+	return urls, nil
+}
+
+// WriteOutputURL copies one stream of a step stored at an s3:// location
+// (from OutputURLs) to w, reading the bucket with the AWS SDK's usual
+// configuration (outputstore.NewS3Client).
+func (c *Client) WriteOutputURL(ctx context.Context, w io.Writer, location string, stderr bool) error {
+	client, err := outputstore.NewS3Client(ctx)
+	if err != nil {
+		return fmt.Errorf("association output: %w", err)
+	}
+	_, stream := OutputRequest{Stderr: stderr}.stream()
+	if err := outputstore.ReadURL(ctx, client, strings.TrimSuffix(location, "/")+"/"+stream, w); err != nil {
+		return fmt.Errorf("association output: %w", err)
 	}
 	return nil
 }

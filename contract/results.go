@@ -48,6 +48,11 @@ type StepSummary struct {
 	StderrTruncated bool `json:"stderrTruncated,omitempty"`
 	// OutputStoreError says why the full output is missing from the output store.
 	OutputStoreError string `json:"outputStoreError,omitempty"`
+	// OutputURL is where the full output is when the worker stores it in
+	// an S3-compatible bucket: s3://bucket/prefix/<execution>/<node>/<step>/,
+	// holding stdout and stderr. Empty: on the disk of the worker that ran
+	// the step.
+	OutputURL string `json:"outputUrl,omitempty"`
 }
 
 // TargetRef is a node an execution runs on, with what routing needs.

@@ -204,6 +204,7 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 		if err := workflow.UpsertTypedSearchAttributes(dctx, contract.AttrStatus.ValueSet(status)); err != nil {
 			return *res, err
 		}
+		publishExecutionEvent(ctx, in, *res)
 		switch {
 		case status == contract.StatusSuccess:
 			return *res, nil
@@ -217,6 +218,7 @@ func ExecutionWorkflow(ctx workflow.Context, in ExecutionInput) (ExecutionResult
 	actx := workflow.WithActivityOptions(ctx, controlOptions)
 	var a *activities.Activities
 	if in.Carry == nil {
+		publishExecutionEvent(ctx, in, *res)
 		var plan documents.Plan
 		err := workflow.ExecuteActivity(actx, a.PrepareDocument, activities.PrepareInput{
 			Document: in.Spec.Document, Parameters: in.Spec.Parameters,

@@ -50,3 +50,23 @@ func (c Counts) Errors() int {
 func (c Counts) Done() int {
 	return c.Total - c.Pending - c.InProgress
 }
+
+// byStatus is the counts by SSM status name, without the empty ones, as an
+// execution event's summary.
+func (c Counts) byStatus() map[string]int {
+	all := []struct {
+		status string
+		n      int
+	}{
+		{contract.StatusPending, c.Pending}, {contract.StatusInProgress, c.InProgress}, {contract.StatusSuccess, c.Success},
+		{contract.StatusFailed, c.Failed}, {contract.StatusTimedOut, c.TimedOut}, {contract.StatusCancelled, c.Cancelled},
+		{contract.StatusSkipped, c.Skipped}, {contract.StatusUndeliverable, c.Undeliverable}, {contract.StatusDeliveryTimedOut, c.DeliveryTimedOut},
+	}
+	out := map[string]int{}
+	for _, s := range all {
+		if s.n > 0 {
+			out[s.status] = s.n
+		}
+	}
+	return out
+}

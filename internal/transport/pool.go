@@ -288,3 +288,14 @@ func (p *Pool) Drop(t Target) {
 		_ = ic.conn.Close()
 	}
 }
+
+// Idle counts the connections waiting in the pool, for metrics.
+func (p *Pool) Idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, list := range p.free {
+		n += len(list)
+	}
+	return n
+}
