@@ -59,6 +59,15 @@ func (h *Host) Close() {
 		_ = syscall.Kill(-g, syscall.SIGKILL)
 	}
 	h.wrappers = map[int]bool{}
+	// The scripts run in process groups of their own.
+	groups, _ := filepath.Glob(filepath.Join(h.RunsDir(), "*", "group"))
+	for _, f := range groups {
+		if b, err := os.ReadFile(f); err == nil {
+			if g, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && g > 1 {
+				_ = syscall.Kill(-g, syscall.SIGKILL)
+			}
+		}
+	}
 }
 
 // rebootDelay is how long after the reboot command the host goes down,
