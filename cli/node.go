@@ -22,9 +22,10 @@ func nodeCommand() *ucli.Command {
 		&ucli.StringFlag{Name: "user", Usage: "user the steps run as (default: the worker's user)"},
 		&ucli.StringSliceFlag{Name: "tag", Usage: "tag key=value (repeatable)"},
 		&ucli.StringFlag{Name: "platform", Usage: "linux or windows", Value: node.PlatformLinux},
-		&ucli.StringFlag{Name: "transport", Usage: "ssh, or local for the worker's own host", Value: node.TransportSSH},
+		&ucli.StringFlag{Name: "transport", Usage: "ssh, winrm (windows nodes; port 5986, HTTPS), or local for the worker's own host", Value: node.TransportSSH},
+		&ucli.BoolFlag{Name: "winrm-insecure-http", Usage: "reach a winrm node over plain HTTP on port 5985: neither the node nor the traffic is authenticated; for labs only"},
 		&ucli.StringFlag{Name: "region", Usage: "region whose workers reach this node"},
-		&ucli.StringFlag{Name: "host-key", Usage: `pinned SSH host key, e.g. "ssh-ed25519 AAAA..."`},
+		&ucli.StringFlag{Name: "host-key", Usage: `pinned SSH host key, e.g. "ssh-ed25519 AAAA...", or for winrm the certificate's fingerprint "sha256:<hex>"`},
 		&ucli.StringFlag{Name: "credential", Usage: "name of the worker-held credential to log in with"},
 		&ucli.BoolFlag{Name: "sudo", Usage: "run steps on this node through sudo -n (as root; needs a NOPASSWD sudoers rule for the login user); without it steps run as the login user"},
 		&ucli.StringFlag{Name: "reboot-command", Usage: "shell command that reboots the node when a step exits 194 (default: shutdown -r now, as the login user; through sudo -n on a --sudo node)"},
@@ -79,6 +80,10 @@ func nodeRegister(c *ucli.Context) error {
 		Platform: c.String("platform"), Transport: c.String("transport"), Region: c.String("region"),
 		HostKey: c.String("host-key"), Credential: c.String("credential"), Sudo: c.Bool("sudo"),
 		RebootCommand: c.String("reboot-command"), BootIDCommand: c.String("boot-id-command"),
+		WinRMInsecureHTTP: c.Bool("winrm-insecure-http"),
+	}
+	if n.WinRMInsecureHTTP {
+		fmt.Fprintf(c.App.ErrWriter, "warning: node %s: winrm over plain HTTP authenticates neither the node nor the traffic; use it only in a lab\n", n.ID)
 	}
 	if d := c.Duration("reboot-timeout"); c.IsSet("reboot-timeout") {
 		if d < time.Second || d%time.Second != 0 {

@@ -25,6 +25,14 @@ const (
 
 	TransportSSH   = "ssh"
 	TransportLocal = "local"
+	TransportWinRM = "winrm"
+)
+
+// Default ports of the transports that dial one.
+const (
+	SSHPort       = 22
+	WinRMPort     = 5986 // HTTPS
+	WinRMHTTPPort = 5985 // plain HTTP, only with WinRMInsecureHTTP
 )
 
 // Node is one managed host. It holds no secret: Credential names a key the
@@ -45,6 +53,11 @@ type Node struct {
 	// user has. The login user needs a NOPASSWD sudoers rule; sudo passwords are not
 	// supported.
 	Sudo bool `json:"sudo,omitempty" yaml:"sudo,omitempty"`
+	// WinRMInsecureHTTP reaches a winrm node over plain HTTP (port 5985),
+	// where TLS authenticates neither the node nor the traffic: only for
+	// labs, by the operator's explicit choice. Basic authentication is
+	// refused over it.
+	WinRMInsecureHTTP bool `json:"winrmInsecureHttp,omitempty" yaml:"winrmInsecureHttp,omitempty"`
 	// RebootCommand reboots the node when a step exits 194 (3010 on
 	// Windows); "" means the default of the platform's runner (on linux,
 	// `shutdown -r now`).
@@ -99,11 +112,18 @@ func (n Node) WithDefaults() Node {
 	if n.Transport == "" {
 		n.Transport = TransportSSH
 	}
-	if n.Port == 0 && n.Transport == TransportSSH {
-		n.Port = 22
-	}
 	n.Platform = strings.ToLower(n.Platform)
 	n.Transport = strings.ToLower(n.Transport)
+	if n.Port == 0 {
+		switch {
+		case n.Transport == TransportSSH:
+			n.Port = SSHPort
+		case n.Transport == TransportWinRM && n.WinRMInsecureHTTP:
+			n.Port = WinRMHTTPPort
+		case n.Transport == TransportWinRM:
+			n.Port = WinRMPort
+		}
+	}
 	return n
 }
 
@@ -121,9 +141,9 @@ func (n Node) Validate() error {
 		errs.Addf("platform %q: want linux or windows", n.Platform)
 	}
 	switch n.Transport {
-	case TransportSSH:
+	case TransportSSH, TransportWinRM:
 		if n.Address == "" {
-			errs.Addf("address: required for the ssh transport")
+			errs.Addf("address: required for the %s transport", n.Transport)
 		} else if strings.ContainsAny(n.Address, " \t\n'\"\\/") {
 			errs.Addf("address %q: want a host name or IP address", n.Address)
 		}
@@ -135,7 +155,20 @@ func (n Node) Validate() error {
 			errs.Addf("transport local: only for linux workers")
 		}
 	default:
-		errs.Addf("transport %q: want ssh or local", n.Transport)
+		errs.Addf("transport %q: want ssh, winrm or local", n.Transport)
+	}
+	if n.Transport == TransportWinRM {
+		if n.Platform != PlatformWindows {
+			errs.Addf("transport winrm: only for windows nodes")
+		}
+		if n.User == "" {
+			errs.Addf("user: required for the winrm transport")
+		}
+		if n.Sudo {
+			errs.Addf("sudo: windows nodes run steps as the login user")
+		}
+	} else if n.WinRMInsecureHTTP {
+		errs.Addf("winrm insecure http: only for the winrm transport")
 	}
 	if n.Region != "" && !idPattern.MatchString(n.Region) {
 		errs.Addf("region %q: want letters, digits, '.', '_' or '-'", n.Region)
@@ -143,7 +176,13 @@ func (n Node) Validate() error {
 	if n.Credential != "" && !idPattern.MatchString(n.Credential) {
 		errs.Addf("credential %q: want letters, digits, '.', '_' or '-'", n.Credential)
 	}
-	if n.HostKey != "" {
+	switch {
+	case n.HostKey == "":
+	case n.Transport == TransportWinRM:
+		if !certFingerprint.MatchString(n.HostKey) {
+			errs.Addf("host key %q: a winrm node pins its certificate: want sha256:<64 hex digits>", abbreviate(n.HostKey))
+		}
+	default:
 		if err := validHostKey(n.HostKey); err != nil {
 			errs.Add(err)
 		}
@@ -164,6 +203,10 @@ func (n Node) Validate() error {
 	}
 	return errs.Err()
 }
+
+// certFingerprint is a pinned certificate's SHA-256 fingerprint, hex with
+// or without colons (package transport/winrm reads it).
+var certFingerprint = regexp.MustCompile(`^(?i)sha256:([0-9a-f]{2}:?){31}[0-9a-f]{2}$`)
 
 // validHostKey checks the authorized_keys shape "type base64 [comment]"
 // without importing the ssh package into workflow code.
