@@ -52,9 +52,7 @@ func TestParseImport(t *testing.T) {
 	require.Equal(t, 22, nodes[0].Port)
 	require.Equal(t, TransportLocal, nodes[1].Transport)
 
-	nodes, err = ParseImport([]byte("- {id: w, address: h, user: Administrator, platform: windows, transport: winrm}
-- {id: v, address: h, user: Administrator, platform: windows, transport: winrm, winrmInsecureHttp: true}
-"))
+	nodes, err = ParseImport([]byte("- {id: w, address: h, user: Administrator, platform: windows, transport: winrm}\n- {id: v, address: h, user: Administrator, platform: windows, transport: winrm, winrmInsecureHttp: true}\n"))
 	require.NoError(t, err)
 	require.Equal(t, 5986, nodes[0].Port)
 	require.Equal(t, 5985, nodes[1].Port)
