@@ -30,6 +30,15 @@ type Host struct {
 	mu       sync.Mutex
 	boot     int
 	wrappers map[int]bool // process groups of the steps running
+	launches int
+}
+
+// Launches counts the steps the host has started (Win32_Process.Create
+// calls of the run program): a step run twice counts twice.
+func (h *Host) Launches() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.launches
 }
 
 // NewHost emulates a node whose file system lives under root.
@@ -340,6 +349,7 @@ func (o *operation) run() int {
 	pid := cmd.Process.Pid
 	o.h.mu.Lock()
 	o.h.wrappers[pid] = true
+	o.h.launches++
 	o.h.mu.Unlock()
 	go func() {
 		_ = cmd.Wait()
@@ -365,7 +375,7 @@ if ! cd "${wd:-$HOME}" 2>/dev/null; then
 	echo 1 >"$d/exitcode.tmp" && mv -f "$d/exitcode.tmp" "$d/exitcode"
 	exit 0
 fi
-setsid sh "$d/script.ps1.sh" </dev/null >"$d/stdout" 2>"$d/stderr" &
+STEAD_TEST_EXIT="$d/exit32" setsid sh "$d/script.ps1.sh" </dev/null >"$d/stdout" 2>"$d/stderr" &
 c=$!
 echo "$c" >"$d/group.tmp" && mv -f "$d/group.tmp" "$d/group"
 watchdog=
@@ -388,6 +398,8 @@ if [ "$limit" -gt 0 ]; then
 fi
 wait "$c"
 code=$?
+# Windows exit codes are 32 bits; sh keeps 8.
+[ -f "$d/exit32" ] && code=$(cat "$d/exit32")
 if [ -n "$watchdog" ]; then
 	if [ -f "$d/timedout" ]; then wait "$watchdog"; else kill "$watchdog" 2>/dev/null; fi
 fi
@@ -515,7 +527,8 @@ func Translate(script string) string {
 		case "write-error":
 			fmt.Fprintf(&b, "printf '%%s\\n' %s >&2\n", rest)
 		case "exit":
-			fmt.Fprintf(&b, "exit %s\n", rest)
+			// sh keeps 8 bits of an exit code; the wrapper reads all 32 from the file.
+			fmt.Fprintf(&b, "[ -n \"$STEAD_TEST_EXIT\" ] && echo %s >\"$STEAD_TEST_EXIT\"\nexit %s\n", rest, rest)
 		case "start-sleep":
 			if s := seconds.FindStringSubmatch(rest); s != nil {
 				fmt.Fprintf(&b, "sleep %s\n", s[2])

@@ -198,3 +198,12 @@ func TestSpecsRefused(t *testing.T) {
 	_, err = powershell.Runner{}.ReadFile(context.Background(), h.dial(), "x", 10)
 	require.True(t, errors.Is(err, errors.ErrUnsupported))
 }
+
+// TestExitCodesAreNotTruncated: Windows exit codes are 32 bits (3010 asks
+// for a reboot).
+func TestExitCodesAreNotTruncated(t *testing.T) {
+	h := startHost(t)
+	res, err := powershell.Runner{}.Run(context.Background(), h.dial(), runner.Spec{RunID: runID(t), Script: "exit 3010"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, 3010, res.ExitCode)
+}
