@@ -29,12 +29,16 @@ import (
 // winCredential is the worker's credential name for the fake host.
 const winCredential = "win"
 
+// goodCredential always holds the fake host's password.
+const goodCredential = "win-ok"
+
 // startWindowsWorker runs an in-process worker whose WinRM credential
-// "win" is Basic with password.
+// "win" is Basic with password, and "win-ok" Basic with the right one.
 func startWindowsWorker(t *testing.T, password string) {
 	c := dialTest(t)
 	d, err := winrm.NewDialer(winrm.Config{Credentials: map[string]winrm.Credential{
-		winCredential: {Auth: winrm.AuthBasic, PasswordFile: testwinrm.PasswordFile(t, password)},
+		winCredential:  {Auth: winrm.AuthBasic, PasswordFile: testwinrm.PasswordFile(t, password)},
+		goodCredential: {Auth: winrm.AuthBasic, PasswordFile: testwinrm.PasswordFile(t, testwinrm.Password)},
 	}})
 	require.NoError(t, err)
 	pool := transport.NewPool(transport.NewRegistry(map[string]transport.Protocol{winrm.Kind: d}), time.Minute)
@@ -58,12 +62,17 @@ func startWindowsWorker(t *testing.T, password string) {
 }
 
 // registerWindows registers node id on the fake host, pinning its
-// certificate.
+// certificate, with the worker's credential "win".
 func registerWindows(t *testing.T, id string, srv *testwinrm.Server, extra ...string) {
+	registerWindowsWith(t, id, srv, winCredential, extra...)
+}
+
+// registerWindowsWith registers node id on the fake host with credential.
+func registerWindowsWith(t *testing.T, id string, srv *testwinrm.Server, credential string, extra ...string) {
 	t.Cleanup(func() { stead(t, "node", "deregister", id) })
 	ok(t, append([]string{"node", "register", "--id", id, "--platform", "windows", "--transport", "winrm",
 		"--address", "127.0.0.1", "--port", fmt.Sprint(srv.Port), "--user", testwinrm.User,
-		"--credential", winCredential, "--host-key", srv.Fingerprint(), "--reboot-timeout", "30s"}, extra...)...)
+		"--credential", credential, "--host-key", srv.Fingerprint(), "--reboot-timeout", "30s"}, extra...)...)
 }
 
 // writeDocument registers a document from its JSON content.
@@ -113,7 +122,7 @@ func TestWinRMTrustAndCredentialsAreUndeliverable(t *testing.T) {
 	startWindowsWorker(t, "not-the-password")
 	registerWindows(t, "win-badpw", srv)
 	other := testwinrm.Start(t, testwinrm.User, testwinrm.Password)
-	registerWindows(t, "win-mitm", other)
+	registerWindowsWith(t, "win-mitm", other, goodCredential)
 	other.RotateCertificate(t)
 
 	for _, tc := range []struct{ node, kind string }{{"win-badpw", "AuthFailed"}, {"win-mitm", "HostKeyMismatch"}} {
@@ -128,6 +137,16 @@ func TestWinRMTrustAndCredentialsAreUndeliverable(t *testing.T) {
 		ok(t, "association", "delete", name)
 	}
 	require.Zero(t, srv.Host.Launches()+other.Host.Launches(), "nothing ran")
+
+	// `node trust` shows the new certificate, refuses to re-pin it silently,
+	// and pins it once the operator vouches for it; then the node is reached.
+	fails(t, "is pinned", "node", "trust", "win-mitm", "--yes")
+	out := ok(t, "node", "trust", "win-mitm", "--replace", "--fingerprint", strings.ToUpper(other.Fingerprint()))
+	require.Contains(t, out, "pinned host key "+other.Fingerprint())
+	out = ok(t, "association", "create", "--name", "win-repinned", "--document", "AWS-RunPowerShellScript",
+		"--targets", "Key=InstanceIds,Values=win-mitm", "--parameters", `{"commands":["Write-Output reached"]}`, "--wait")
+	require.Equal(t, "reached\n", targetsJSON(t, "win-repinned", execID(t, out))[0].Output[0].Stdout)
+	ok(t, "association", "delete", "win-repinned")
 }
 
 // startWindowsWorkerProcess runs `stead worker` in a child process with a

@@ -407,3 +407,45 @@ func (c *conn) Close() error {
 	}
 	return nil
 }
+
+// FetchCertificate runs only the TLS handshake with the node t describes
+// and returns the fingerprint of the certificate it presents. It sends no
+// credential and trusts nothing: it is how an operator sees a certificate
+// before deciding to pin it, so the caller must show it and ask.
+func FetchCertificate(ctx context.Context, t transport.Target, timeout time.Duration) (string, error) {
+	if t.Port == 0 {
+		t.Port = HTTPSPort
+	}
+	if t.Address == "" {
+		return "", fail(transport.InvalidTarget, t, errors.New("the target has no address"))
+	}
+	if t.InsecureHTTP {
+		return "", fail(transport.InvalidTarget, t, errors.New("the node is reached over plain http: it presents no certificate"))
+	}
+	if timeout <= 0 {
+		timeout = defaultConnectTimeout
+	}
+	var presented string
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: &tls.Config{
+		MinVersion: tls.VersionTLS12, ServerName: t.Address,
+		// Nothing is trusted: the handshake only shows the certificate.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) > 0 {
+				presented = Fingerprint(cs.PeerCertificates[0].Raw)
+			}
+			return nil
+		},
+	}}
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := d.DialContext(hctx, "tcp", net.JoinHostPort(t.Address, strconv.Itoa(t.Port)))
+	if err != nil {
+		return "", fail(transport.Unreachable, t, fmt.Errorf("tls handshake: %w", err))
+	}
+	_ = c.Close()
+	if presented == "" {
+		return "", fail(transport.Unreachable, t, errors.New("the node presented no certificate"))
+	}
+	return presented, nil
+}
