@@ -51,7 +51,7 @@ func NewHost(root string) *Host {
 func (h *Host) RunsDir() string { return filepath.Join(h.root, "ProgramData", "Stead", "runs") }
 
 // home is the login user's profile directory.
-func (h *Host) home() string { return filepath.Join(h.root, "Users", "stead") }
+func (h *Host) home() string { return filepath.Join(h.root, "C", "Users", "stead") }
 
 // BootID is the emulated Win32_OperatingSystem.LastBootUpTime.
 func (h *Host) BootID() string {
@@ -157,6 +157,10 @@ func (h *Host) Exec(ctx context.Context, line string, stdin io.Reader, stdout, s
 		return op.bootID()
 	case strings.HasPrefix(header, "# Stead: reboot."):
 		return op.rebootProgram()
+	case strings.HasPrefix(header, "# Stead: read file."):
+		return op.readFile()
+	case strings.HasPrefix(header, "# Stead: write file."):
+		return op.writeFile()
 	}
 	fmt.Fprintf(stderr, "the emulated host knows no program %q\n", header)
 	return 1
@@ -190,6 +194,8 @@ type progParams struct {
 	Limit            int64  `json:"limit"`
 	Command          string `json:"command"`
 	BootIDCommand    string `json:"bootIdCommand"`
+	Path             string `json:"path"`
+	Content          []byte `json:"content"`
 }
 
 // operation is one program being emulated.
@@ -490,6 +496,57 @@ func (o *operation) rebootProgram() int {
 		return code
 	}
 	go o.h.reboot()
+	return 0
+}
+
+// drivePath is a rooted Windows path: C:\...
+var drivePath = regexp.MustCompile(`^([A-Za-z]):\\(.*)$`)
+
+// hostPath maps a Windows path on the node (relative ones to the profile,
+// C:\Users\stead) to the file that emulates it, and returns both.
+func (h *Host) hostPath(p string) (local, windows string) {
+	if m := drivePath.FindStringSubmatch(p); m != nil {
+		return filepath.Join(h.root, strings.ToUpper(m[1]), filepath.FromSlash(strings.ReplaceAll(m[2], `\`, "/"))), p
+	}
+	return filepath.Join(h.home(), filepath.FromSlash(strings.ReplaceAll(p, `\`, "/"))), `C:\Users\stead\` + strings.ReplaceAll(p, "/", `\`)
+}
+
+// readFile emulates read.ps1.
+func (o *operation) readFile() int {
+	local, _ := o.h.hostPath(o.p.Path)
+	st, err := os.Stat(local)
+	switch {
+	case err != nil:
+		return 3
+	case !st.Mode().IsRegular():
+		return 5
+	}
+	f, err := os.Open(local)
+	if err != nil {
+		return 4
+	}
+	defer f.Close()
+	_, _ = io.Copy(o.stdout, io.LimitReader(f, o.p.Limit))
+	return 0
+}
+
+// writeFile emulates write.ps1.
+func (o *operation) writeFile() int {
+	local, windows := o.h.hostPath(o.p.Path)
+	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+		fmt.Fprintln(o.stderr, err)
+		return 1
+	}
+	tmp := filepath.Join(filepath.Dir(local), "."+filepath.Base(local)+".stead-tmp")
+	if err := os.WriteFile(tmp, o.p.Content, 0o644); err != nil {
+		fmt.Fprintln(o.stderr, err)
+		return 1
+	}
+	if err := os.Rename(tmp, local); err != nil {
+		fmt.Fprintln(o.stderr, err)
+		return 1
+	}
+	fmt.Fprint(o.stdout, windows)
 	return 0
 }
 

@@ -24,7 +24,8 @@
 //	powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand <bootstrap>
 //
 // whose constant bootstrap reads two lines from stdin: the operation's
-// program (run, stop, fetch, bootid, reboot: the .ps1 files of programs/),
+// program (run, stop, fetch, bootid, reboot, read, write: the .ps1 files of
+// programs/),
 // base64 UTF-8, and its parameters, base64 UTF-8 JSON. Programs are fixed
 // text; every value (the script, its environment, the run id, limits)
 // arrives as JSON data and is never parsed as code, and the command line

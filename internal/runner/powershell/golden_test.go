@@ -57,7 +57,7 @@ func TestWireGolden(t *testing.T) {
 	}
 	golden(t, "commandline.txt", "powershell.exe "+PowerShellArgs+" -EncodedCommand <base64 UTF-16LE of:>\n"+string(utf16.Decode(units))+"\n")
 
-	for name, text := range map[string]string{"run.ps1": runProgram, "stop.ps1": stopProgram, "fetch.ps1": fetchProgram, "bootid.ps1": bootIDProgram, "reboot.ps1": rebootProgram} {
+	for name, text := range map[string]string{"run.ps1": runProgram, "stop.ps1": stopProgram, "fetch.ps1": fetchProgram, "bootid.ps1": bootIDProgram, "reboot.ps1": rebootProgram, "read.ps1": readProgram, "write.ps1": writeProgram} {
 		golden(t, name, program(text))
 	}
 	spec, err := normalize(runner.Spec{RunID: "exec-1.web-1.step1.1", Script: "Write-Output \"${env:SSM_name}\"", Env: []runner.EnvVar{{Name: "SSM_name", Value: "it's \"quoted\"; $(x)"}}, Timeout: 90 * time.Second})
@@ -75,7 +75,7 @@ func TestWireGolden(t *testing.T) {
 // quotes, here-strings, braces and parentheses balance, so a stray edit
 // cannot leave PowerShell that does not parse.
 func TestProgramsAreBalanced(t *testing.T) {
-	for name, text := range map[string]string{"bootstrap": bootstrap, "run": program(runProgram), "wrapper": wrapperProgram, "stop": program(stopProgram), "fetch": program(fetchProgram), "bootid": program(bootIDProgram), "reboot": program(rebootProgram)} {
+	for name, text := range map[string]string{"bootstrap": bootstrap, "run": program(runProgram), "wrapper": wrapperProgram, "stop": program(stopProgram), "fetch": program(fetchProgram), "bootid": program(bootIDProgram), "reboot": program(rebootProgram), "read": program(readProgram), "write": program(writeProgram)} {
 		if err := balanced(text); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}

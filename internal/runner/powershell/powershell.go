@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"strings"
@@ -37,6 +38,10 @@ var (
 	bootIDProgram string
 	//go:embed programs/reboot.ps1
 	rebootProgram string
+	//go:embed programs/read.ps1
+	readProgram string
+	//go:embed programs/write.ps1
+	writeProgram string
 )
 
 // PowerShellArgs are the arguments powershell.exe is started with for
@@ -279,16 +284,71 @@ func (Runner) Reboot(ctx context.Context, c transport.Communicator, r runner.Reb
 	}
 }
 
-// ReadFile implements runner.Runner. Reading a file for a step
-// (aws:runDocument with a LocalPath) is not yet done on Windows nodes.
-func (Runner) ReadFile(context.Context, transport.Communicator, string, int64) ([]byte, error) {
-	return nil, fmt.Errorf("read a file on a windows node: %w", errors.ErrUnsupported)
+// fileParams are the read and write programs' parameters.
+type fileParams struct {
+	Path    string `json:"path"`
+	Limit   int64  `json:"limit,omitempty"`
+	Content []byte `json:"content,omitempty"` // base64 in JSON
 }
 
-// Upload implements runner.Runner. Writing a file for a step
-// (aws:downloadContent) is not yet done on Windows nodes.
-func (Runner) Upload(context.Context, transport.Communicator, string, io.Reader, os.FileMode) (string, error) {
-	return "", fmt.Errorf("write a file on a windows node: %w", errors.ErrUnsupported)
+// Exit statuses of the read program.
+const (
+	readMissing    = 3
+	readDenied     = 4
+	readNotRegular = 5
+)
+
+// ReadFile implements runner.Runner with one command that prints the
+// file's first limit bytes.
+func (Runner) ReadFile(ctx context.Context, c transport.Communicator, path string, limit int64) ([]byte, error) {
+	if strings.ContainsAny(path, "\x00\n") || path == "" {
+		return nil, fmt.Errorf("read %q on the node: want a path without NUL or newline", path)
+	}
+	out := &runner.Capped{Max: int(min(limit, 64<<20))}
+	var errOut bytes.Buffer
+	code, err := invoke(ctx, c, readProgram, fileParams{Path: path, Limit: limit}, out, &errOut)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("read %s on the node: %w", path, err)
+	case code == readMissing:
+		return nil, fmt.Errorf("read %s on the node: %w", path, fs.ErrNotExist)
+	case code == readDenied:
+		return nil, fmt.Errorf("read %s on the node: %w", path, fs.ErrPermission)
+	case code == readNotRegular:
+		return nil, fmt.Errorf("read %s on the node: %w", path, transport.ErrNotRegular)
+	case code != 0:
+		return nil, fmt.Errorf("read %s on the node: exit status %d: %s", path, code, runner.FirstLine(errOut.Bytes()))
+	}
+	return out.Bytes(), nil
+}
+
+// maxUpload bounds a file Upload sends: it travels base64 in one command's
+// input.
+const maxUpload = 64 << 20
+
+// Upload implements runner.Runner with one command that writes the file
+// under a temporary name and renames it into place. Windows has no POSIX
+// modes: perm is not applied, the file inherits its directory's ACL.
+func (Runner) Upload(ctx context.Context, c transport.Communicator, dest string, r io.Reader, _ os.FileMode) (string, error) {
+	if strings.ContainsAny(dest, "\x00\n") || dest == "" {
+		return "", fmt.Errorf("write %q on the node: want a path without NUL or newline", dest)
+	}
+	content, err := io.ReadAll(io.LimitReader(r, maxUpload+1))
+	if err != nil {
+		return "", fmt.Errorf("write %s on the node: read the content: %w", dest, err)
+	}
+	if len(content) > maxUpload {
+		return "", fmt.Errorf("write %s on the node: the file is larger than the %d bytes a windows node takes", dest, maxUpload)
+	}
+	var out, errOut bytes.Buffer
+	code, err := invoke(ctx, c, writeProgram, fileParams{Path: dest, Content: content}, &out, &errOut)
+	if err != nil {
+		return "", fmt.Errorf("write %s on the node: %w", dest, err)
+	}
+	if code != 0 {
+		return "", fmt.Errorf("write %s on the node: exit status %d: %s", dest, code, runner.FirstLine(errOut.Bytes()))
+	}
+	return strings.TrimSpace(out.String()), nil
 }
 
 var (

@@ -3,8 +3,8 @@ package powershell_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,8 +195,29 @@ func TestSpecsRefused(t *testing.T) {
 	_, err := powershell.Runner{}.Run(context.Background(), h.dial(), runner.Spec{RunID: "..", Script: "x", Sudo: true}, nil)
 	require.ErrorContains(t, err, "run id")
 	require.ErrorContains(t, err, "sudo does not exist on windows nodes")
-	_, err = powershell.Runner{}.ReadFile(context.Background(), h.dial(), "x", 10)
-	require.True(t, errors.Is(err, errors.ErrUnsupported))
+}
+
+// TestFiles: a file written for a step reads back, relative paths are the
+// profile's, and a missing file or a directory say so.
+func TestFiles(t *testing.T) {
+	h := startHost(t)
+	c := h.dial()
+	r := powershell.Runner{}
+	content := strings.Repeat("line é\r\n", 30000) // larger than one WinRM envelope
+	dest, err := r.Upload(context.Background(), c, `docs\setup.json`, strings.NewReader(content), 0o644)
+	require.NoError(t, err)
+	require.Equal(t, `C:\Users\stead\docs\setup.json`, dest)
+	got, err := r.ReadFile(context.Background(), c, `docs\setup.json`, 1<<20)
+	require.NoError(t, err)
+	require.Equal(t, content, string(got))
+	got, err = r.ReadFile(context.Background(), c, dest, 4)
+	require.NoError(t, err)
+	require.Equal(t, "line", string(got))
+
+	_, err = r.ReadFile(context.Background(), c, `C:\nowhere.json`, 10)
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	_, err = r.ReadFile(context.Background(), c, `docs`, 10)
+	require.ErrorIs(t, err, transport.ErrNotRegular)
 }
 
 // TestExitCodesAreNotTruncated: Windows exit codes are 32 bits (3010 asks
