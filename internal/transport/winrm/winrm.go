@@ -65,8 +65,10 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	return &Dialer{secrets: secrets, roots: roots, timeout: timeout}, nil
 }
 
-// DefaultPort implements transport.Protocol: HTTPS's 5986. A target that
-// sets InsecureHTTP and gives no port is dialled on 5985 instead.
+// DefaultPort implements transport.Protocol: HTTPS's 5986. Nodes always
+// carry a port (5985 for a node reached over plain HTTP, filled in when it
+// is registered); Dial itself dials 5985 for an InsecureHTTP target that
+// gives none.
 func (d *Dialer) DefaultPort() int { return HTTPSPort }
 
 // fail builds the *transport.Error for t.
