@@ -1,7 +1,7 @@
 // Package testwinrm is a fake Windows host for tests: a WinRM server that
 // speaks the real WS-Management SOAP protocol over HTTPS (Create shell,
 // Command, Send, Receive with streams and exit code, Signal terminate,
-// Delete) with Basic authentication and a generated certificate, so the
+// Delete) with Basic or NTLMv2 authentication and a generated certificate, so the
 // WinRM communicator and the PowerShell runner are exercised over real
 // HTTP through the real client library.
 //

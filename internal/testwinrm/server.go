@@ -40,6 +40,8 @@ type Server struct {
 	cert  atomic.Pointer[tls.Certificate]
 	down  atomic.Int64 // unix nanoseconds until which requests are refused
 
+	ntlmLogins atomic.Int64
+
 	mu     sync.Mutex
 	shells map[string]*shell
 	nextID int
@@ -57,7 +59,7 @@ func Start(t testing.TB, user, password string) *Server {
 		t.Fatalf("listen: %v", err)
 	}
 	s.Port = ln.Addr().(*net.TCPAddr).Port
-	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ErrorLog: log.New(io.Discard, "", 0)}
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ErrorLog: log.New(io.Discard, "", 0), ConnContext: withConnState}
 	tlsLn := tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return s.cert.Load(), nil
 	}})
@@ -173,10 +175,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the host is restarting", http.StatusServiceUnavailable)
 		return
 	}
-	user, pass, ok := r.BasicAuth()
-	if want, known := s.users[user]; !ok || !known || pass != want {
-		w.Header().Set("WWW-Authenticate", `Basic realm="WSMAN"`)
-		w.WriteHeader(http.StatusUnauthorized)
+	if !s.authorize(w, r) {
 		return
 	}
 	if r.URL.Path != "/wsman" || r.Method != http.MethodPost {

@@ -130,3 +130,30 @@ func TestParseFingerprint(t *testing.T) {
 		require.Error(t, err, in)
 	}
 }
+
+// TestNTLM: the default scheme authenticates without sending the password,
+// and a wrong one is refused as an authentication failure.
+func TestNTLM(t *testing.T) {
+	srv := testwinrm.Start(t, testwinrm.User, testwinrm.Password)
+	dial := func(password string) (transport.Communicator, error) {
+		d, err := winrm.NewDialer(winrm.Config{Credentials: map[string]winrm.Credential{
+			"default": {Auth: winrm.AuthNTLM, PasswordFile: testwinrm.PasswordFile(t, password)},
+		}})
+		require.NoError(t, err)
+		return d.Dial(context.Background(), srv.Target(testwinrm.User, ""))
+	}
+	c, err := dial(testwinrm.Password)
+	require.NoError(t, err)
+	defer c.Close()
+	var out bytes.Buffer
+	code, err := c.Run(context.Background(), "echo over ntlm", nil, &out, nil)
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	require.Equal(t, "over ntlm\r\n", out.String())
+	require.Positive(t, srv.NTLMLogins(), "the client spoke NTLM, not Basic")
+
+	_, err = dial("wrong")
+	var te *transport.Error
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, transport.AuthFailed, te.Kind, "%v", err)
+}
