@@ -33,12 +33,12 @@ const winCredential = "win"
 const goodCredential = "win-ok"
 
 // startWindowsWorker runs an in-process worker whose WinRM credential
-// "win" is Basic with password, and "win-ok" Basic with the right one.
+// "win" is Basic with password, and "win-ok" NTLM with the right one.
 func startWindowsWorker(t *testing.T, password string) {
 	c := dialTest(t)
 	d, err := winrm.NewDialer(winrm.Config{Credentials: map[string]winrm.Credential{
 		winCredential:  {Auth: winrm.AuthBasic, PasswordFile: testwinrm.PasswordFile(t, password)},
-		goodCredential: {Auth: winrm.AuthBasic, PasswordFile: testwinrm.PasswordFile(t, testwinrm.Password)},
+		goodCredential: {Auth: winrm.AuthNTLM, PasswordFile: testwinrm.PasswordFile(t, testwinrm.Password)},
 	}})
 	require.NoError(t, err)
 	pool := transport.NewPool(transport.NewRegistry(map[string]transport.Protocol{winrm.Kind: d}), time.Minute)
@@ -150,11 +150,12 @@ func TestWinRMTrustAndCredentialsAreUndeliverable(t *testing.T) {
 }
 
 // startWindowsWorkerProcess runs `stead worker` in a child process with a
-// WinRM credential for the fake host, so a test can kill it with SIGKILL.
+// WinRM credential (NTLM, the default) for the fake host, so a test can
+// kill it with SIGKILL.
 func startWindowsWorkerProcess(t *testing.T, passwordFile string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), workerProcessEnv+"="+strings.Join([]string{
-		"--address", frontend, "--winrm-credential", winCredential + "=basic:" + passwordFile, "--log-level", "warn",
+		"--address", frontend, "--winrm-credential", winCredential + "=" + passwordFile, "--log-level", "warn",
 		"--output-dir", t.TempDir(),
 	}, "\x1f"))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
