@@ -18,7 +18,7 @@ func nodeCommand() *ucli.Command {
 	specFlags := []ucli.Flag{
 		&ucli.StringFlag{Name: "id", Usage: "node id (letters, digits, . _ -)", Required: true},
 		&ucli.StringFlag{Name: "address", Usage: "host name or IP address to reach the node at"},
-		&ucli.IntFlag{Name: "port", Usage: "SSH port", Value: 22},
+		&ucli.IntFlag{Name: "port", Usage: "port to dial (default: 22 for ssh, 5986 for winrm, 5985 with --winrm-insecure-http)"},
 		&ucli.StringFlag{Name: "user", Usage: "user the steps run as (default: the worker's user)"},
 		&ucli.StringSliceFlag{Name: "tag", Usage: "tag key=value (repeatable)"},
 		&ucli.StringFlag{Name: "platform", Usage: "linux or windows", Value: node.PlatformLinux},
@@ -28,8 +28,8 @@ func nodeCommand() *ucli.Command {
 		&ucli.StringFlag{Name: "host-key", Usage: `pinned SSH host key, e.g. "ssh-ed25519 AAAA...", or for winrm the certificate's fingerprint "sha256:<hex>"`},
 		&ucli.StringFlag{Name: "credential", Usage: "name of the worker-held credential to log in with"},
 		&ucli.BoolFlag{Name: "sudo", Usage: "run steps on this node through sudo -n (as root; needs a NOPASSWD sudoers rule for the login user); without it steps run as the login user"},
-		&ucli.StringFlag{Name: "reboot-command", Usage: "shell command that reboots the node when a step exits 194 (default: shutdown -r now, as the login user; through sudo -n on a --sudo node)"},
-		&ucli.StringFlag{Name: "boot-id-command", Usage: "shell command printing an id that changes on every boot (default: cat /proc/sys/kernel/random/boot_id)"},
+		&ucli.StringFlag{Name: "reboot-command", Usage: "shell command that reboots the node when a step exits 194 (default: shutdown -r now, as the login user; through sudo -n on a --sudo node); on windows a PowerShell command, run on exit 3010 (default: Restart-Computer -Force)"},
+		&ucli.StringFlag{Name: "boot-id-command", Usage: "shell command printing an id that changes on every boot (default: cat /proc/sys/kernel/random/boot_id; on windows the last boot time)"},
 		&ucli.DurationFlag{Name: "reboot-timeout", Usage: "how long a rebooted node may take to come back before its target ends TimedOut (default 10m)"},
 	}
 	return &ucli.Command{

@@ -138,6 +138,14 @@ func TestWinRMTrustAndCredentialsAreUndeliverable(t *testing.T) {
 	}
 	require.Zero(t, srv.Host.Launches()+other.Host.Launches(), "nothing ran")
 
+	// Plain HTTP only when asked for, with a warning; its port is 5985.
+	t.Cleanup(func() { stead(t, "node", "deregister", "win-http") })
+	_, errs, code := stead(t, "node", "register", "--id", "win-http", "--platform", "windows", "--transport", "winrm",
+		"--address", "127.0.0.1", "--user", testwinrm.User, "--winrm-insecure-http")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, errs, "warning: node win-http: winrm over plain HTTP authenticates neither the node nor the traffic")
+	require.Contains(t, ok(t, "node", "describe", "win-http"), "5985")
+
 	// `node trust` shows the new certificate, refuses to re-pin it silently,
 	// and pins it once the operator vouches for it; then the node is reached.
 	fails(t, "is pinned", "node", "trust", "win-mitm", "--yes")
