@@ -7,19 +7,22 @@ import (
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
+
+	"github.com/stead-io/stead/internal/transport/winrm"
 )
 
 func nodeTrustCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "trust",
-		Usage: "fetch a node's SSH host key, show its fingerprint and pin it once confirmed",
-		Description: "Only the SSH key exchange runs, from this machine: no credential is needed and nothing runs on the node. " +
-			"Compare the fingerprint with one obtained out of band (e.g. `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on its console). " +
+		Usage: "fetch a node's SSH host key (or a winrm node's TLS certificate), show its fingerprint and pin it once confirmed",
+		Description: "Only the SSH key exchange (or the TLS handshake) runs, from this machine: no credential is needed and nothing runs on the node. " +
+			"Compare the fingerprint with one obtained out of band (e.g. `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on its console; " +
+			"for a winrm node the SHA-256 of the WinRM listener's certificate, e.g. `(Get-FileHash -Algorithm SHA256 cert.cer).Hash` of its export). " +
 			"A node whose pinned key no longer matches is never re-pinned without --replace.",
 		ArgsUsage: "ID",
 		Flags: append([]ucli.Flag{
 			&ucli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "pin without asking (for scripts; prefer --fingerprint)"},
-			&ucli.StringFlag{Name: "fingerprint", Usage: "pin only if the node presents this SHA256:... fingerprint, without asking"},
+			&ucli.StringFlag{Name: "fingerprint", Usage: "pin only if the node presents this SHA256:... fingerprint (sha256:<hex> for a winrm certificate), without asking"},
 			&ucli.BoolFlag{Name: "replace", Usage: "replace a pinned key the node no longer presents"},
 		}, connectFlags()...),
 		Action: nodeTrust,
@@ -32,8 +35,10 @@ func nodeTrust(c *ucli.Context) error {
 		return err
 	}
 	want := c.String("fingerprint")
-	if want != "" && !strings.HasPrefix(want, "SHA256:") {
-		return fmt.Errorf("fingerprint %q: want SHA256:... as ssh-keygen -l prints it", want)
+	if cert, err := winrm.ParseFingerprint(want); err == nil {
+		want = cert
+	} else if want != "" && !strings.HasPrefix(want, "SHA256:") {
+		return fmt.Errorf("fingerprint %q: want SHA256:... as ssh-keygen -l prints it, or sha256:<64 hex digits> for a certificate", want)
 	}
 	cl := newClient(c)
 	defer cl.Close()

@@ -19,6 +19,7 @@ import (
 	"github.com/stead-io/stead/internal/events"
 	"github.com/stead-io/stead/internal/outputstore"
 	"github.com/stead-io/stead/internal/transport"
+	"github.com/stead-io/stead/internal/transport/winrm"
 	"github.com/stead-io/stead/worker"
 )
 
@@ -27,6 +28,8 @@ func workerFlags() []ucli.Flag {
 	return append([]ucli.Flag{
 		&ucli.StringSliceFlag{Name: "credential", Usage: "NAME=PATH of an SSH private key (or NAME=agent for ssh-agent) nodes can name; 'default' is used by nodes that name none (repeatable)"},
 		&ucli.StringFlag{Name: "known-hosts", Usage: "known_hosts file for nodes without a pinned host key (default ~/.ssh/known_hosts if it exists)"},
+		&ucli.StringSliceFlag{Name: "winrm-credential", Usage: "NAME=[ntlm:|basic:]PATH of a file (mode 0600) holding the password of a WinRM node's user; 'default' is used by nodes that name none; ntlm unless basic: is given (repeatable)"},
+		&ucli.StringFlag{Name: "winrm-ca-file", Usage: "PEM file of certificate authorities trusted for WinRM nodes that pin no certificate (default: the system's)"},
 		&ucli.IntFlag{Name: "max-concurrent-steps", Usage: "steps this worker runs at once", Value: 200},
 		&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
 		secretsFileFlag(),
@@ -96,7 +99,17 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 	if err != nil {
 		return err
 	}
-	pool := transport.NewPool(transport.NewDialer(dialer), time.Minute)
+	winrmCreds, err := winrm.ParseCredentialFlags(c.StringSlice("winrm-credential"))
+	if err != nil {
+		return err
+	}
+	winrmDialer, err := winrm.NewDialer(winrm.Config{Credentials: winrmCreds, CAFile: c.String("winrm-ca-file")})
+	if err != nil {
+		return err
+	}
+	pool := transport.NewPool(transport.NewRegistry(map[string]transport.Protocol{
+		transport.KindLocal: transport.LocalDialer{}, transport.KindSSH: dialer, winrm.Kind: winrmDialer,
+	}), time.Minute)
 	defer pool.Close()
 	m, stopMetrics, err := serveMetrics(c, logger, pool)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/targets"
 	"github.com/stead-io/stead/internal/transport"
+	"github.com/stead-io/stead/internal/transport/winrm"
 	"github.com/stead-io/stead/workflows"
 )
 
@@ -262,6 +263,9 @@ func (c *Client) CheckHostKey(ctx context.Context, id string) (HostKeyCheck, err
 		return HostKeyCheck{}, err
 	}
 	n := st.Node
+	if n.Transport == node.TransportWinRM {
+		return checkCertificate(ctx, n)
+	}
 	if n.Transport != node.TransportSSH {
 		return HostKeyCheck{}, invalid(fmt.Errorf("node %s uses the %s transport: it has no SSH host key", id, n.Transport))
 	}
@@ -280,6 +284,23 @@ func (c *Client) CheckHostKey(ctx context.Context, id string) (HostKeyCheck, err
 	if n.HostKey != "" {
 		if check.Pinned, err = fingerprint(n.HostKey); err != nil {
 			return HostKeyCheck{}, fmt.Errorf("node %s: pinned host key: %w", id, err)
+		}
+	}
+	return check, nil
+}
+
+// checkCertificate fetches the TLS certificate a WinRM node presents: only
+// the handshake runs, no credential is sent. Its fingerprint is what the
+// node pins.
+func checkCertificate(ctx context.Context, n node.Node) (HostKeyCheck, error) {
+	fp, err := winrm.FetchCertificate(ctx, transport.Target{NodeID: n.ID, Address: n.Address, Port: n.Port, Kind: n.Transport, InsecureHTTP: n.WinRMInsecureHTTP}, trustTimeout)
+	if err != nil {
+		return HostKeyCheck{}, fmt.Errorf("fetch the certificate of node %s: %w", n.ID, err)
+	}
+	check := HostKeyCheck{Node: n, Presented: fp, Type: "certificate", Fingerprint: fp}
+	if n.HostKey != "" {
+		if check.Pinned, err = winrm.ParseFingerprint(n.HostKey); err != nil {
+			return HostKeyCheck{}, fmt.Errorf("node %s: pinned certificate: %w", n.ID, err)
 		}
 	}
 	return check, nil

@@ -893,21 +893,55 @@ func (r *psRenderer) placeholder(name string) {
 	}
 }
 
-// dollar handles "$" or "$env:" at i right before a placeholder: SSM's text makes the
-// value the name of a variable (an environment variable), and so does the script. It
-// reports false when no placeholder follows.
+// psVariableReads are the variable references PowerShell writes as $PREFIX or
+// ${PREFIX} before a name: each reads the variable named by a value as the
+// read formatted with the value's environment reference.
+var psVariableReads = []struct{ prefix, read string }{
+	{"env:", "$([Environment]::GetEnvironmentVariable(${env:%s}))"},
+	{"global:", "$(Get-Variable -Name ${env:%s} -Scope Global -ValueOnly -ErrorAction SilentlyContinue)"},
+	{"script:", "$(Get-Variable -Name ${env:%s} -Scope Script -ValueOnly -ErrorAction SilentlyContinue)"},
+	{"local:", "$(Get-Variable -Name ${env:%s} -Scope Local -ValueOnly -ErrorAction SilentlyContinue)"},
+	{"variable:", "$(Get-Variable -Name ${env:%s} -ValueOnly -ErrorAction SilentlyContinue)"},
+	{"", "$(Get-Variable -Name ${env:%s} -ValueOnly -ErrorAction SilentlyContinue)"},
+}
+
+// dollar handles a variable reference at i whose name is a placeholder: $, a
+// scope or drive ($env:, $global:, $script:, $local:, $variable:), or the same
+// in braces (${env:{{ v }}}). SSM's text makes the value the name of a variable,
+// and so does the script. Written as it stands, the reference would precede
+// ${env:SSM_v} and PowerShell would read it as another name (or not parse it).
+// It reports false when no placeholder is the name.
 func (r *psRenderer) dollar(i int) (int, bool) {
-	prefix, read := "$", "$(Get-Variable -Name ${env:%s} -ValueOnly -ErrorAction SilentlyContinue)"
-	if len(r.text)-i > 5 && strings.EqualFold(r.text[i:i+5], "$env:") {
-		prefix, read = "$env:", "$([Environment]::GetEnvironmentVariable(${env:%s}))"
+	j := i + 1
+	braced := false
+	if r.at(j) == '{' {
+		if _, ok := r.spanAt(j); !ok {
+			braced = true
+			j++
+		}
 	}
-	sp, ok := r.spanAt(i + len(prefix))
+	read := psVariableReads[len(psVariableReads)-1]
+	for _, v := range psVariableReads {
+		if v.prefix != "" && len(r.text)-j > len(v.prefix) && strings.EqualFold(r.text[j:j+len(v.prefix)], v.prefix) {
+			read = v
+			break
+		}
+	}
+	sp, ok := r.spanAt(j + len(read.prefix))
 	if !ok || sp.code {
 		return i, false
 	}
-	r.warn(i, "%s{{ %s }} reads the variable whose name is the value of %s, as under SSM (Stead renders it as a read, so it cannot be assigned to); for the value itself write {{ %s }}", prefix, sp.name, sp.name, sp.name)
-	r.write(fmt.Sprintf(read, r.ref(sp.name)))
-	return sp.end, true
+	end := sp.end
+	if braced {
+		if r.at(end) != '}' {
+			return i, false
+		}
+		end++
+	}
+	shown := r.text[i:j+len(read.prefix)] + "{{ " + sp.name + " }}" + strings.Repeat("}", end-sp.end)
+	r.warn(i, "%s reads the variable whose name is the value of %s, as under SSM (Stead renders it as a read, so it cannot be assigned to); for the value itself write {{ %s }}", shown, sp.name, sp.name)
+	r.write(fmt.Sprintf(read.read, r.ref(sp.name)))
+	return end, true
 }
 
 // escape copies a backtick and the character it escapes; before a placeholder the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -331,6 +332,11 @@ func TestRenderPowerShellText(t *testing.T) {
 		// $ before a placeholder reads the variable the value names, as SSM's text does.
 		{`Write-Host ${{v}} "a ${{v}}"`, `Write-Host $(Get-Variable -Name ${env:SSM_v} -ValueOnly -ErrorAction SilentlyContinue) "a $(Get-Variable -Name ${env:SSM_v} -ValueOnly -ErrorAction SilentlyContinue)"`},
 		{`Write-Host $env:{{v}} $($x)`, `Write-Host $([Environment]::GetEnvironmentVariable(${env:SSM_v})) $($x)`},
+		// A scope, a drive or braces before a placeholder never leave a '$' glued to
+		// the reference, which PowerShell would read as another variable or refuse.
+		{`Write-Host $script:{{v}} "$global:{{v}}"`, `Write-Host $(Get-Variable -Name ${env:SSM_v} -Scope Script -ValueOnly -ErrorAction SilentlyContinue) "$(Get-Variable -Name ${env:SSM_v} -Scope Global -ValueOnly -ErrorAction SilentlyContinue)"`},
+		{`Write-Host ${env:{{v}}} "${{{v}}}" $variable:{{v}}`, `Write-Host $([Environment]::GetEnvironmentVariable(${env:SSM_v})) "$(Get-Variable -Name ${env:SSM_v} -ValueOnly -ErrorAction SilentlyContinue)" $(Get-Variable -Name ${env:SSM_v} -ValueOnly -ErrorAction SilentlyContinue)`},
+		{`Write-Host ${env:x{{v}}}`, `Write-Host ${env:x${env:SSM_v}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.template, func(t *testing.T) {
@@ -339,5 +345,33 @@ func TestRenderPowerShellText(t *testing.T) {
 			got, _, _ := renderPowerShell(&tmpl, nil)
 			require.Equal(t, tt.want, got)
 		})
+	}
+}
+
+// TestPowerShellDollarNeverPrecedesAReference is the tokeniser-level check of
+// the $ before a placeholder: in code, in double-quoted strings and here-strings
+// (where $ expands), no reference to a parameter is ever preceded by a '$' or a
+// scope that PowerShell would take as the start of another variable name.
+func TestPowerShellDollarNeverPrecedesAReference(t *testing.T) {
+	glued := regexp.MustCompile(`(?i)\$(env:|global:|script:|local:|variable:)?\{?\$\{env:SSM_`)
+	for _, prefix := range []string{"$", "$env:", "$global:", "$script:", "$local:", "$variable:", "${", "${env:", "$$"} {
+		suffix := ""
+		if strings.HasSuffix(prefix, "{") || strings.HasPrefix(prefix, "${") {
+			suffix = "}"
+		}
+		ref := prefix + "{{v}}" + suffix
+		for _, template := range []string{
+			"Write-Host " + ref,
+			`Write-Host "a ` + ref + ` b"`,
+			"$s = @\"\n" + ref + "\n\"@",
+			`Write-Host "$(Get-Item ` + ref + `)"`,
+		} {
+			var tmpl scriptTemplate
+			tmpl.addTemplate(template)
+			got, refs, _ := renderPowerShell(&tmpl, nil)
+			require.NotRegexp(t, glued, got, "%s", template)
+			require.Equal(t, map[string]bool{"v": true}, refs, "%s", template)
+			require.Equal(t, strings.Count(got, `"`)%2, 0, "quotes balance: %s", got)
+		}
 	}
 }

@@ -260,13 +260,16 @@ func ok(t *testing.T, args ...string) string {
 	return out
 }
 
-// TestDefaultRunners: linux nodes run through POSIX sh; windows has no
-// runner yet, and says so.
+// TestDefaultRunners: linux nodes run through POSIX sh, windows nodes
+// through PowerShell; another platform has no runner, and says so.
 func TestDefaultRunners(t *testing.T) {
 	r, err := worker.DefaultRunners().For("linux")
 	require.NoError(t, err)
 	require.Equal(t, "sh", r.Shell())
-	_, err = worker.DefaultRunners().For("windows")
+	r, err = worker.DefaultRunners().For("windows")
+	require.NoError(t, err)
+	require.Equal(t, "powershell", r.Shell())
+	_, err = worker.DefaultRunners().For("plan9")
 	require.ErrorIs(t, err, runner.ErrNoRunner)
-	require.EqualError(t, err, "no runner for platform windows on this worker (it has: linux)")
+	require.EqualError(t, err, "no runner for platform plan9 on this worker (it has: linux, windows)")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stead-io/stead/internal/node"
 	"github.com/stead-io/stead/internal/runner"
 	"github.com/stead-io/stead/internal/runner/posix"
+	"github.com/stead-io/stead/internal/runner/powershell"
 	"github.com/stead-io/stead/workflows"
 )
 
@@ -40,10 +41,9 @@ type Options struct {
 }
 
 // DefaultRunners is the runner of each node platform Stead supports:
-// POSIX sh for linux. A windows node fails its steps with "no runner for
-// platform windows" until a PowerShell runner is registered here.
+// POSIX sh for linux, Windows PowerShell for windows.
 func DefaultRunners() *runner.Registry {
-	return runner.NewRegistry(map[string]runner.Runner{node.PlatformLinux: posix.Runner{}})
+	return runner.NewRegistry(map[string]runner.Runner{node.PlatformLinux: posix.Runner{}, node.PlatformWindows: powershell.Runner{}})
 }
 
 // RegisterWorkflows registers every Stead workflow on a worker.

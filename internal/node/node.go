@@ -27,6 +27,14 @@ const (
 
 	TransportSSH   = "ssh"
 	TransportLocal = "local"
+	TransportWinRM = "winrm"
+)
+
+// Default ports of the transports that dial one.
+const (
+	SSHPort       = 22
+	WinRMPort     = 5986 // HTTPS
+	WinRMHTTPPort = 5985 // plain HTTP, only with WinRMInsecureHTTP
 )
 
 // Node is one managed host. It holds no secret: Credential names a key the
@@ -47,6 +55,11 @@ type Node struct {
 	// user has. The login user needs a NOPASSWD sudoers rule; sudo passwords are not
 	// supported.
 	Sudo bool `json:"sudo,omitempty" yaml:"sudo,omitempty"`
+	// WinRMInsecureHTTP reaches a winrm node over plain HTTP (port 5985),
+	// where TLS authenticates neither the node nor the traffic: only for
+	// labs, by the operator's explicit choice. Basic authentication is
+	// refused over it.
+	WinRMInsecureHTTP bool `json:"winrmInsecureHttp,omitempty" yaml:"winrmInsecureHttp,omitempty"`
 	// RebootCommand reboots the node when a step exits 194 (3010 on
 	// Windows); "" means the default of the platform's runner (on linux,
 	// `shutdown -r now`).
@@ -101,11 +114,18 @@ func (n Node) WithDefaults() Node {
 	if n.Transport == "" {
 		n.Transport = TransportSSH
 	}
-	if n.Port == 0 && n.Transport == TransportSSH {
-		n.Port = 22
-	}
 	n.Platform = strings.ToLower(n.Platform)
 	n.Transport = strings.ToLower(n.Transport)
+	if n.Port == 0 {
+		switch {
+		case n.Transport == TransportSSH:
+			n.Port = SSHPort
+		case n.Transport == TransportWinRM && n.WinRMInsecureHTTP:
+			n.Port = WinRMHTTPPort
+		case n.Transport == TransportWinRM:
+			n.Port = WinRMPort
+		}
+	}
 	return n
 }
 
@@ -123,14 +143,14 @@ func (n Node) Validate() error {
 		errs.Addf("platform %q: want linux or windows", n.Platform)
 	}
 	switch n.Transport {
-	case TransportSSH:
-		if err := validAddress(n.Address); err != nil {
+	case TransportSSH, TransportWinRM:
+		if err := validAddress(n.Address, n.Transport); err != nil {
 			errs.Add(err)
 		}
 		if n.Port < 1 || n.Port > 65535 {
 			errs.Addf("port %d: want 1-65535", n.Port)
 		}
-		if n.User == "" {
+		if n.User == "" && n.Transport == TransportSSH {
 			errs.Addf("user: required for the ssh transport (the login the node's steps run as)")
 		}
 	case TransportLocal:
@@ -138,7 +158,20 @@ func (n Node) Validate() error {
 			errs.Addf("transport local: only for linux workers")
 		}
 	default:
-		errs.Addf("transport %q: want ssh or local", n.Transport)
+		errs.Addf("transport %q: want ssh, winrm or local", n.Transport)
+	}
+	if n.Transport == TransportWinRM {
+		if n.Platform != PlatformWindows {
+			errs.Addf("transport winrm: only for windows nodes")
+		}
+		if n.User == "" {
+			errs.Addf("user: required for the winrm transport")
+		}
+		if n.Sudo {
+			errs.Addf("sudo: windows nodes run steps as the login user")
+		}
+	} else if n.WinRMInsecureHTTP {
+		errs.Addf("winrm insecure http: only for the winrm transport")
 	}
 	if n.Region != "" && !idPattern.MatchString(n.Region) {
 		errs.Addf("region %q: want letters, digits, '.', '_' or '-'", n.Region)
@@ -146,7 +179,13 @@ func (n Node) Validate() error {
 	if n.Credential != "" && !idPattern.MatchString(n.Credential) {
 		errs.Addf("credential %q: want letters, digits, '.', '_' or '-'", n.Credential)
 	}
-	if n.HostKey != "" {
+	switch {
+	case n.HostKey == "":
+	case n.Transport == TransportWinRM:
+		if !certFingerprint.MatchString(n.HostKey) {
+			errs.Addf("host key %q: a winrm node pins its certificate: want sha256:<64 hex digits>", abbreviate(n.HostKey))
+		}
+	default:
 		if err := validHostKey(n.HostKey); err != nil {
 			errs.Add(err)
 		}
@@ -167,6 +206,10 @@ func (n Node) Validate() error {
 	}
 	return errs.Err()
 }
+
+// certFingerprint is a pinned certificate's SHA-256 fingerprint, hex with
+// or without colons (package transport/winrm reads it).
+var certFingerprint = regexp.MustCompile(`^(?i)sha256:([0-9a-f]{2}:?){31}[0-9a-f]{2}$`)
 
 // validHostKey checks the authorized_keys shape "type base64 [comment]"
 // without importing the ssh package into workflow code: the key must be
@@ -192,10 +235,10 @@ var hostLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?
 
 // validAddress accepts a DNS host name or an IP address, nothing that a
 // shell, a URL or a host:port parser would read differently.
-func validAddress(a string) error {
+func validAddress(a, transport string) error {
 	switch {
 	case a == "":
-		return errors.New("address: required for the ssh transport")
+		return fmt.Errorf("address: required for the %s transport", transport)
 	case net.ParseIP(strings.Trim(a, "[]")) != nil:
 		return nil
 	}

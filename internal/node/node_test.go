@@ -34,6 +34,10 @@ func TestValidate(t *testing.T) {
 		{"port in address", Node{ID: "me", Address: "127.0.1.10:2322", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux}, []string{`address "127.0.1.10:2322": give the port apart (--address 127.0.1.10 --port 2322)`}},
 		{"host name", Node{ID: "me", Address: "web-1.example.com.", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux}, nil},
 		{"ipv6", Node{ID: "me", Address: "fe80::1", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux}, nil},
+		{"winrm pins a certificate", Node{ID: "w", Address: "h", Port: 5986, User: "Administrator", Transport: TransportWinRM, Platform: PlatformWindows, HostKey: "sha256:" + strings.Repeat("aB", 32)}, nil},
+		{"winrm with an ssh key", Node{ID: "w", Address: "h", Port: 5986, User: "Administrator", Transport: TransportWinRM, Platform: PlatformWindows, HostKey: "ssh-ed25519 AAAA"}, []string{"want sha256:<64 hex digits>"}},
+		{"winrm on linux, sudo, no user", Node{ID: "w", Address: "h", Port: 5986, Transport: TransportWinRM, Platform: PlatformLinux, Sudo: true}, []string{"only for windows nodes", "user: required", "sudo"}},
+		{"insecure http on ssh", Node{ID: "w", Address: "h", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, WinRMInsecureHTTP: true}, []string{"only for the winrm transport"}},
 		{"user with shell characters", Node{ID: "me", Address: "h", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, User: "root;id"}, []string{"user"}},
 	}
 	for _, c := range cases {
@@ -59,6 +63,11 @@ func TestParseImport(t *testing.T) {
 	require.Len(t, nodes, 2)
 	require.Equal(t, 22, nodes[0].Port)
 	require.Equal(t, TransportLocal, nodes[1].Transport)
+
+	nodes, err = ParseImport([]byte("- {id: w, address: h, user: Administrator, platform: windows, transport: winrm}\n- {id: v, address: h, user: Administrator, platform: windows, transport: winrm, winrmInsecureHttp: true}\n"))
+	require.NoError(t, err)
+	require.Equal(t, 5986, nodes[0].Port)
+	require.Equal(t, 5985, nodes[1].Port)
 
 	_, err = ParseImport([]byte("- id: a\n  adress: x\n"))
 	require.ErrorContains(t, err, "adress")

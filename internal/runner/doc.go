@@ -28,23 +28,13 @@
 // ErrNoRunner ("no runner for platform windows on this worker (it has:
 // linux)"), which activities report as a non-retryable InvalidTarget.
 //
-// # Adding WinRM and PowerShell
+// # Windows
 //
-// WinRM is a Protocol in package transport: a WinRMConfig of its own
-// (credentials by name, TLS trust), a dialer whose DefaultPort is 5986,
-// and a Communicator whose Run runs a command in a WinRS shell, whose
-// Upload and Download move files (e.g. base64 chunks through PowerShell)
-// and whose errors are *transport.Error values of the existing kinds. The
-// worker registers it under "winrm" next to "ssh" and "local"; node
-// validation must accept that transport name and fill its default port.
-//
-// PowerShell is a Runner in a package of its own (internal/runner/powershell),
-// registered for the "windows" platform in worker.DefaultRunners. Its
-// Shell is "powershell". Its Run keeps the contract above with its own run
-// directory (e.g. under %ProgramData% or the profile), started outside the
-// WinRS job object so the step survives the connection (Win32_Process.Create
-// through CIM, or a scheduled task); its Reboot uses Restart-Computer and a
-// boot id such as the last boot time. Nothing in activities or workflows
-// changes. Package posix is the model to follow; the seam test in package
-// worker plugs fake ones in to show that is enough.
+// WinRM is a Protocol of its own (internal/transport/winrm), registered
+// under "winrm" next to "ssh" and "local"; PowerShell is the Runner of the
+// "windows" platform (internal/runner/powershell), registered in
+// worker.DefaultRunners. Neither changed anything in activities or
+// workflows: the seam test in package worker plugs fake ones in to show
+// that is enough, and internal/testwinrm is a fake Windows host both are
+// tested against.
 package runner

@@ -8,8 +8,8 @@
 // transport name nodes give ("ssh", "local"). The Registry routes each
 // Target to its protocol; Pool keeps the connections it dials open between
 // the steps of a run, so a node is dialled once rather than once per step,
-// and lends them out only as Communicators. See package runner for how to
-// add WinRM.
+// and lends them out only as Communicators. WinRM is a Protocol in a
+// package of its own (transport/winrm), built from its own configuration.
 //
 // Every failure to reach a node is an *Error whose Kind tells activities
 // whether retrying can help: only Unreachable is transient; host key, auth

@@ -70,7 +70,7 @@ type Error struct {
 
 // newError builds an *Error for target t.
 func newError(kind ErrorKind, t Target, err error) *Error {
-	return &Error{Kind: kind, NodeID: t.NodeID, Addr: t.addr(), Err: err}
+	return &Error{Kind: kind, NodeID: t.NodeID, Addr: t.Addr(), Err: err}
 }
 
 // Error implements error. A host key failure says how to trust the key

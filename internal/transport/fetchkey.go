@@ -63,7 +63,7 @@ func FetchHostKey(ctx context.Context, t Target, timeout time.Duration) (string,
 
 // fetchHostKey dials and runs one key exchange offering algorithms.
 func fetchHostKey(ctx context.Context, t Target, timeout time.Duration, algorithms []string) (ssh.PublicKey, error) {
-	addr := t.addr()
+	addr := t.Addr()
 	nd := net.Dialer{Timeout: timeout}
 	nc, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {

@@ -102,7 +102,7 @@ func (d *SSHDialer) Dial(ctx context.Context, t Target) (Communicator, error) {
 	}
 	defer release()
 
-	addr := t.addr()
+	addr := t.Addr()
 	nd := net.Dialer{Timeout: d.timeout}
 	nc, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {

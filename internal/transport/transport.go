@@ -43,11 +43,15 @@ type Target struct {
 	// Credential names a credential the worker holds; "" means the worker's
 	// "default" credential, else its ssh-agent if SSH_AUTH_SOCK is set.
 	Credential string
+	// InsecureHTTP lets a WinRM target be reached over plain HTTP, where
+	// neither the node nor the traffic is authenticated by TLS. Only an
+	// operator's explicit choice sets it; other protocols ignore it.
+	InsecureHTTP bool
 }
 
-// addr is the node's address for messages: host:port, or the host alone
+// Addr is the node's address for messages: host:port, or the host alone
 // when no port is known.
-func (t Target) addr() string {
+func (t Target) Addr() string {
 	if t.Port == 0 {
 		return t.Address
 	}

@@ -96,6 +96,11 @@ var scenarios = []scenario{
 		run:      scheduled,
 	},
 	{
+		name:     "stop-resume-cancel",
+		fixtures: []fixture{{contract.AssociationWorkflow, "stop-resume-cancel"}},
+		run:      stopResumeCancel,
+	},
+	{
 		name:          "node-continues-as-new",
 		continueAsNew: true,
 		fixtures: []fixture{

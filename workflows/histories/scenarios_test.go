@@ -215,6 +215,46 @@ func scheduled(t *testing.T, s *stead) map[fixture]source {
 	return map[fixture]source{{contract.AssociationWorkflow, "schedule"}: {workflowID: contract.AssociationWorkflowID(name)}}
 }
 
+// stopResumeCancel is an association stopped while its execution runs
+// (which cancels it), refused a start while stopped, resumed, started by
+// hand, that execution cancelled on its own, and deleted.
+func stopResumeCancel(t *testing.T, s *stead) map[fixture]source {
+	const name = "recorder-pause"
+	s.register(t, localNode("pause-local", nil))
+	spec := workflows.AssociationSpec{
+		Name: name, Document: "Stead-RunShellScript", Parameters: map[string]any{"commands": []any{"sleep 300"}},
+		Targets:        parseTargets(t, "Key=InstanceIds,Values=pause-local"),
+		MaxConcurrency: parseRate(t, "1", 1), MaxErrors: parseRate(t, "0", 0),
+	}
+	first := s.createAssociation(t, spec)
+	id := contract.AssociationWorkflowID(name)
+	s.awaitExecutionRunning(t, name, first)
+	var st workflows.AssociationState
+	s.update(t, id, contract.AssociationUpdateStop, workflows.PauseRequest{By: by}, &st)
+	require.Equal(t, contract.StatusPaused, st.Status)
+	_, err := s.client.UpdateWorkflow(context.Background(), updateOptions(id, contract.AssociationUpdateStart, workflows.StartRequest{By: by}))
+	require.Error(t, err, "a stopped association refuses a start")
+	s.update(t, id, contract.AssociationUpdateResume, workflows.PauseRequest{By: by}, &st)
+	var second string
+	s.update(t, id, contract.AssociationUpdateStart, workflows.StartRequest{By: by}, &second)
+	s.awaitExecutionRunning(t, name, second)
+	require.NoError(t, s.client.CancelWorkflow(context.Background(), contract.ExecutionWorkflowID(name, second), ""))
+	st = s.waitRuns(t, name, 2)
+	for _, e := range st.Executions {
+		require.Equal(t, contract.StatusCancelled, e.Status, e.DetailedStatus)
+	}
+	s.update(t, id, contract.AssociationUpdateDelete, workflows.DeleteRequest{By: by}, nil)
+	return map[fixture]source{{contract.AssociationWorkflow, "stop-resume-cancel"}: {workflowID: id}}
+}
+
+// awaitExecutionRunning waits until an execution's batch has started.
+func (s *stead) awaitExecutionRunning(t *testing.T, name, execID string) {
+	require.Eventually(t, func() bool {
+		d, err := s.client.DescribeWorkflowExecution(context.Background(), contract.ExecutionWorkflowID(name, execID), "")
+		return err == nil && len(d.GetPendingActivities()) > 0 && d.GetPendingActivities()[0].GetActivityType().GetName() == contract.ActivityRunBatch
+	}, time.Minute, 100*time.Millisecond, "execution %s runs its batch", execID)
+}
+
 // nodeContinuesAsNew reports compliance to a node until its history is
 // long enough to continue as new, then deregisters the node from the run
 // that carries its state.

@@ -8,6 +8,3 @@ func SetHeartbeatInterval(d time.Duration) func() {
 	heartbeatInterval = d
 	return func() { heartbeatInterval = old }
 }
-
-// Keep exposes keep to tests.
-var Keep = keep

@@ -38,64 +38,24 @@ func (Runner) Fetch(ctx context.Context, conn transport.Communicator, runID stri
 		return 0, 0, fmt.Errorf("fetch %s of run %s: negative limit %d", stream, runID, limit)
 	}
 	program := strings.NewReplacer("@RUNID@", runID, "@STREAM@", string(stream), "@LIMIT@", strconv.FormatInt(limit, 10)).Replace(fetchProgram)
-	hw := &headerWriter{w: w}
+	hw := &runner.HeaderWriter{W: w}
 	var stderr bytes.Buffer
 	code, err := conn.Run(ctx, "sh -c "+shellQuote(program), nil, hw, &stderr)
 	if err != nil {
-		return hw.n, 0, fmt.Errorf("fetch %s of run %s: %w", stream, runID, err)
+		return hw.N, 0, fmt.Errorf("fetch %s of run %s: %w", stream, runID, err)
 	}
-	if hw.err != nil {
-		return hw.n, 0, fmt.Errorf("fetch %s of run %s: %w", stream, runID, hw.err)
+	if hw.Err != nil {
+		return hw.N, 0, fmt.Errorf("fetch %s of run %s: %w", stream, runID, hw.Err)
 	}
 	if code == errFetchMissing {
 		return 0, 0, fmt.Errorf("fetch %s of run %s: the run directory on the node has no %s file", stream, runID, stream)
 	}
-	if code != 0 || !hw.done {
-		return hw.n, 0, fmt.Errorf("fetch %s of run %s: exit status %d: %s", stream, runID, code, firstLine(stderr.Bytes()))
+	if code != 0 || !hw.Done {
+		return hw.N, 0, fmt.Errorf("fetch %s of run %s: exit status %d: %s", stream, runID, code, runner.FirstLine(stderr.Bytes()))
 	}
-	size, perr := strconv.ParseInt(string(hw.header), 10, 64)
+	size, perr := strconv.ParseInt(string(hw.Header), 10, 64)
 	if perr != nil {
-		return hw.n, 0, fmt.Errorf("fetch %s of run %s: read size %q: %w", stream, runID, hw.header, perr)
+		return hw.N, 0, fmt.Errorf("fetch %s of run %s: read size %q: %w", stream, runID, hw.Header, perr)
 	}
-	return hw.n, size, nil
-}
-
-// headerWriter takes the first line of what it is given as a header and
-// passes the rest to w, counting it. After a write error on w it discards.
-type headerWriter struct {
-	w      io.Writer
-	header []byte
-	done   bool
-	n      int64
-	err    error
-}
-
-// maxHeader bounds the header line, a decimal size.
-const maxHeader = 32
-
-func (h *headerWriter) Write(p []byte) (int, error) {
-	total := len(p)
-	if !h.done {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			h.header = append(h.header, p...)
-			if len(h.header) > maxHeader {
-				h.err = fmt.Errorf("unexpected reply %q", firstLine(h.header))
-				h.done = true
-			}
-			return total, nil
-		}
-		h.header = append(h.header, p[:i]...)
-		h.done = true
-		p = p[i+1:]
-	}
-	if h.err != nil || len(p) == 0 {
-		return total, nil
-	}
-	n, err := h.w.Write(p)
-	h.n += int64(n)
-	if err != nil {
-		h.err = fmt.Errorf("write output: %w", err)
-	}
-	return total, nil
+	return hw.N, size, nil
 }

@@ -74,11 +74,11 @@ func (Runner) Reboot(ctx context.Context, c transport.Communicator, r runner.Reb
 		// Issued: it returned, or the node went down under it.
 		return bootID, nil
 	case state == "rebooting":
-		return "", fmt.Errorf("%w: the reboot command exited %d: %s", runner.ErrRebootFailed, code, firstLine(errOut.Bytes()))
+		return "", fmt.Errorf("%w: the reboot command exited %d: %s", runner.ErrRebootFailed, code, runner.FirstLine(errOut.Bytes()))
 	case runErr != nil:
 		return "", fmt.Errorf("reboot for run %s: %w", r.RunID, runErr)
 	default:
-		return "", fmt.Errorf("%w: read the boot id: exit status %d: %s", runner.ErrRebootFailed, code, firstLine(errOut.Bytes()))
+		return "", fmt.Errorf("%w: read the boot id: exit status %d: %s", runner.ErrRebootFailed, code, runner.FirstLine(errOut.Bytes()))
 	}
 }
 
@@ -100,7 +100,7 @@ func (Runner) BootID(ctx context.Context, c transport.Communicator, command stri
 		return "", fmt.Errorf("read boot id: %w", err)
 	}
 	if code != 0 {
-		return "", fmt.Errorf("read boot id: exit status %d: %s", code, firstLine(errOut.Bytes()))
+		return "", fmt.Errorf("read boot id: exit status %d: %s", code, runner.FirstLine(errOut.Bytes()))
 	}
 	return strings.Join(strings.Fields(out.String()), ""), nil
 }

@@ -1,11 +1,11 @@
-package posix_test
+package runner_test
 
 import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/stead-io/stead/internal/runner/posix"
+	"github.com/stead-io/stead/internal/runner"
 )
 
 func TestKeepCutsAtCharacterBoundary(t *testing.T) {
@@ -26,7 +26,7 @@ func TestKeepCutsAtCharacterBoundary(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, truncated := posix.Keep([]byte(tc.in), tc.limit, tc.total)
+			got, truncated := runner.Keep([]byte(tc.in), tc.limit, tc.total)
 			require.Equal(t, tc.want, got)
 			require.Equal(t, tc.truncated, truncated)
 		})

@@ -1,4 +1,4 @@
-package posix
+package runner
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 
 // TestCappedReply: however much a node sends, the worker keeps the limit and the slack.
 func TestCappedReply(t *testing.T) {
-	c := &capped{max: 10}
+	c := &Capped{Max: 10}
 	for range 3 {
 		n, err := c.Write([]byte(strings.Repeat("x", 7)))
 		if n != 7 || err != nil {

@@ -1,0 +1,4 @@
+package powershell
+
+// RunProgram exposes the run program to tests.
+func RunProgram() string { return runProgram }

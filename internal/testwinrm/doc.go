@@ -1,0 +1,27 @@
+// Package testwinrm is a fake Windows host for tests: a WinRM server that
+// speaks the real WS-Management SOAP protocol over HTTPS (Create shell,
+// Command, Send, Receive with streams and exit code, Signal terminate,
+// Delete) with Basic or NTLMv2 authentication and a generated certificate, so the
+// WinRM communicator and the PowerShell runner are exercised over real
+// HTTP through the real client library.
+//
+// Nothing real can run here: there is no Windows and no PowerShell on the
+// machines Stead is built on. So the server does not run the commands it
+// receives; it emulates them. It knows the exact powershell.exe invocation
+// the PowerShell runner issues (the bootstrap of internal/runner/powershell
+// and its programs, recognised by their header lines) and carries out each
+// program's protocol itself, on a run directory under a temporary
+// ProgramData, starting the step's wrapper as a detached sh process (the
+// Win32_Process.Create it stands for) that outlives the WinRS shell and
+// the worker. The step's script is PowerShell, which cannot run either: a
+// stand-in interpreter translates a small subset of it to sh
+// (Write-Output, Write-Host, echo, Write-Error, Start-Sleep, exit, and
+// $env:NAME references); anything else fails as an unknown command. A
+// reboot kills every step the host runs, changes the boot id and refuses
+// connections for a moment. Besides these, the shell runs `echo TEXT` and
+// `more` (stdin to stdout), for tests of the communicator alone.
+//
+// Passing against this server shows that Stead speaks WinRM and follows
+// its own protocol; it does not show that the PowerShell programs behave
+// on Windows as their emulation does.
+package testwinrm

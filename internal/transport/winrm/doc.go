@@ -1,0 +1,28 @@
+// Package winrm is the WinRM protocol of package transport: it reaches
+// Windows nodes over WS-Management, through github.com/masterzen/winrm
+// (the library Packer and Terraform use), so Stead writes no SOAP itself.
+//
+// A Communicator is one WinRS shell on the node, opened when the node is
+// dialled and deleted on Close; each Run is one command in that shell,
+// its stdin sent in Send requests and its output read back with Receive.
+// The shell's process runs cmd.exe command lines: which program a command
+// runs (powershell.exe) is the runner's business (internal/runner/powershell).
+//
+// Trust is never skipped. HTTPS (port 5986) is the default: the node's
+// certificate is either pinned on the node by its SHA-256 fingerprint (the
+// node's host key field, "sha256:<hex>", the WinRM analogue of a pinned SSH
+// host key), or verified against the worker's CA file (or the system's
+// roots when it has none) and the node's address. Plain HTTP (port 5985)
+// only for a target that sets InsecureHTTP, the operator's explicit choice.
+//
+// Credentials are named, like SSH credentials: the worker holds a file per
+// name with the password of the node's login user, and a node names the
+// credential, never the password. Basic authentication is refused over
+// plain HTTP, where it would send the password in clear; NTLM is the
+// default.
+//
+// Failures to reach a node are *transport.Error values: an unknown or
+// changed certificate is HostKeyUnknown or HostKeyMismatch (with the
+// presented fingerprint, so an operator can pin it), a refused credential
+// AuthFailed, a node that does not answer Unreachable.
+package winrm
