@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -351,51 +350,14 @@ func (Runner) Upload(ctx context.Context, c transport.Communicator, dest string,
 	return strings.TrimSpace(out.String()), nil
 }
 
-var (
-	runIDPattern   = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-	envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
-
 // maxRunIDLength keeps run directory paths well inside MAX_PATH.
 const maxRunIDLength = 120
 
 // normalize fills defaults and rejects specs that cannot run safely.
 func normalize(s runner.Spec) (runner.Spec, error) {
-	var errs []error
-	switch {
-	case !runIDPattern.MatchString(s.RunID) || strings.Trim(s.RunID, ".") == "":
-		errs = append(errs, fmt.Errorf("run id %q must be letters, digits, '.', '_' or '-', and not only dots", s.RunID))
-	case len(s.RunID) > maxRunIDLength:
-		errs = append(errs, fmt.Errorf("run id is %d bytes long, more than %d", len(s.RunID), maxRunIDLength))
-	}
-	if strings.ContainsRune(s.Script, 0) {
-		errs = append(errs, errors.New("script contains a NUL byte"))
-	}
-	for _, e := range s.Env {
-		if !envNamePattern.MatchString(e.Name) {
-			errs = append(errs, fmt.Errorf("environment variable name %q is not valid", e.Name))
-		}
-		if strings.ContainsRune(e.Value, 0) {
-			errs = append(errs, fmt.Errorf("environment variable %s contains a NUL byte", e.Name))
-		}
-	}
-	if strings.ContainsAny(s.WorkingDirectory, "\x00\n") {
-		errs = append(errs, errors.New("working directory contains a NUL or newline"))
-	}
-	if s.Timeout < 0 || s.KillGrace < 0 || s.StdoutLimit < 0 || s.StderrLimit < 0 {
-		errs = append(errs, errors.New("timeout, kill grace and output limits must not be negative"))
-	}
+	s, errs := s.Normalized(maxRunIDLength)
 	if s.Sudo {
 		errs = append(errs, errors.New("sudo does not exist on windows nodes: the step runs as the login user"))
-	}
-	if s.KillGrace == 0 {
-		s.KillGrace = runner.DefaultKillGrace
-	}
-	if s.StdoutLimit == 0 {
-		s.StdoutLimit = runner.DefaultStdoutLimit
-	}
-	if s.StderrLimit == 0 {
-		s.StderrLimit = runner.DefaultStderrLimit
 	}
 	return s, errors.Join(errs...)
 }
