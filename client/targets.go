@@ -263,7 +263,9 @@ func (c *Client) NodeHistory(ctx context.Context, r NodeHistoryRequest) ([]NodeR
 		}
 		res, _, err := c.Execution(ctx, name, execID)
 		if err != nil {
-			return err
+			// It ended without a result (terminated, timed out): its
+			// batches in its history still say what ran where.
+			res = workflows.ExecutionResult{ExecutionID: execID}
 		}
 		ts, err := c.TargetSummaries(ctx, name, res)
 		if err != nil {
