@@ -229,7 +229,7 @@ func (e *env) fanOut(ctx context.Context, r *report, n int) error {
 			r.wait200 = append(r.wait200, sr.seconds)
 			r.peakWorkerKB, r.peakServerKB = max(r.peakWorkerKB, sr.workerKB), max(r.peakServerKB, sr.serverKB)
 			if rep == 0 {
-				h, err := e.historyStats(ctx, name)
+				h, err := e.historyStats(ctx, name, n)
 				if err != nil {
 					logf("history statistics: %v", err)
 				} else {
