@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -14,6 +13,7 @@ import (
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
+	"github.com/stead-io/stead/internal/problems"
 )
 
 // Why an execution ran, as SSM records it.
@@ -477,21 +477,10 @@ func failureMessage(res ExecutionResult) string {
 		}
 		msg += sep + f.NodeID + " " + f.Status
 		if f.DetailedStatus != "" {
-			msg += " (" + truncate(f.DetailedStatus, 200) + ")"
+			msg += " (" + problems.Clip(f.DetailedStatus, 200) + ")"
 		}
 	}
 	return msg
-}
-
-// truncate cuts s to at most n bytes, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // ExecutionResultOf reads into res the result that an ended execution
