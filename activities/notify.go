@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/node"
@@ -30,43 +29,23 @@ type NotifyInput struct {
 func (a *Activities) NotifyAssociations(ctx context.Context, in NotifyInput) ([]string, error) {
 	a.nodeChanged(ctx, in.Node, in.Previous, in.At)
 	var told []string
-	var token []byte
-	for {
-		resp, err := a.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: a.Namespace, NextPageToken: token, PageSize: node.ListPageSize,
-			Query: "WorkflowType = '" + contract.AssociationWorkflow + "' AND ExecutionStatus = 'Running'",
-		})
+	err := targets.EachAssociation(ctx, a.Client, a.Namespace, a.converter(), func(id string, ts []targets.Target) error {
+		if !targets.Match(in.Node.ID, in.Node.Tags, ts) {
+			return nil
+		}
+		if in.Previous != nil && targets.Match(in.Previous.ID, in.Previous.Tags, ts) {
+			return nil
+		}
+		err := a.Client.SignalWorkflow(ctx, id, "", contract.SignalNodeMatched, contract.NodeMatched{NodeID: in.Node.ID, At: in.At})
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return nil // deleted meanwhile
+		}
 		if err != nil {
-			return told, fmt.Errorf("list associations: %w", err)
+			return fmt.Errorf("signal %s: %w", id, err)
 		}
-		for _, e := range resp.Executions {
-			p := e.GetMemo().GetFields()[contract.AssociationTargetsMemoKey]
-			if p == nil {
-				continue
-			}
-			var ts []targets.Target
-			if err := a.converter().FromPayload(p, &ts); err != nil {
-				return told, fmt.Errorf("decode targets of %s: %w", e.GetExecution().GetWorkflowId(), err)
-			}
-			if !targets.Match(in.Node.ID, in.Node.Tags, ts) {
-				continue
-			}
-			if in.Previous != nil && targets.Match(in.Previous.ID, in.Previous.Tags, ts) {
-				continue
-			}
-			id := e.GetExecution().GetWorkflowId()
-			err := a.Client.SignalWorkflow(ctx, id, "", contract.SignalNodeMatched, contract.NodeMatched{NodeID: in.Node.ID, At: in.At})
-			var nf *serviceerror.NotFound
-			if errors.As(err, &nf) {
-				continue // deleted meanwhile
-			}
-			if err != nil {
-				return told, fmt.Errorf("signal %s: %w", id, err)
-			}
-			told = append(told, id)
-		}
-		if token = resp.NextPageToken; len(token) == 0 {
-			return told, nil
-		}
-	}
+		told = append(told, id)
+		return nil
+	})
+	return told, err
 }

@@ -290,22 +290,12 @@ func (c *Client) associationsOf(ctx context.Context, cn *Connection, st workflow
 	for _, r := range st.Compliance {
 		names = append(names, r.Association)
 	}
-	err := visibility.Each(ctx, cn.Temporal, cn.Namespace,
-		"WorkflowType = '"+contract.AssociationWorkflow+"' AND ExecutionStatus = 'Running'", "associations",
-		func(e *workflowpb.WorkflowExecutionInfo) error {
-			p := e.GetMemo().GetFields()[contract.AssociationTargetsMemoKey]
-			if p == nil {
-				return nil
-			}
-			var ts []targets.Target
-			if err := cn.DataConverter.FromPayload(p, &ts); err != nil {
-				return fmt.Errorf("decode targets of %s: %w", e.GetExecution().GetWorkflowId(), err)
-			}
-			if targets.Match(st.Node.ID, st.Node.Tags, ts) {
-				names = append(names, contract.AssociationName(e.GetExecution().GetWorkflowId()))
-			}
-			return nil
-		})
+	err := targets.EachAssociation(ctx, cn.Temporal, cn.Namespace, cn.DataConverter, func(id string, ts []targets.Target) error {
+		if targets.Match(st.Node.ID, st.Node.Tags, ts) {
+			names = append(names, contract.AssociationName(id))
+		}
+		return nil
+	})
 	slices.Sort(names)
 	return slices.Compact(names), err
 }

@@ -5,10 +5,15 @@
 package targets
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/node"
@@ -177,4 +182,24 @@ func Match(id string, tags map[string]string, ts []Target) bool {
 		}
 	}
 	return true
+}
+
+// EachAssociation calls fn with the workflow id and targets of every
+// running association, read from the targets their workflows publish in
+// their memo: how a node that appears or changes finds the associations it
+// matches.
+func EachAssociation(ctx context.Context, c client.Client, namespace string, dc converter.DataConverter, fn func(workflowID string, ts []Target) error) error {
+	return visibility.Each(ctx, c, namespace,
+		"WorkflowType = '"+contract.AssociationWorkflow+"' AND ExecutionStatus = 'Running'", "associations",
+		func(e *workflowpb.WorkflowExecutionInfo) error {
+			p := e.GetMemo().GetFields()[contract.AssociationTargetsMemoKey]
+			if p == nil {
+				return nil
+			}
+			var ts []Target
+			if err := dc.FromPayload(p, &ts); err != nil {
+				return fmt.Errorf("decode targets of %s: %w", e.GetExecution().GetWorkflowId(), err)
+			}
+			return fn(e.GetExecution().GetWorkflowId(), ts)
+		})
 }
