@@ -205,10 +205,19 @@ func registerFleet(ctx context.Context, t *testing.T, c client.Client, n int) {
 	require.NoError(t, g.Wait())
 	q, err := targets.NodeQuery([]targets.Target{{Key: "tag:fleet", Values: []string{"scale"}}})
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
+	t.Logf("started %d node workflows", n)
+	// Each node's first workflow task publishes it; a failure says how far
+	// the worker got.
+	wait := time.Minute + time.Duration(n)*30*time.Millisecond
+	for deadline := time.Now().Add(wait); ; time.Sleep(200 * time.Millisecond) {
 		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q})
-		return err == nil && resp.GetCount() == int64(n)
-	}, time.Minute+time.Duration(n)*30*time.Millisecond, 200*time.Millisecond, "every node is visible") // each node's first workflow task publishes it
+		if err == nil && resp.GetCount() == int64(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d nodes visible to targeting after %s (last error: %v)", resp.GetCount(), n, wait, err)
+		}
+	}
 }
 
 // history reads one run's events.
