@@ -64,7 +64,7 @@ func Start(t testing.TB, user, password string) *Server {
 		return s.cert.Load(), nil
 	}})
 	go func() { _ = s.srv.Serve(tlsLn) }()
-	s.Host.server = s
+	s.Host.goDown = s.goDown
 	t.Cleanup(s.Close)
 	return s
 }
