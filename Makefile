@@ -10,7 +10,7 @@ RACE_PKGS := ./internal/transport/... ./internal/runner/... ./activities/ ./work
 FUZZTIME ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-scale test-prod temporal-bin fuzz lint bench bench-prod bench-scale clean histories
+.PHONY: build run test test-scale test-prod temporal-bin fuzz lint bench bench-prod bench-scale clean histories ui-screenshot
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stead
@@ -73,6 +73,13 @@ fuzz:
 histories:
 	$(GO) test -count=1 -timeout 30m -run '^TestRecordHistories$$' ./workflows/histories/ -record $(if $(ONLY),-record-only $(ONLY))
 	$(GO) test -count=1 -run '^TestReplayFixtures$$' ./workflows/
+
+# The README's picture of the Web UI: a failed run beside a successful one
+# under `stead dev`, taken by headless chromium (Debian's chromium) in the
+# test that checks the UI shows the failure.
+UI_SCREENSHOT ?= docs/webui-failed-run.png
+ui-screenshot:
+	STEAD_UI_SCREENSHOT=$(abspath $(UI_SCREENSHOT)) $(GO) test -count=1 -run '^TestWebUIShowsFailedRun$$' -v ./cli/
 
 lint:
 	$(GO) vet ./...

@@ -73,6 +73,7 @@ func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (contract.Batc
 	if err != nil {
 		return contract.BatchResult{}, err
 	}
+	ctx, running := withRunningNodes(ctx)
 	stop := a.heartbeat(ctx)
 	defer stop()
 
@@ -87,7 +88,9 @@ func (a *Activities) RunBatch(ctx context.Context, in BatchInput) (contract.Batc
 			}
 		}
 		a.nodeStarted(ctx, in, ref)
+		running.start(ref.NodeID, a.now())
 		sum := runNode(ctx, a, in, ref, nodes[ref.NodeID], outputShare)
+		running.end(ref.NodeID)
 		a.nodeEnded(ctx, in, ref, sum)
 		if sum.Status != contract.StatusSuccess {
 			activity.GetLogger(ctx).Warn("node did not succeed", "node", sum.NodeID, "status", sum.Status, "detail", sum.DetailedStatus)

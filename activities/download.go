@@ -154,7 +154,7 @@ func (a *Activities) heartbeat(ctx context.Context) func() {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				activity.RecordHeartbeat(ctx)
+				recordHeartbeat(ctx)
 			}
 		}
 	}()

@@ -98,7 +98,7 @@ func (a *Activities) awaitBootOn(ctx context.Context, n node.Node, in AwaitBootI
 	}
 	var last error
 	for {
-		activity.RecordHeartbeat(ctx)
+		recordHeartbeat(ctx)
 		id, err := a.probeBootID(ctx, rn, n)
 		switch {
 		case err == nil && id != "" && id != in.BootID:

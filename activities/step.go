@@ -95,7 +95,7 @@ func (a *Activities) runStepOn(ctx context.Context, n node.Node, in RunStepInput
 		StdoutLimit:      StdoutLimit,
 		StderrLimit:      StderrLimit,
 		Sudo:             n.Sudo,
-	}, func() { activity.RecordHeartbeat(ctx) })
+	}, func() { recordHeartbeat(ctx) })
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, ctx.Err()

@@ -366,7 +366,7 @@ func associationExecutions(c *ucli.Context) error {
 // follow prints an execution's progress until it ends, then its targets;
 // it fails unless every target succeeded.
 func follow(c *ucli.Context, cl *client.Client, name, execID string) error {
-	view := newProgressView(c, execID)
+	view := newProgressView(c, cl, name, execID)
 	res, err := cl.Follow(c.Context, name, execID, view.show)
 	view.finish()
 	if err != nil {

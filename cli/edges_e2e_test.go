@@ -227,5 +227,44 @@ func TestWaitProgress(t *testing.T) {
 	_, errs, code = stead(t, "association", "start", "progress", "--wait")
 	require.Equal(t, 0, code, errs)
 	require.NotContains(t, errs, " 0/0 done", "no count before the targets are resolved")
-	require.Contains(t, errs, "1/1 done (1 succeeded, 0 failed)")
+	require.Equal(t, 1, strings.Count(errs, "1/1 done (1 succeeded, 0 failed)"), "each line once: %s", errs)
+}
+
+// What the console prints about a run and a node says each thing once, in
+// Stead's words: a step refused where it runs is named once, without
+// Temporal's error wrapping; the step it stops shows as Skipped in the
+// targets table, not only in JSON; a node without port or tags shows '-'.
+func TestConsoleSaysEachThingOnce(t *testing.T) {
+	setup(t)
+	ok(t, "node", "register", "--id", "msg-local", "--transport", "local")
+	t.Cleanup(func() { stead(t, "node", "deregister", "msg-local") })
+	described := ok(t, "node", "describe", "msg-local")
+	require.Regexp(t, `(?m)^Port:\s+-$`, described)
+	require.Regexp(t, `(?m)^Tags:\s+-$`, described)
+	require.NotContains(t, described, "null")
+
+	f := filepath.Join(t.TempDir(), "refused.yaml")
+	doc := "schemaVersion: '2.2'\ndescription: a step refused where it runs, and one after it\nmainSteps:\n" +
+		"  - action: aws:downloadContent\n    name: Act\n    inputs:\n      sourceType: GitHub\n" +
+		"      sourceInfo: '{\"owner\": \"o\", \"repository\": \"r\", \"path\": \"p\"}'\n      destinationPath: /tmp/stead-never\n" +
+		"  - action: aws:runShellScript\n    name: After\n    inputs:\n      runCommand: ['echo never']\n"
+	require.NoError(t, os.WriteFile(f, []byte(doc), 0o600))
+	ok(t, "document", "create", "--name", "msg-refused", "--file", f)
+	t.Cleanup(func() { stead(t, "document", "delete", "msg-refused") })
+	out, errs, code := stead(t, "association", "create", "--name", "msg-refused", "--document", "msg-refused",
+		"--targets", "Key=InstanceIds,Values=msg-local", "--wait")
+	require.Equal(t, 1, code, out+errs)
+	t.Cleanup(func() { stead(t, "association", "delete", "msg-refused") })
+	id := execID(t, out)
+	outs := targetsJSON(t, "msg-refused", id)
+	require.Len(t, outs, 1)
+	detail := outs[0].DetailedStatus
+	require.Contains(t, detail, "step Act: sourceType GitHub is not supported")
+	require.Equal(t, 1, strings.Count(detail, "step Act"), detail)
+	for _, shown := range []string{detail, out, errs} {
+		require.NotContains(t, shown, "(type:")
+		require.NotContains(t, shown, "retryable")
+	}
+	table := ok(t, "association", "targets", "msg-refused", "--execution", id)
+	require.Contains(t, table, "--- msg-local / After: Skipped")
 }

@@ -543,6 +543,29 @@ func TestDevPortBusy(t *testing.T) {
 		"dev", "--port", port, "--ui-port", "-1", "--no-local-node", "--no-worker")
 }
 
+// TestDevOnEveryInterfaceSaysSo: with --ip 0.0.0.0 the banner says the
+// frontend and the UI listen on every interface (and gives the address to
+// dial here), and a warning says they are unauthenticated.
+func TestDevOnEveryInterfaceSaysSo(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	_, fport, _ := net.SplitHostPort(freeAddr(t))
+	_, uport, _ := net.SplitHostPort(freeAddr(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Run(ctx, []string{"stead", "dev", "--ip", "0.0.0.0", "--port", fport, "--ui-port", uport,
+			"--no-local-node", "--no-worker", "--no-encryption"}, &out, &errb)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Ready.") }, 2*time.Minute, 50*time.Millisecond, errb.String())
+	cancel()
+	require.Equal(t, 0, <-done, errb.String())
+	require.Contains(t, out.String(), "Temporal: 0.0.0.0:"+fport+", every interface; here 127.0.0.1:"+fport)
+	require.Contains(t, out.String(), "Web UI:   http://0.0.0.0:"+uport+", every interface; here http://127.0.0.1:"+uport)
+	require.Contains(t, errb.String(), "listen beyond loopback, without authentication")
+}
+
 // TestFlagUsageHasNoBackquotes: urfave/cli turns the first `quoted` word of
 // a flag's usage into its value placeholder, so help would print
 // "--codec-key-file stead dev".

@@ -125,6 +125,9 @@ func runWorker(c *ucli.Context, cn *conn, logger *slog.Logger, region string) er
 		DataConverter:    cn.dc,
 		FailureConverter: cn.fc,
 		MetricsHandler:   m.sdkHandler(),
+		// Nor are the payload limits: without them the worker warns at
+		// the SDK's 2 KiB for every node memo past ten associations.
+		PayloadLimits: client.PayloadLimitOptions{MemoSizeWarning: memoSizeWarning},
 	})
 	if err != nil {
 		return fmt.Errorf("create worker client: %w", err)

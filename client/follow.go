@@ -2,6 +2,9 @@ package client
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -132,4 +135,41 @@ func pollHistory(ctx context.Context, cn *Connection, workflowID string, token [
 		return nil, err
 	}
 	return resp.GetNextPageToken(), nil
+}
+
+// RunningNodes lists the nodes an execution is running now, the longest
+// running first, at most n: the ones that hold it up. They come from the
+// heartbeats of its running batches (each names its longest running
+// nodes), so they are as old as the last heartbeat Temporal kept, a few
+// seconds.
+func (c *Client) RunningNodes(ctx context.Context, name, execID string, n int) ([]contract.RunningNode, error) {
+	if err := checkExecutionID(execID); err != nil {
+		return nil, err
+	}
+	cn, err := c.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := cn.Temporal.DescribeWorkflowExecution(ctx, contract.ExecutionWorkflowID(name, execID), "")
+	if err != nil {
+		return nil, refusal(err, "execution "+execID+" of association "+name+" not found", "describe execution "+execID)
+	}
+	var running []contract.RunningNode
+	for _, a := range d.GetPendingActivities() {
+		if a.GetActivityType().GetName() != contract.ActivityRunBatch || len(a.GetHeartbeatDetails().GetPayloads()) == 0 {
+			continue
+		}
+		var hb contract.BatchHeartbeat
+		if err := cn.DataConverter.FromPayloads(a.GetHeartbeatDetails(), &hb); err != nil {
+			return nil, fmt.Errorf("decode heartbeat of a batch of execution %s: %w", execID, err)
+		}
+		running = append(running, hb.Running...)
+	}
+	slices.SortFunc(running, func(x, y contract.RunningNode) int {
+		if c := x.StartedAt.Compare(y.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(x.NodeID, y.NodeID)
+	})
+	return running[:min(len(running), max(n, 0))], nil
 }

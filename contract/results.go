@@ -70,3 +70,20 @@ type BatchResult struct {
 	Nodes      []TargetSummary `json:"nodes"`
 	NotStarted []string        `json:"notStarted,omitempty"`
 }
+
+// BatchHeartbeat is the detail of a batch activity's heartbeats: the nodes
+// it is running, longest running first, at most MaxRunningReported, so a
+// watcher can name the nodes that hold an execution up.
+type BatchHeartbeat struct {
+	Running []RunningNode `json:"running"`
+}
+
+// RunningNode is a node a batch is running, since StartedAt.
+type RunningNode struct {
+	NodeID    string    `json:"nodeId"`
+	StartedAt time.Time `json:"startedAt"`
+}
+
+// MaxRunningReported bounds the nodes of one batch heartbeat: a watcher
+// shows a few of the slowest, and a heartbeat stays small.
+const MaxRunningReported = 5

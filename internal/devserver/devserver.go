@@ -406,6 +406,10 @@ func dynamicConfig(cfg Config) dynamicconfig.Client {
 		// Targeting is a visibility query and the Web UI polls visibility;
 		// the default of 10 per second throttles both.
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 1000,
+		// A node's memo holds a compliance record per association that
+		// reached it, past 2 KiB (the default warning) at about ten: warn
+		// where Stead's clients do (64 KiB).
+		dynamicconfig.MemoSizeLimitWarn.Key(): 64 << 10,
 	}
 	if cfg.SuggestContinueAsNewAfter > 0 {
 		dc[dynamicconfig.HistoryCountSuggestContinueAsNew.Key()] = cfg.SuggestContinueAsNewAfter
