@@ -162,6 +162,16 @@ func TestPatchBaselineOnARealHost(t *testing.T) {
 	require.NotContains(t, out, "missing: stead-old")
 	require.Equal(t, unpatched, versions(), "a scan changes nothing")
 	requireCompliance(t, "patch-1", "patch-scan", contract.NonCompliant)
+	pc := patchCompliance(t, "patch-1", "patch-scan")
+	require.Equal(t, contract.NonCompliant, pc.Status)
+	require.Equal(t, "Scan", pc.Operation)
+	require.Equal(t, []int{1, 1, 1, 0, 0}, []int{pc.Missing, pc.InstalledOther, pc.InstalledRejected, pc.Failed, pc.NotApplicable})
+	require.Equal(t, []string{"stead-ssl"}, pc.MissingPatches)
+	require.Greater(t, pc.Installed, 50, "the root's packages are installed and current")
+	table := ok(t, "compliance", "list", "--type", "patch", "--node", "patch-1")
+	require.Contains(t, table, "MISSING")
+	require.Regexp(t, `patch-1\s+patch-scan\s+NON_COMPLIANT\s+Scan\s+\d+\s+1\s+1\s+1\s+0\s+0`, table)
+	fails(t, `--type "Inventory": want Association or Patch`, "compliance", "list", "--type", "Inventory")
 
 	o, success = runAssociation(t, "patch-dry", append(target, "--parameters", `{"Operation":"Install","Mode":"Validate","RejectedPatches":["stead-old"]}`)...)
 	require.False(t, success)
@@ -174,6 +184,11 @@ func TestPatchBaselineOnARealHost(t *testing.T) {
 	require.Contains(t, o.Output[0].Stdout, "Missing=0 Failed=0")
 	require.Equal(t, "stead-old=1.0 stead-ssl=1.0+sec1 stead-tool=1.0 ", versions(), "the security update alone")
 	requireCompliance(t, "patch-1", "patch-install", contract.Compliant)
+	installed := patchCompliance(t, "patch-1", "patch-install")
+	require.Equal(t, contract.Compliant, installed.Status)
+	require.Equal(t, []int{0, 0}, []int{installed.Missing, installed.Failed})
+	require.Equal(t, pc.Installed+1, installed.Installed, "the security update is installed now")
+	require.Empty(t, installed.MissingPatches)
 
 	_, success = runAssociation(t, "patch-scan")
 	require.True(t, success)
@@ -184,6 +199,17 @@ func TestPatchBaselineOnARealHost(t *testing.T) {
 	require.False(t, success)
 	require.Contains(t, o.Output[0].Stdout, "missing: stead-tool 1.0 -> 1.1 (approved)")
 	require.Contains(t, o.Output[0].Stdout, "NotApplicable=1")
+}
+
+// patchCompliance is node's patch compliance with association, from
+// `compliance list --type Patch`.
+func patchCompliance(t *testing.T, node, association string) cli.PatchCompliance {
+	t.Helper()
+	var recs []cli.PatchCompliance
+	out := ok(t, "compliance", "list", "--type", "Patch", "--node", node, "--association", association, "--output", "json")
+	require.NoError(t, json.Unmarshal([]byte(out), &recs), out)
+	require.Len(t, recs, 1, out)
+	return recs[0]
 }
 
 // Stead-UpdateSoftware: Validate reports a node on another build and
