@@ -286,21 +286,31 @@ func (h *Host) Log() string {
 // the test's own look at the host), and returns its combined output.
 func (h *Host) Exec(t testing.TB, argv ...string) string {
 	t.Helper()
+	out, err := h.TryExec(argv...)
+	if err != nil {
+		t.Fatalf("testhost: %v", err)
+	}
+	return out
+}
+
+// TryExec is Exec for commands that may fail: their output, and an error
+// naming the command when it does.
+func (h *Host) TryExec(argv ...string) (string, error) {
 	if h.cmd == nil {
-		t.Fatalf("testhost: exec on %s: it is stopped", h.Name)
+		return "", fmt.Errorf("exec on %s: it is stopped", h.Name)
 	}
 	// The host's first process (sshd) is the child of unshare, which ip
 	// netns exec became.
 	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", h.cmd.Process.Pid, h.cmd.Process.Pid))
 	if err != nil || len(strings.Fields(string(children))) == 0 {
-		t.Fatalf("testhost: find the processes of %s: %v", h.Name, err)
+		return "", fmt.Errorf("find the processes of %s: %v", h.Name, err)
 	}
 	pid := strings.Fields(string(children))[0]
 	out, err := exec.Command("nsenter", append([]string{"--target", pid, "--mount", "--uts", "--pid", "--net", "--root", "--wd", "--"}, argv...)...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("testhost: %s: %v: %s", strings.Join(argv, " "), err, out)
+		return string(out), fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, out)
 	}
-	return string(out)
+	return string(out), nil
 }
 
 // ReadFile returns a file of the host's root, or fails the test.
