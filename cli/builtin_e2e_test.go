@@ -162,6 +162,16 @@ func TestPatchBaselineOnARealHost(t *testing.T) {
 	require.NotContains(t, out, "missing: stead-old")
 	require.Equal(t, unpatched, versions(), "a scan changes nothing")
 	requireCompliance(t, "patch-1", "patch-scan", contract.NonCompliant)
+	pc := patchCompliance(t, "patch-1", "patch-scan")
+	require.Equal(t, contract.NonCompliant, pc.Status)
+	require.Equal(t, "Scan", pc.Operation)
+	require.Equal(t, []int{1, 1, 1, 0, 0}, []int{pc.Missing, pc.InstalledOther, pc.InstalledRejected, pc.Failed, pc.NotApplicable})
+	require.Equal(t, []string{"stead-ssl"}, pc.MissingPatches)
+	require.Greater(t, pc.Installed, 50, "the root's packages are installed and current")
+	table := ok(t, "compliance", "list", "--type", "patch", "--node", "patch-1")
+	require.Contains(t, table, "MISSING")
+	require.Regexp(t, `patch-1\s+patch-scan\s+NON_COMPLIANT\s+Scan\s+\d+\s+1\s+1\s+1\s+0\s+0`, table)
+	fails(t, `--type "Inventory": want Association or Patch`, "compliance", "list", "--type", "Inventory")
 
 	o, success = runAssociation(t, "patch-dry", append(target, "--parameters", `{"Operation":"Install","Mode":"Validate","RejectedPatches":["stead-old"]}`)...)
 	require.False(t, success)
@@ -174,6 +184,11 @@ func TestPatchBaselineOnARealHost(t *testing.T) {
 	require.Contains(t, o.Output[0].Stdout, "Missing=0 Failed=0")
 	require.Equal(t, "stead-old=1.0 stead-ssl=1.0+sec1 stead-tool=1.0 ", versions(), "the security update alone")
 	requireCompliance(t, "patch-1", "patch-install", contract.Compliant)
+	installed := patchCompliance(t, "patch-1", "patch-install")
+	require.Equal(t, contract.Compliant, installed.Status)
+	require.Equal(t, []int{0, 0}, []int{installed.Missing, installed.Failed})
+	require.Equal(t, pc.Installed+1, installed.Installed, "the security update is installed now")
+	require.Empty(t, installed.MissingPatches)
 
 	_, success = runAssociation(t, "patch-scan")
 	require.True(t, success)
@@ -184,6 +199,58 @@ func TestPatchBaselineOnARealHost(t *testing.T) {
 	require.False(t, success)
 	require.Contains(t, o.Output[0].Stdout, "missing: stead-tool 1.0 -> 1.1 (approved)")
 	require.Contains(t, o.Output[0].Stdout, "NotApplicable=1")
+}
+
+// Stead-RunPatchBaseline with RebootIfNeeded: an update whose install asks
+// for a reboot (its postinst flags /run/reboot-required) reboots the node
+// through Stead, which waits for a new boot id; a rerun neither installs
+// nor reboots.
+func TestPatchBaselineRebootsWhenAnUpdateAsks(t *testing.T) {
+	testhost.Require(t)
+	repo := testhost.NewRepo(t)
+	repo.Add(t, "main", "stable", "Stead-Test",
+		testhost.Package{Name: "stead-kernel", Version: "1.0", Files: map[string]string{"/usr/bin/stead-kernel": "#!/bin/sh\necho 1.0\n"}})
+	repo.Add(t, "security", "stable-security", "Debian-Security",
+		testhost.Package{Name: "stead-kernel", Version: "1.0+sec1", Files: map[string]string{"/usr/bin/stead-kernel": "#!/bin/sh\necho 1.0+sec1\n",
+			"/DEBIAN/postinst": "#!/bin/sh\ntouch /var/run/reboot-required\n"}})
+	repo.Serve(t)
+	h := testhost.Start(t, "pr1", "10.203.7.1", "10.203.7.2", testhost.Options{Repo: repo})
+	h.Exec(t, "sh", "-c", "apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y stead-kernel=1.0 >/dev/null")
+	reboots := h.EmulateReboots(t)
+	startLocalWorker(t, h.KeyFile)
+	t.Cleanup(func() { stead(t, "node", "deregister", "patch-rb") })
+	ok(t, "node", "register", "--id", "patch-rb", "--address", h.Addr, "--port", "22", "--user", h.User, "--host-key", h.HostKey,
+		"--tag", "patch=reboot", "--reboot-command", testhost.RebootCommand, "--boot-id-command", testhost.BootIDCommand, "--reboot-timeout", "60s")
+
+	o, success := runAssociation(t, "patch-reboot", "--document", "Stead-RunPatchBaseline", "--targets", "Key=tag:patch,Values=reboot",
+		"--parameters", `{"Operation":"Install","RebootOption":"RebootIfNeeded"}`)
+	require.True(t, success, "%s\n%s\n%s", o.DetailedStatus, o.Output[0].Stdout, o.Output[0].Stderr)
+	require.Contains(t, o.Output[0].Stdout, "installed: stead-kernel 1.0 -> 1.0+sec1 (security)")
+	require.Contains(t, o.Output[0].Stdout, "an update asks for a reboot: rebooting through Stead")
+	require.Equal(t, 194, o.Output[0].ExitCode)
+	require.Contains(t, o.Steps[0].DetailedStatus, "rebooted (exit code 194): boot id boot-1, then boot-2")
+	require.Equal(t, 1, reboots())
+	require.Equal(t, "1.0+sec1", h.Exec(t, "dpkg-query", "-W", "-f=${Version}", "stead-kernel"))
+	_, err := h.TryExec("test", "-e", "/var/run/reboot-required")
+	require.Error(t, err, "the reboot cleared the flag")
+	requireCompliance(t, "patch-rb", "patch-reboot", contract.Compliant)
+
+	o, success = runAssociation(t, "patch-reboot")
+	require.True(t, success, o.DetailedStatus)
+	require.Contains(t, o.Output[0].Stdout, "COMPLIANT: no approved update is missing")
+	require.NotContains(t, o.Output[0].Stdout, "rebooting")
+	require.Equal(t, 1, reboots(), "nothing installed, no reboot")
+}
+
+// patchCompliance is node's patch compliance with association, from
+// `compliance list --type Patch`.
+func patchCompliance(t *testing.T, node, association string) cli.PatchCompliance {
+	t.Helper()
+	var recs []cli.PatchCompliance
+	out := ok(t, "compliance", "list", "--type", "Patch", "--node", node, "--association", association, "--output", "json")
+	require.NoError(t, json.Unmarshal([]byte(out), &recs), out)
+	require.Len(t, recs, 1, out)
+	return recs[0]
 }
 
 // Stead-UpdateSoftware: Validate reports a node on another build and

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -20,6 +21,7 @@ func complianceCommand() *ucli.Command {
 					&ucli.StringFlag{Name: "node", Usage: "only this node"},
 					&ucli.StringFlag{Name: "association", Usage: "only this association"},
 					&ucli.StringFlag{Name: "status", Usage: "only COMPLIANT or NON_COMPLIANT"},
+					&ucli.StringFlag{Name: "type", Value: complianceAssociation, Usage: "Association (every association) or Patch (Stead-RunPatchBaseline's counts per node)"},
 				}, append(connectFlags(), outputFlag)...),
 				Action: complianceList,
 			},
@@ -37,14 +39,33 @@ func complianceCommand() *ucli.Command {
 // node's compliance with one association.
 type NodeCompliance = client.NodeCompliance
 
+// The compliance types, as SSM names them: an association's, and a patch
+// baseline's with its counts.
+const (
+	complianceAssociation = "Association"
+	compliancePatch       = "Patch"
+)
+
+// PatchCompliance is one element of `compliance list --type Patch --output
+// json`: a node's patch counts for one association.
+type PatchCompliance = client.PatchCompliance
+
 func complianceList(c *ucli.Context) error {
+	typ := c.String("type")
+	if !strings.EqualFold(typ, complianceAssociation) && !strings.EqualFold(typ, compliancePatch) {
+		return fmt.Errorf("--type %q: want %s or %s", typ, complianceAssociation, compliancePatch)
+	}
 	p, err := newPrinter(c)
 	if err != nil {
 		return err
 	}
 	cl := newClient(c)
 	defer cl.Close()
-	recs, err := cl.Compliance(c.Context, client.ComplianceFilter{Node: c.String("node"), Association: c.String("association"), Status: c.String("status")})
+	filter := client.ComplianceFilter{Node: c.String("node"), Association: c.String("association"), Status: c.String("status")}
+	if strings.EqualFold(typ, compliancePatch) {
+		return patchComplianceList(c, p, cl, filter)
+	}
+	recs, err := cl.Compliance(c.Context, filter)
 	if err != nil {
 		return err
 	}
@@ -56,6 +77,22 @@ func complianceList(c *ucli.Context) error {
 		rows = append(rows, []string{r.NodeID, r.Association, r.Status, r.Severity, r.ExecutionID, when(r.At)})
 	}
 	return p.table([]string{"NODE", "ASSOCIATION", "STATUS", "SEVERITY", "EXECUTION", "AT"}, rows)
+}
+
+func patchComplianceList(c *ucli.Context, p *printer, cl *client.Client, filter client.ComplianceFilter) error {
+	recs, err := cl.PatchCompliances(c.Context, filter)
+	if err != nil {
+		return err
+	}
+	if p.json {
+		return p.value(recs)
+	}
+	rows := make([][]string, 0, len(recs))
+	for _, r := range recs {
+		rows = append(rows, []string{r.NodeID, r.Association, r.Status, r.Operation, fmt.Sprint(r.Installed), fmt.Sprint(r.InstalledOther),
+			fmt.Sprint(r.InstalledRejected), fmt.Sprint(r.Missing), fmt.Sprint(r.Failed), fmt.Sprint(r.NotApplicable), r.ExecutionID, when(r.At)})
+	}
+	return p.table([]string{"NODE", "ASSOCIATION", "STATUS", "OPERATION", "INSTALLED", "INSTALLED_OTHER", "INSTALLED_REJECTED", "MISSING", "FAILED", "NOT_APPLICABLE", "EXECUTION", "AT"}, rows)
 }
 
 // ComplianceCount is one element of `compliance summary --output json`:

@@ -72,7 +72,7 @@ func TestWorkflowsRefuseWhatTheCLIRefuses(t *testing.T) {
 		{"bad schedule", []string{"--schedule", "cron(0 25 * * ? *)"}, map[string]any{"schedule": "cron(0 25 * * ? *)"},
 			"cron(0 25 * * ? *): hours: 25 is out of range 0-23"},
 		{"unknown document", []string{"--document", "Nope"}, map[string]any{"document": "Nope"},
-			"document Nope not found (built-in documents: Stead-ConfigureNetwork, Stead-DownloadContent, Stead-GatherInventory, Stead-InstallPackages, Stead-RunDocument, Stead-RunPatchBaseline, Stead-RunPowerShellScript, Stead-RunShellScript, Stead-UpdateSoftware; `stead document list` shows registered ones)"},
+			"document Nope not found (built-in documents: Stead-ConfigureNetwork, Stead-DownloadContent, Stead-GatherInventory, Stead-InstallPackages, Stead-JoinDomain, Stead-RunDocument, Stead-RunPatchBaseline, Stead-RunPowerShellScript, Stead-RunShellScript, Stead-UpdateSoftware; `stead document list` shows registered ones)"},
 		{"max errors abc", []string{"--max-errors", "abc"}, map[string]any{"maxErrors": "abc"},
 			`max-errors "abc": want a whole number or a percentage like 10%`},
 		{"everything at once", []string{"--schedule", "rate(5 minutes)", "--max-concurrency", "0", "--compliance-severity", "dire"},

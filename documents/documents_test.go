@@ -296,7 +296,7 @@ func TestValidateSchemaAndSteps(t *testing.T) {
 }
 
 func TestBuiltins(t *testing.T) {
-	require.Equal(t, []string{"Stead-ConfigureNetwork", "Stead-DownloadContent", "Stead-GatherInventory", "Stead-InstallPackages", "Stead-RunDocument", "Stead-RunPatchBaseline", "Stead-RunPowerShellScript", "Stead-RunShellScript", "Stead-UpdateSoftware"}, BuiltinNames())
+	require.Equal(t, []string{"Stead-ConfigureNetwork", "Stead-DownloadContent", "Stead-GatherInventory", "Stead-InstallPackages", "Stead-JoinDomain", "Stead-RunDocument", "Stead-RunPatchBaseline", "Stead-RunPowerShellScript", "Stead-RunShellScript", "Stead-UpdateSoftware"}, BuiltinNames())
 	tests := []struct{ name, canonical string }{
 		{"Stead-RunShellScript", "Stead-RunShellScript"},
 		{"AWS-RunShellScript", "Stead-RunShellScript"},
@@ -348,6 +348,8 @@ func TestBuiltinGolden(t *testing.T) {
 			"DNS": []any{"10.0.0.2"}, "MTU": "9000"},
 		"Stead-GatherInventory":  {"Sections": []any{"OS", "Packages"}},
 		"Stead-RunPatchBaseline": {"Operation": "Install", "ApprovedPatches": []any{"nginx"}, "RejectedPatches": []any{"openssl"}, "RebootOption": "NoReboot"},
+		"Stead-JoinDomain": {"DomainName": "corp.example.com", "Password": "{{ssm-secure:join_password}}", "DomainController": "dc1.corp.example.com",
+			"ComputerOU": "OU=Servers,DC=corp,DC=example,DC=com"},
 	}
 	for _, name := range BuiltinNames() {
 		t.Run(name, func(t *testing.T) {
@@ -410,6 +412,42 @@ func TestBuiltinDefaultsAndTimeouts(t *testing.T) {
 			}
 			require.NoError(t, err)
 			require.Equal(t, tt.timeout, plan.Steps[0].TimeoutSeconds)
+		})
+	}
+}
+
+// Stead-JoinDomain takes its password only as a reference to a worker's secret, and
+// values that could be options or code are refused before anything runs.
+func TestJoinDomainParameters(t *testing.T) {
+	_, content, ok := Builtin("Stead-JoinDomain")
+	require.True(t, ok)
+	tests := []struct {
+		name   string
+		params map[string]any
+		err    string
+	}{
+		{"a reference", map[string]any{"DomainName": "stead.test", "Password": "{{ssm-secure:join}}"}, ""},
+		{"Validate needs no password", map[string]any{"DomainName": "stead.test", "Mode": "Validate"}, ""},
+		{"a plain password", map[string]any{"DomainName": "stead.test", "Password": "Sup3r-secret"}, "parameter Password: value does not match allowedPattern"},
+		{"a reference inside text", map[string]any{"DomainName": "stead.test", "Password": "x{{ssm-secure:join}}"}, "parameter store reference must be the whole value"},
+		{"a single-label domain", map[string]any{"DomainName": "stead"}, "parameter DomainName: value does not match allowedPattern"},
+		{"an option as domain", map[string]any{"DomainName": "--verbose.test"}, "parameter DomainName: value does not match allowedPattern"},
+		{"code as user", map[string]any{"DomainName": "stead.test", "Username": "a;reboot"}, "parameter Username: value does not match allowedPattern"},
+		{"an option as controller", map[string]any{"DomainName": "stead.test", "DomainController": "-x"}, "parameter DomainController: value does not match allowedPattern"},
+		{"an OU", map[string]any{"DomainName": "stead.test", "ComputerOU": "OU=Linux Servers,DC=stead,DC=test"}, ""},
+		{"not an OU", map[string]any{"DomainName": "stead.test", "ComputerOU": "$(reboot)"}, "parameter ComputerOU: value does not match allowedPattern"},
+		{"an unknown action", map[string]any{"DomainName": "stead.test", "Action": "Reset"}, "parameter Action: value \"Reset\" is not one of the allowed values"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan, err := Render("Stead-JoinDomain", content, tt.params)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				require.NotContains(t, err.Error(), "Sup3r-secret", "a refused password is not repeated")
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, plan.Steps, 2)
 		})
 	}
 }

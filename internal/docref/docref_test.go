@@ -41,7 +41,7 @@ func TestCheck(t *testing.T) {
 		{ref: "AWS-RunShellScript", params: map[string]any{"commands": "true"}, stored: "Stead-RunShellScript"},
 		{ref: "greet:1", params: map[string]any{"who": "x"}, stored: "greet:1"},
 		{ref: "greet", params: map[string]any{"who": "x"}, stored: "greet"},
-		{ref: "Nope", err: "document Nope not found (built-in documents: Stead-ConfigureNetwork, Stead-DownloadContent, Stead-GatherInventory, Stead-InstallPackages, Stead-RunDocument, Stead-RunPatchBaseline, Stead-RunPowerShellScript, Stead-RunShellScript, Stead-UpdateSoftware; `stead document list` shows registered ones)"},
+		{ref: "Nope", err: "document Nope not found (built-in documents: Stead-ConfigureNetwork, Stead-DownloadContent, Stead-GatherInventory, Stead-InstallPackages, Stead-JoinDomain, Stead-RunDocument, Stead-RunPatchBaseline, Stead-RunPowerShellScript, Stead-RunShellScript, Stead-UpdateSoftware; `stead document list` shows registered ones)"},
 		{ref: "greet:7", err: "document greet:7 not found"},
 		{ref: "greet:x", err: `document reference "greet:x": version "x"`},
 		{ref: "greet", err: "document greet: check parameters of document greet: parameter who: a value is required"},

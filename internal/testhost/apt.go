@@ -21,7 +21,8 @@ type Package struct {
 	// Depends is the control file's Depends field; "" for none.
 	Depends string
 	// Files are the package's files: absolute path on the host -> content.
-	// Paths under /usr/bin and /usr/sbin are executable.
+	// Paths under /usr/bin and /usr/sbin are executable; /DEBIAN/postinst
+	// and the other paths under /DEBIAN are its maintainer scripts.
 	Files map[string]string
 }
 
@@ -86,7 +87,7 @@ func (r *Repo) build(archiveName string, p Package) (string, error) {
 			return "", fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 		}
 		mode := os.FileMode(0o644)
-		if d := filepath.Dir(path); d == "/usr/bin" || d == "/usr/sbin" {
+		if d := filepath.Dir(path); d == "/usr/bin" || d == "/usr/sbin" || d == "/DEBIAN" {
 			mode = 0o755
 		}
 		if err := os.WriteFile(dst, []byte(content), mode); err != nil {

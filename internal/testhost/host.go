@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -286,21 +287,31 @@ func (h *Host) Log() string {
 // the test's own look at the host), and returns its combined output.
 func (h *Host) Exec(t testing.TB, argv ...string) string {
 	t.Helper()
+	out, err := h.TryExec(argv...)
+	if err != nil {
+		t.Fatalf("testhost: %v", err)
+	}
+	return out
+}
+
+// TryExec is Exec for commands that may fail: their output, and an error
+// naming the command when it does.
+func (h *Host) TryExec(argv ...string) (string, error) {
 	if h.cmd == nil {
-		t.Fatalf("testhost: exec on %s: it is stopped", h.Name)
+		return "", fmt.Errorf("exec on %s: it is stopped", h.Name)
 	}
 	// The host's first process (sshd) is the child of unshare, which ip
 	// netns exec became.
 	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", h.cmd.Process.Pid, h.cmd.Process.Pid))
 	if err != nil || len(strings.Fields(string(children))) == 0 {
-		t.Fatalf("testhost: find the processes of %s: %v", h.Name, err)
+		return "", fmt.Errorf("find the processes of %s: %v", h.Name, err)
 	}
 	pid := strings.Fields(string(children))[0]
 	out, err := exec.Command("nsenter", append([]string{"--target", pid, "--mount", "--uts", "--pid", "--net", "--root", "--wd", "--"}, argv...)...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("testhost: %s: %v: %s", strings.Join(argv, " "), err, out)
+		return string(out), fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, out)
 	}
-	return string(out)
+	return string(out), nil
 }
 
 // ReadFile returns a file of the host's root, or fails the test.
@@ -311,4 +322,60 @@ func (h *Host) ReadFile(t testing.TB, path string) string {
 		t.Fatalf("testhost: read %s on %s: %v", path, h.Name, err)
 	}
 	return string(b)
+}
+
+// The commands a node registered for EmulateReboots reboots with and reads
+// its boot id with (node register --reboot-command, --boot-id-command).
+const (
+	RebootCommand = "touch /var/lib/stead-test/reboot-requested"
+	BootIDCommand = "cat /var/lib/stead-test/boot_id"
+)
+
+// EmulateReboots makes h rebootable until the test ends: RebootCommand
+// asks the test to cut the host's power (everything on it dies, its /run
+// and /tmp are gone) and boot it again two seconds later with a new boot
+// id, which BootIDCommand prints. It returns how many reboots happened.
+func (h *Host) EmulateReboots(t testing.TB) func() int {
+	t.Helper()
+	dir := filepath.Join(h.Root, "var/lib/stead-test")
+	request, bootID := filepath.Join(dir, "reboot-requested"), filepath.Join(dir, "boot_id")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("testhost: create %s: %v", dir, err)
+	}
+	if err := os.WriteFile(bootID, []byte("boot-1\n"), 0o644); err != nil {
+		t.Fatalf("testhost: write boot id: %v", err)
+	}
+	var mu sync.Mutex
+	reboots := 0
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if err := os.Remove(request); err != nil {
+				continue
+			}
+			h.Stop()
+			mu.Lock()
+			reboots++
+			n := reboots
+			mu.Unlock()
+			_ = os.WriteFile(bootID, fmt.Appendf(nil, "boot-%d\n", n+1), 0o644)
+			time.Sleep(2 * time.Second)
+			if err := h.Restart(); err != nil {
+				t.Errorf("testhost: boot %s again: %v", h.Name, err)
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return reboots
+	}
 }

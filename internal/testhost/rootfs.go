@@ -22,8 +22,14 @@ const CacheDir = "/var/cache/stead-ci"
 const Suite = "bookworm"
 
 // rootfsPackages are installed into the root filesystem beside Debian's
-// minimal base: what a managed host has (an SSH server, iproute2, ps).
-var rootfsPackages = []string{"openssh-server", "iproute2", "procps", "iputils-ping"}
+// minimal base: what a managed host has (an SSH server, iproute2, ps), and
+// what the domain join is proven with, since hosts cannot reach Debian's
+// mirror: a Samba Active Directory domain controller (samba and the modules
+// and provisioning data its AD DC mode needs, winbind for its NSS/ID
+// mapping) and a member's adcli and Kerberos client. Every host gets them;
+// the one root is built once and cached.
+var rootfsPackages = []string{"openssh-server", "iproute2", "procps", "iputils-ping",
+	"samba", "samba-dsdb-modules", "samba-vfs-modules", "samba-ad-provision", "winbind", "adcli", "krb5-user"}
 
 // mirror is where debootstrap fetches Debian's packages; STEAD_DEBIAN_MIRROR
 // overrides it.

@@ -63,3 +63,16 @@ func TestHostsAreTheirOwnMachines(t *testing.T) {
 	require.NoFileExists(t, h2.Root+"/usr/bin/stead-hello", "the other host is untouched")
 	require.Error(t, exec.Command("dpkg-query", "-W", "stead-hello").Run(), "the machine is untouched")
 }
+
+// A Samba AD domain controller runs on a test host, and a member joined
+// to it over their link is a computer of the domain.
+func TestDomainController(t *testing.T) {
+	testhost.Require(t)
+	dc := testhost.StartDomainController(t, "tdc", "10.202.3.1", "10.202.3.2", "stead.test", "Stead-Adm1n-pw")
+	m := testhost.Start(t, "tdm", "10.202.4.1", "10.202.4.2", testhost.Options{})
+	dc.Admit(t, m, "tdl", "10.202.5.1", "10.202.5.2")
+	require.Contains(t, m.Exec(t, "adcli", "info", "stead.test"), "domain-controller = tdc.stead.test")
+	m.Exec(t, "sh", "-c", `printf %s "$1" | adcli join --domain=stead.test --login-user=Administrator --stdin-password`, "join", dc.AdminPassword)
+	m.Exec(t, "adcli", "testjoin", "--domain=stead.test")
+	require.Contains(t, dc.Exec(t, "samba-tool", "computer", "list"), "TDM$")
+}
