@@ -167,11 +167,11 @@ func (n Node) Validate() error {
 		if n.User == "" {
 			errs.Addf("user: required for the winrm transport")
 		}
-		if n.Sudo {
-			errs.Addf("sudo: windows nodes run steps as the login user")
-		}
 	} else if n.WinRMInsecureHTTP {
 		errs.Addf("winrm insecure http: only for the winrm transport")
+	}
+	if n.Sudo && n.Platform == PlatformWindows {
+		errs.Addf("sudo: windows nodes run steps as the login user")
 	}
 	if n.Region != "" && !idPattern.MatchString(n.Region) {
 		errs.Addf("region %q: want letters, digits, '.', '_' or '-'", n.Region)

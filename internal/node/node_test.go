@@ -36,7 +36,9 @@ func TestValidate(t *testing.T) {
 		{"ipv6", Node{ID: "me", Address: "fe80::1", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux}, nil},
 		{"winrm pins a certificate", Node{ID: "w", Address: "h", Port: 5986, User: "Administrator", Transport: TransportWinRM, Platform: PlatformWindows, HostKey: "sha256:" + strings.Repeat("aB", 32)}, nil},
 		{"winrm with an ssh key", Node{ID: "w", Address: "h", Port: 5986, User: "Administrator", Transport: TransportWinRM, Platform: PlatformWindows, HostKey: "ssh-ed25519 AAAA"}, []string{"want sha256:<64 hex digits>"}},
-		{"winrm on linux, sudo, no user", Node{ID: "w", Address: "h", Port: 5986, Transport: TransportWinRM, Platform: PlatformLinux, Sudo: true}, []string{"only for windows nodes", "user: required", "sudo"}},
+		{"winrm on linux, no user", Node{ID: "w", Address: "h", Port: 5986, Transport: TransportWinRM, Platform: PlatformLinux}, []string{"only for windows nodes", "user: required"}},
+		{"windows over winrm with sudo", Node{ID: "w", Address: "h", Port: 5986, User: "Administrator", Transport: TransportWinRM, Platform: PlatformWindows, Sudo: true}, []string{"sudo: windows nodes"}},
+		{"windows over ssh with sudo", Node{ID: "w", Address: "h", Port: 22, User: "Administrator", Transport: TransportSSH, Platform: PlatformWindows, Sudo: true}, []string{"sudo: windows nodes"}},
 		{"insecure http on ssh", Node{ID: "w", Address: "h", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, WinRMInsecureHTTP: true}, []string{"only for the winrm transport"}},
 		{"user with shell characters", Node{ID: "me", Address: "h", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, User: "root;id"}, []string{"user"}},
 	}
