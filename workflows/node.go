@@ -163,11 +163,18 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 			workflow.GetLogger(ctx).Error("publish compliance", "error", err)
 		}
 	}
+	// The reports are taken from the channel only when they are applied:
+	// a blocked Receive would be handed a report that the drain before
+	// continue-as-new then misses, and the report would be lost.
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
+			if err := workflow.Await(ctx, func() bool { return compliance.Len() > 0 }); err != nil {
+				return
+			}
 			var r contract.ComplianceRecord
-			compliance.Receive(ctx, &r)
-			applyCompliance(ctx, r)
+			for compliance.ReceiveAsync(&r) {
+				applyCompliance(ctx, r)
+			}
 		}
 	})
 

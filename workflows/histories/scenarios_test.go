@@ -265,7 +265,7 @@ func nodeContinuesAsNew(t *testing.T, s *stead) map[fixture]source {
 	const id = "can-node"
 	s.register(t, localNode(id, map[string]string{"role": "can-node"}))
 	wid := contract.NodeWorkflowID(id)
-	// At least one report, so the run handles one.
+	// At least one report, so there is compliance to carry.
 	for i := 0; i == 0 || len(s.runs(t, wid)) < 2; i++ {
 		require.Less(t, i, 20, "node %s never continued as new", id)
 		require.NoError(t, s.client.SignalWorkflow(context.Background(), wid, "", contract.SignalCompliance, contract.ComplianceRecord{
@@ -277,6 +277,7 @@ func nodeContinuesAsNew(t *testing.T, s *stead) map[fixture]source {
 	var st workflows.NodeState
 	s.update(t, wid, contract.NodeUpdateDeregister, workflows.DeregisterNodeRequest{By: by}, &st)
 	require.Equal(t, 1, st.Revision, "the spec carried into the new run")
+	require.NotEmpty(t, st.Compliance, "compliance carried into the new run")
 	return map[fixture]source{
 		{contract.NodeWorkflow, "continued-as-new"}: {workflowID: wid},
 		{contract.NodeWorkflow, "carried-state"}:    {workflowID: wid, run: 1},
