@@ -252,12 +252,18 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		return fmt.Errorf("set update handler: %w", err)
 	}
 	nodeMatched := workflow.GetSignalChannel(ctx, contract.SignalNodeMatched)
+	// Taken from the channel only when recorded, so the drain before
+	// continue-as-new sees every node not yet recorded (see NodeWorkflow).
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
+			if err := workflow.Await(ctx, func() bool { return nodeMatched.Len() > 0 }); err != nil {
+				return
+			}
 			var m contract.NodeMatched
-			nodeMatched.Receive(ctx, &m)
-			if st.Paused == nil {
-				st.NewNodes = addMatched(st.NewNodes, m)
+			for nodeMatched.ReceiveAsync(&m) {
+				if st.Paused == nil {
+					st.NewNodes = addMatched(st.NewNodes, m)
+				}
 			}
 		}
 	})
