@@ -42,6 +42,7 @@ func New(stdout, stderr io.Writer) *ucli.App {
 			namespaceCommand(),
 			inventoryCommand(),
 			eventsCommand(),
+			auditCommand(),
 		},
 	}
 }

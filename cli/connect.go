@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/stead-io/stead/client"
+	"github.com/stead-io/stead/internal/audit"
 	"github.com/stead-io/stead/internal/codec"
 )
 
@@ -87,7 +89,7 @@ func connect(c *ucli.Context) (*conn, error) {
 // dial connects with opts (where, how securely), encrypting payloads with
 // keys when there are any.
 func dial(ctx context.Context, opts sdkclient.Options, keys *codec.Keyring) (*conn, error) {
-	opts.Identity = identity()
+	opts.Identity = identity(opts)
 	opts.DataConverter = codec.NewDataConverter(keys)
 	opts.FailureConverter = codec.NewFailureConverter(keys, opts.DataConverter)
 	opts.Logger = quietLogger{}
@@ -109,14 +111,22 @@ func dial(ctx context.Context, opts sdkclient.Options, keys *codec.Keyring) (*co
 }
 
 // identity names who is acting, recorded by Temporal on every request and
-// by Stead on every change it makes: user@host.
-func identity() string {
+// by Stead on every change it makes (audit.Identity): user@host, and the
+// subject of the TLS client certificate opts connects with, if any, which
+// is who the server let in.
+func identity(opts sdkclient.Options) string {
 	name := "unknown"
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
 	host, _ := os.Hostname()
-	return name + "@" + host
+	var subject string
+	if t := opts.ConnectionOptions.TLS; t != nil && len(t.Certificates) > 0 && len(t.Certificates[0].Certificate) > 0 {
+		if leaf, err := x509.ParseCertificate(t.Certificates[0].Certificate[0]); err == nil {
+			subject = leaf.Subject.String()
+		}
+	}
+	return audit.Identity(name, host, subject)
 }
 
 // quietLogger drops the SDK's client logs; a CLI speaks in errors.

@@ -37,7 +37,23 @@ func eventsDir(c *ucli.Context) string { return workerDir(c, "events-dir", "even
 // newPublisher builds the worker's event sinks from its flags; it returns
 // nil when none is configured. close releases the sinks' connections.
 func newPublisher(c *ucli.Context, logger *slog.Logger, region, namespace string) (p *events.Publisher, close func(), err error) {
-	var sinks []events.Sink
+	sinks, close, err := newSinks(c)
+	if err != nil || len(sinks) == 0 {
+		return nil, close, err
+	}
+	failed, err := events.OpenFailed(eventsDir(c))
+	if err != nil {
+		close()
+		return nil, nil, err
+	}
+	p = &events.Publisher{Sinks: sinks, Failed: failed, Region: regionOrDefault(region), Account: namespace, Logger: logger}
+	logger.Info("events", "sinks", p.String(), "failed", eventsDir(c))
+	return p, close, nil
+}
+
+// newSinks builds the event sinks the flags of eventFlags name. close
+// releases their connections.
+func newSinks(c *ucli.Context) (sinks []events.Sink, close func(), err error) {
 	var nc *events.NATS
 	var secret []byte
 	if f := c.String("event-webhook-secret-file"); f != "" {
@@ -68,16 +84,7 @@ func newPublisher(c *ucli.Context, logger *slog.Logger, region, namespace string
 		}
 		sinks = append(sinks, nc)
 	}
-	if len(sinks) == 0 {
-		return nil, func() {}, nil
-	}
-	failed, err := events.OpenFailed(eventsDir(c))
-	if err != nil {
-		return nil, nil, err
-	}
-	p = &events.Publisher{Sinks: sinks, Failed: failed, Region: regionOrDefault(region), Account: namespace, Logger: logger}
-	logger.Info("events", "sinks", p.String(), "failed", eventsDir(c))
-	return p, func() {
+	return sinks, func() {
 		if nc != nil {
 			nc.Close()
 		}
@@ -113,8 +120,38 @@ func eventsCommand() *ucli.Command {
 				}
 				return p.table([]string{"FAILED AT", "SINK", "DETAIL TYPE", "ID", "STATUS", "ERROR"}, rows)
 			},
+		}, {
+			Name: "resend",
+			Usage: "deliver the kept events again, each to the sink that refused it, and stop keeping those delivered; " +
+				"give the sink flags the worker runs with (events of sinks not given stay kept)",
+			Flags:  eventFlags(),
+			Action: eventsResend,
 		}},
 	}
+}
+
+func eventsResend(c *ucli.Context) error {
+	sinks, close, err := newSinks(c)
+	if err != nil {
+		return err
+	}
+	defer close()
+	if len(sinks) == 0 {
+		return errors.New("events resend: no sink given (--event-webhook, --event-file, --event-nats, as the worker runs with)")
+	}
+	failed, err := events.OpenFailed(eventsDir(c))
+	if err != nil {
+		return err
+	}
+	res, err := failed.Resend(c.Context, sinks)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "%d delivered, %d refused again, %d of sinks not given; %d kept\n", res.Delivered, res.Failed, res.NoSink, res.Failed+res.NoSink)
+	if res.Failed > 0 {
+		return fmt.Errorf("events resend: %d events refused again (stead events failed lists them)", res.Failed)
+	}
+	return nil
 }
 
 // eventSink is p as the activities' publisher: no publisher at all when p

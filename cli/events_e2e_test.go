@@ -219,3 +219,27 @@ func startWorkerCommand(t *testing.T, sshd *testsshd.Server, flags ...string) (s
 		require.Equal(t, 0, <-done, werr.String())
 	}
 }
+
+// events resend delivers the kept events to the sinks given, stops keeping
+// those delivered, and keeps (and says so) those of sinks not given.
+func TestEventsResend(t *testing.T) {
+	dir := t.TempDir()
+	eventsDir, eventFile := filepath.Join(dir, "events"), filepath.Join(dir, "events.jsonl")
+	store, err := events.OpenFailed(eventsDir)
+	require.NoError(t, err)
+	ev := events.New(events.DetailNode, time.Now(), []string{"resend-1"}, []string{"node/resend-1"}, events.Detail{NodeID: "resend-1", Status: "Registered"})
+	require.NoError(t, store.Add(events.Failure{Sink: (&events.File{Path: eventFile}).Name(), Error: "disk full", At: time.Now(), Event: ev}))
+	require.NoError(t, store.Add(events.Failure{Sink: "webhook https://gone.example/", Error: "503", At: time.Now(), Event: ev}))
+
+	fails(t, "no sink given", "events", "resend", "--events-dir", eventsDir)
+	require.Contains(t, ok(t, "events", "resend", "--events-dir", eventsDir, "--event-file", eventFile), "1 delivered, 0 refused again, 1 of sinks not given; 1 kept")
+	b, err := os.ReadFile(eventFile)
+	require.NoError(t, err)
+	var got events.Event
+	require.NoError(t, json.Unmarshal(bytes.TrimSpace(b), &got))
+	require.Equal(t, ev.ID, got.ID)
+	var kept []events.Failure
+	require.NoError(t, json.Unmarshal([]byte(ok(t, "events", "failed", "--events-dir", eventsDir, "--output", "json")), &kept))
+	require.Len(t, kept, 1)
+	require.Equal(t, "webhook https://gone.example/", kept[0].Sink)
+}

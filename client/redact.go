@@ -25,14 +25,7 @@ func (c *Client) redactSecretParameters(ctx context.Context, st *workflows.Assoc
 			isSecret = c.secretParameters(ctx, spec.Document)
 			secret[spec.Document] = isSecret
 		}
-		out := make(map[string]any, len(spec.Parameters))
-		for k, v := range spec.Parameters {
-			if s, isText := v.(string); isSecret(k) && !(isText && isReference(s)) {
-				v = documents.Redacted
-			}
-			out[k] = v
-		}
-		spec.Parameters = out
+		spec.Parameters = documents.RedactParameters(spec.Parameters, isSecret)
 	}
 	redact(&st.Spec)
 	for i := range st.Versions {
@@ -57,10 +50,4 @@ func (c *Client) secretParameters(ctx context.Context, ref string) func(string) 
 		return all
 	}
 	return func(p string) bool { return doc.Parameters[p].Secret }
-}
-
-// isReference reports whether s is a {{ssm-secure:NAME}} reference.
-func isReference(s string) bool {
-	_, ok := documents.SecretRef(s)
-	return ok
 }

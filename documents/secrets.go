@@ -175,3 +175,21 @@ func (p *Plan) Redacted() *Plan {
 	}
 	return &cp
 }
+
+// RedactParameters is params for showing and recording: the value of each
+// parameter isSecret names replaced by Redacted, unless it is a
+// {{ssm-secure:NAME}} reference, which names a secret without being one.
+// params itself is left as it was.
+func RedactParameters(params map[string]any, isSecret func(name string) bool) map[string]any {
+	if len(params) == 0 {
+		return params
+	}
+	out := make(map[string]any, len(params))
+	for k, v := range params {
+		if s, isText := v.(string); isSecret(k) && !(isText && secretRefRE.MatchString(s)) {
+			v = Redacted
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -52,6 +52,8 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.AssociationWorkflow, workflow.RegisterOptions{Name: contract.AssociationWorkflow})
 	r.RegisterWorkflowWithOptions(workflows.ExecutionWorkflow, workflow.RegisterOptions{Name: contract.ExecutionWorkflow})
 	r.RegisterWorkflowWithOptions(workflows.DocumentWorkflow, workflow.RegisterOptions{Name: contract.DocumentWorkflow})
+	r.RegisterWorkflowWithOptions(workflows.AuditWorkflow, workflow.RegisterOptions{Name: contract.AuditWorkflow})
+	r.RegisterWorkflowWithOptions(workflows.AuditSegmentWorkflow, workflow.RegisterOptions{Name: contract.AuditSegmentWorkflow})
 }
 
 // Pollers per task queue. The SDK's default of two keeps a fan-out

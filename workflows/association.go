@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/ratecontrol"
 	"github.com/stead-io/stead/internal/schedule"
@@ -184,6 +185,9 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		func(ctx workflow.Context, req StartRequest) (string, error) {
 			id := newExecutionID(ctx)
 			st.Queue = append(st.Queue, PendingRun{ExecutionID: id, Reason: ReasonManual})
+			change := associationChange(contract.OpStartAssociation, st, req.By)
+			change.Response = map[string]any{"executionId": id}
+			recordChange(ctx, change, nil)
 			return id, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req StartRequest) error {
@@ -220,10 +224,13 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 			if old.changesWhatRuns(req.Spec) && !req.Spec.ApplyOnlyAtCronInterval && len(st.Queue) == 0 && st.Paused == nil {
 				st.Queue = append(st.Queue, PendingRun{ExecutionID: newExecutionID(ctx), Reason: ReasonUpdate})
 			}
-			if err := publishAssociation(ctx, st); err != nil {
-				return st, err
+			err := publishAssociation(ctx, st)
+			change := associationChange(contract.OpUpdateAssociation, st, req.By)
+			if req.ExpectedVersion != 0 {
+				change.Request["expectedVersion"] = req.ExpectedVersion
 			}
-			return st, nil
+			recordChange(ctx, change, err)
+			return st, err
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req UpdateRequest) error {
 			if deleting {
@@ -245,12 +252,18 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		return fmt.Errorf("set update handler: %w", err)
 	}
 	nodeMatched := workflow.GetSignalChannel(ctx, contract.SignalNodeMatched)
+	// Taken from the channel only when recorded, so the drain before
+	// continue-as-new sees every node not yet recorded (see NodeWorkflow).
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
+			if err := workflow.Await(ctx, func() bool { return nodeMatched.Len() > 0 }); err != nil {
+				return
+			}
 			var m contract.NodeMatched
-			nodeMatched.Receive(ctx, &m)
-			if st.Paused == nil {
-				st.NewNodes = addMatched(st.NewNodes, m)
+			for nodeMatched.ReceiveAsync(&m) {
+				if st.Paused == nil {
+					st.NewNodes = addMatched(st.NewNodes, m)
+				}
 			}
 		}
 	})
@@ -265,10 +278,9 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 			if cancelRunning != nil {
 				cancelRunning()
 			}
-			if err := workflow.Await(ctx, func() bool { return st.Running == nil }); err != nil {
-				return st, err
-			}
-			return st, nil
+			err := workflow.Await(ctx, func() bool { return st.Running == nil })
+			recordChange(ctx, associationChange(contract.OpDeleteAssociation, st, req.By), err)
+			return st, err
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req DeleteRequest) error {
 			if deleting {
@@ -284,6 +296,14 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	// can query and update it while its spec is checked.
 	if checkSpec {
 		spec, err := checkNewSpec(ctx, in.Spec)
+		created := st
+		created.Spec = spec
+		change := associationChange(contract.OpCreateAssociation, created, in.By)
+		change.RequestID = workflow.GetInfo(ctx).WorkflowExecution.ID + "/" + workflow.GetInfo(ctx).FirstRunID
+		if err == nil {
+			change.Response = map[string]any{"executionId": in.ExecutionID}
+		}
+		recordChange(ctx, change, err)
 		if err != nil {
 			return err
 		}
@@ -351,6 +371,26 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		st.NewNodes = addMatched(st.NewNodes, m)
 	}
 	return workflow.NewContinueAsNewError(ctx, AssociationWorkflow, in, &st)
+}
+
+// associationChange is an association change for the audit log: the
+// request as the association now holds it.
+func associationChange(op string, st AssociationState, by string) activities.ChangeInput {
+	s := st.Spec
+	req := map[string]any{"targets": s.Targets, "maxConcurrency": s.MaxConcurrency, "maxErrors": s.MaxErrors}
+	if !s.Schedule.IsZero() {
+		req["schedule"] = s.Schedule
+	}
+	if s.ComplianceSeverity != "" {
+		req["complianceSeverity"] = s.ComplianceSeverity
+	}
+	if s.ApplyOnlyAtCronInterval {
+		req["applyOnlyAtCronInterval"] = true
+	}
+	return activities.ChangeInput{
+		Operation: op, ResourceType: contract.AuditResourceAssociation, ResourceName: s.Name, By: by,
+		Request: req, Document: s.Document, Parameters: s.Parameters, Version: st.Version,
+	}
 }
 
 // addMatched records a node that newly matched, keeping one entry per

@@ -19,8 +19,9 @@
 // Their code carries no patches.
 //
 // Long-lived workflows (NodeWorkflow, AssociationWorkflow,
-// DocumentWorkflow) run for as long as the thing they hold exists, across
-// every deployment. They keep one code path wherever they can: a change that
+// DocumentWorkflow, and the audit log's AuditWorkflow and
+// AuditSegmentWorkflow, which never end) run for as long as the thing they
+// hold exists, across every deployment. They keep one code path wherever they can: a change that
 // a running history replays unchanged needs nothing. Only when a running
 // history would otherwise break does the change go behind a patch (the
 // Temporal SDK's version marker, recorded in history), and then a fixture is

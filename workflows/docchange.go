@@ -51,11 +51,17 @@ func watchDocumentChanges(ctx workflow.Context, st *AssociationState, deleting *
 			st.Queue = append(st.Queue, PendingRun{ExecutionID: newExecutionID(ctx), Reason: ReasonDocumentChange})
 		}
 	}
+	// Taken from the channel only when handled, so the drain before
+	// continue-as-new sees every change not yet handled (see NodeWorkflow).
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
+			if err := workflow.Await(ctx, func() bool { return ch.Len() > 0 }); err != nil {
+				return
+			}
 			var m contract.DocumentChanged
-			ch.Receive(ctx, &m)
-			handle(ctx, m)
+			for ch.ReceiveAsync(&m) {
+				handle(ctx, m)
+			}
 		}
 	})
 	return func(ctx workflow.Context) {

@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/documents"
 	"github.com/stead-io/stead/internal/problems"
@@ -183,9 +184,20 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 	for _, h := range []struct {
 		name     string
 		creating bool
-	}{{contract.DocumentUpdateCreate, true}, {contract.DocumentUpdateUpdate, false}} {
-		creating := h.creating
-		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, put, workflow.UpdateHandlerOptions{
+		op       string
+	}{{contract.DocumentUpdateCreate, true, contract.OpCreateDocument}, {contract.DocumentUpdateUpdate, false, contract.OpUpdateDocument}} {
+		creating, op := h.creating, h.op
+		handler := func(ctx workflow.Context, req PutDocumentRequest) (PutDocumentResult, error) {
+			res, err := put(ctx, req)
+			change := documentChange(op, req.Name, req.By)
+			// The content is kept in the document's versions; the record
+			// names it by hash and size.
+			change.Request = map[string]any{"hash": documents.Hash([]byte(req.Content)), "size": len(req.Content)}
+			change.Response = map[string]any{"version": res.Version.Version, "created": res.Created}
+			recordChange(ctx, change, err)
+			return res, err
+		}
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, handler, workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, req PutDocumentRequest) error { return checkPut(req, creating) },
 		}); err != nil {
 			return fmt.Errorf("set %s handler: %w", h.name, err)
@@ -200,6 +212,9 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 			if changed {
 				notifyDocumentChange(ctx, contract.DocumentChanged{Document: st.Name, Default: true, Version: req.Version})
 			}
+			change := documentChange(contract.OpSetDefaultDocument, st.Name, req.By)
+			change.Request = map[string]any{"defaultVersion": req.Version}
+			recordChange(ctx, change, nil)
 			return info(), nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req SetDefaultRequest) error {
@@ -219,6 +234,7 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 		func(ctx workflow.Context, req DeleteDocumentRequest) (DocumentInfo, error) {
 			deleted = true
 			workflow.GetLogger(ctx).Info("document deleted", "document", st.Name, "by", req.By)
+			recordChange(ctx, documentChange(contract.OpDeleteDocument, st.Name, req.By), nil)
 			return info(), nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req DeleteDocumentRequest) error {
@@ -254,6 +270,11 @@ func DocumentWorkflow(ctx workflow.Context, st DocumentState) error {
 		return nil
 	}
 	return workflow.NewContinueAsNewError(ctx, contract.DocumentWorkflow, st)
+}
+
+// documentChange is a document change for the audit log.
+func documentChange(op, name, by string) activities.ChangeInput {
+	return activities.ChangeInput{Operation: op, ResourceType: contract.AuditResourceDocument, ResourceName: name, By: by}
 }
 
 // resolve turns a version selector into a version number, as SSM reads $LATEST and

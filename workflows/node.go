@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"reflect"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -103,6 +104,20 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 			notifyAssociations(ctx, n, previous, &notifying)
 			st.Changes = appendBounded(st.Changes, NodeChange{Revision: st.Revision, By: req.By, At: workflow.Now(ctx), Action: action}, maxChangesKept)
 			changes++
+			op := contract.OpRegisterNode
+			if previous != nil {
+				op = contract.OpUpdateNode
+				if pinned := *previous; pinned.HostKey != n.HostKey {
+					pinned.HostKey = n.HostKey
+					if reflect.DeepEqual(pinned, n) {
+						op = contract.OpTrustNode
+					}
+				}
+			}
+			change := nodeChange(op, n.ID, req.By)
+			change.Request = map[string]any{"node": n}
+			change.Response = map[string]any{"revision": st.Revision}
+			recordChange(ctx, change, nil)
 			return st, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req RegisterNodeRequest) error {
@@ -127,6 +142,7 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 		func(ctx workflow.Context, req DeregisterNodeRequest) (NodeState, error) {
 			deregistered = true
 			st.Changes = appendBounded(st.Changes, NodeChange{Revision: st.Revision, By: req.By, At: workflow.Now(ctx), Action: "deregister"}, maxChangesKept)
+			recordChange(ctx, nodeChange(contract.OpDeregisterNode, st.Node.ID, req.By), nil)
 			return st, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req DeregisterNodeRequest) error {
@@ -147,11 +163,18 @@ func NodeWorkflow(ctx workflow.Context, st NodeState) error {
 			workflow.GetLogger(ctx).Error("publish compliance", "error", err)
 		}
 	}
+	// The reports are taken from the channel only when they are applied:
+	// a blocked Receive would be handed a report that the drain before
+	// continue-as-new then misses, and the report would be lost.
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
+			if err := workflow.Await(ctx, func() bool { return compliance.Len() > 0 }); err != nil {
+				return
+			}
 			var r contract.ComplianceRecord
-			compliance.Receive(ctx, &r)
-			applyCompliance(ctx, r)
+			for compliance.ReceiveAsync(&r) {
+				applyCompliance(ctx, r)
+			}
 		}
 	})
 
@@ -225,6 +248,11 @@ func publishNode(ctx workflow.Context, n node.Node) error {
 		return fmt.Errorf("publish node memo: %w", err)
 	}
 	return nil
+}
+
+// nodeChange is a node change for the audit log.
+func nodeChange(op, id, by string) activities.ChangeInput {
+	return activities.ChangeInput{Operation: op, ResourceType: contract.AuditResourceNode, ResourceName: id, By: by}
 }
 
 // appendBounded appends v and keeps only the newest max entries.

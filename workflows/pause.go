@@ -36,6 +36,7 @@ func setPauseHandlers(ctx workflow.Context, st *AssociationState, deleting *bool
 	err := workflow.SetUpdateHandlerWithOptions(ctx, contract.AssociationUpdateStop,
 		func(ctx workflow.Context, req PauseRequest) (AssociationState, error) {
 			if st.Paused != nil {
+				recordChange(ctx, associationChange(contract.OpStopAssociation, *st, req.By), nil)
 				return *st, nil
 			}
 			st.Paused = &Paused{By: req.By, At: workflow.Now(ctx)}
@@ -44,10 +45,13 @@ func setPauseHandlers(ctx workflow.Context, st *AssociationState, deleting *bool
 			if st.Running != nil && *cancelRunning != nil {
 				(*cancelRunning)()
 				if err := workflow.Await(ctx, func() bool { return st.Running == nil }); err != nil {
+					recordChange(ctx, associationChange(contract.OpStopAssociation, *st, req.By), err)
 					return *st, err
 				}
 			}
-			return *st, publishAssociation(ctx, *st)
+			err := publishAssociation(ctx, *st)
+			recordChange(ctx, associationChange(contract.OpStopAssociation, *st, req.By), err)
+			return *st, err
 		},
 		workflow.UpdateHandlerOptions{Validator: busy},
 	)
@@ -57,6 +61,7 @@ func setPauseHandlers(ctx workflow.Context, st *AssociationState, deleting *bool
 	err = workflow.SetUpdateHandlerWithOptions(ctx, contract.AssociationUpdateResume,
 		func(ctx workflow.Context, req PauseRequest) (AssociationState, error) {
 			if st.Paused == nil {
+				recordChange(ctx, associationChange(contract.OpResumeAssociation, *st, req.By), nil)
 				return *st, nil
 			}
 			st.Paused = nil
@@ -68,7 +73,9 @@ func setPauseHandlers(ctx workflow.Context, st *AssociationState, deleting *bool
 			if !st.Spec.Schedule.IsZero() {
 				st.NextRunAt, _ = st.Spec.Schedule.NextFrom(st.ScheduleAnchor, now)
 			}
-			return *st, publishAssociation(ctx, *st)
+			err := publishAssociation(ctx, *st)
+			recordChange(ctx, associationChange(contract.OpResumeAssociation, *st, req.By), err)
+			return *st, err
 		},
 		workflow.UpdateHandlerOptions{Validator: busy},
 	)

@@ -3,6 +3,7 @@ package events
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,14 +60,7 @@ func (s *FailedStore) Add(f Failure) error {
 	if len(lines) > s.max {
 		lines = lines[len(lines)-s.max:]
 	}
-	tmp := s.path + ".tmp"
-	if err := os.WriteFile(tmp, append(bytes.Join(lines, []byte("\n")), '\n'), 0o600); err != nil {
-		return fmt.Errorf("write failed events: %w", err)
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		return fmt.Errorf("write failed events: %w", err)
-	}
-	return nil
+	return s.write(lines)
 }
 
 // ReadFailed lists the failures kept in dir, oldest first; none when
@@ -109,4 +103,85 @@ func readLines(path string) ([][]byte, error) {
 		return nil, fmt.Errorf("read failed events: %w", err)
 	}
 	return lines, nil
+}
+
+// ResendResult counts what Resend did with the kept events.
+type ResendResult struct {
+	// Delivered were taken by their sink and are no longer kept.
+	Delivered int
+	// Failed were refused again and stay kept.
+	Failed int
+	// NoSink are kept events of sinks not among those given: they stay.
+	NoSink int
+}
+
+// Resend delivers each kept event, once, to the sink it failed at (the
+// sink of sinks with its name) and stops keeping those that got through.
+// Events of sinks not given, and those refused again, stay kept. A worker
+// writing to the same list meanwhile loses nothing: the list is read again
+// before it is rewritten, and only the delivered lines leave it.
+func (s *FailedStore) Resend(ctx context.Context, sinks []Sink) (ResendResult, error) {
+	var res ResendResult
+	byName := make(map[string]Sink, len(sinks))
+	for _, k := range sinks {
+		byName[k.Name()] = k
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lines, err := readLines(s.path)
+	if err != nil {
+		return res, err
+	}
+	delivered := map[string]bool{}
+	for i, l := range lines {
+		var f Failure
+		if err := json.Unmarshal(l, &f); err != nil {
+			return res, fmt.Errorf("read failed events: line %d: %w", i+1, err)
+		}
+		sink, ok := byName[f.Sink]
+		if !ok {
+			res.NoSink++
+			continue
+		}
+		body, err := json.Marshal(f.Event)
+		if err != nil {
+			return res, fmt.Errorf("encode event %s: %w", f.Event.ID, err)
+		}
+		if err := sink.Send(ctx, f.Event, body); err != nil {
+			res.Failed++
+			continue
+		}
+		res.Delivered++
+		delivered[string(l)] = true
+	}
+	if res.Delivered == 0 {
+		return res, nil
+	}
+	current, err := readLines(s.path)
+	if err != nil {
+		return res, err
+	}
+	var kept [][]byte
+	for _, l := range current {
+		if !delivered[string(l)] {
+			kept = append(kept, l)
+		}
+	}
+	return res, s.write(kept)
+}
+
+// write replaces the list with lines, atomically.
+func (s *FailedStore) write(lines [][]byte) error {
+	var data []byte
+	if len(lines) > 0 {
+		data = append(bytes.Join(lines, []byte("\n")), '\n')
+	}
+	tmp := s.path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write failed events: %w", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("write failed events: %w", err)
+	}
+	return nil
 }

@@ -265,7 +265,8 @@ func nodeContinuesAsNew(t *testing.T, s *stead) map[fixture]source {
 	const id = "can-node"
 	s.register(t, localNode(id, map[string]string{"role": "can-node"}))
 	wid := contract.NodeWorkflowID(id)
-	for i := 0; len(s.runs(t, wid)) < 2; i++ {
+	// At least one report, so there is compliance to carry.
+	for i := 0; i == 0 || len(s.runs(t, wid)) < 2; i++ {
 		require.Less(t, i, 20, "node %s never continued as new", id)
 		require.NoError(t, s.client.SignalWorkflow(context.Background(), wid, "", contract.SignalCompliance, contract.ComplianceRecord{
 			Association: fmt.Sprintf("recorder-can-%d", i), Status: contract.Compliant, Severity: "HIGH",
@@ -275,6 +276,7 @@ func nodeContinuesAsNew(t *testing.T, s *stead) map[fixture]source {
 	}
 	var st workflows.NodeState
 	s.update(t, wid, contract.NodeUpdateDeregister, workflows.DeregisterNodeRequest{By: by}, &st)
+	require.Equal(t, 1, st.Revision, "the spec carried into the new run")
 	require.NotEmpty(t, st.Compliance, "compliance carried into the new run")
 	return map[fixture]source{
 		{contract.NodeWorkflow, "continued-as-new"}: {workflowID: wid},
@@ -288,7 +290,9 @@ func documentContinuesAsNew(t *testing.T, s *stead) map[fixture]source {
 	const name = "recorder-can-document"
 	s.createDocument(t, name, greeting(1))
 	wid := contract.DocumentWorkflowID(name)
-	for v := 2; len(s.runs(t, wid)) < 2; v++ {
+	// At least three versions, so the new run carries more than the
+	// default it is given.
+	for v := 2; v <= 3 || len(s.runs(t, wid)) < 2; v++ {
 		require.Less(t, v, 20, "document %s never continued as new", name)
 		s.updateDocument(t, name, greeting(v))
 	}
@@ -332,6 +336,19 @@ func associationContinuesAsNew(t *testing.T, s *stead) map[fixture]source {
 		{contract.AssociationWorkflow, "carried-state"}:    {workflowID: wid, run: 1},
 		{contract.ExecutionWorkflow, "continued-as-new"}:   {workflowID: exec},
 		{contract.ExecutionWorkflow, "carried-state"}:      {workflowID: exec, run: 1},
+	}
+}
+
+// auditLog waits until the changes of the other scenarios have sealed a
+// segment of the audit log and its head has continued as new.
+func auditLog(t *testing.T, s *stead) map[fixture]source {
+	require.Eventually(t, func() bool {
+		_, err := s.client.DescribeWorkflowExecution(context.Background(), contract.AuditSegmentWorkflowID(1), "")
+		return err == nil && len(s.runs(t, contract.AuditWorkflowID)) >= 2
+	}, 3*time.Minute, time.Second, "the audit log never sealed a segment and continued as new")
+	return map[fixture]source{
+		{contract.AuditWorkflow, "continued-as-new"}: {workflowID: contract.AuditWorkflowID},
+		{contract.AuditSegmentWorkflow, "sealed"}:    {workflowID: contract.AuditSegmentWorkflowID(1), open: true},
 	}
 }
 
