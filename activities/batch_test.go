@@ -54,6 +54,11 @@ func (f *fakeNode) runStepOn(_ context.Context, _ node.Node, in RunStepInput) (S
 	return f.step(in)
 }
 
+// runStepsOn runs no sequence: the fake runs every step on its own.
+func (f *fakeNode) runStepsOn(context.Context, node.Node, []RunStepInput, []bool) []StepResult {
+	return nil
+}
+
 func (f *fakeNode) rebootNodeOn(_ context.Context, _ node.Node, in RebootInput) (RebootResult, error) {
 	f.rebooted = append(f.rebooted, in.RunID)
 	if f.reboot == nil {
