@@ -331,7 +331,10 @@ func (r nodeRun) sequenced(step documents.PlanStep) bool {
 // special exit code, a retry) ends the sequence and is decided here as
 // each step comes up. A single step is left to runStep.
 func (r nodeRun) runAhead(ctx context.Context, keys []string, steps []documents.PlanStep) {
-	if _, ok := r.ran[r.runID(keys[0], 1)]; ok || len(steps) < 2 {
+	if len(steps) < 2 {
+		return
+	}
+	if _, ok := r.ran[r.runID(keys[0], 1)]; ok {
 		return
 	}
 	ins := make([]RunStepInput, len(steps))

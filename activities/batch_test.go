@@ -766,4 +766,12 @@ func TestRunNodeSequencesPlainSteps(t *testing.T) {
 	require.Equal(t, [][]string{{"e1-n1-0", "e1-n1-1", "e1-n1-2", "e1-n1-3"}, {"e1-n1-2", "e1-n1-3"}}, f.sequenceRuns,
 		"b's failure hands back; onSuccess exit ends the sequence at d")
 	require.Equal(t, []string{"e1-n1-0", "e1-n1-1", "e1-n1-2", "e1-n1-3"}, f.runIDs, "each step ran once")
+
+	// A step that is not plain (downloadContent) runs on its own.
+	f = &fakeNode{t: t, clock: testClock, sequences: true}
+	f.step = func(in RunStepInput) (StepResult, error) { return StepResult{Step: in.Step.Name}, nil }
+	download := func(s *documents.PlanStep) { s.Download = &documents.Download{} }
+	sum = f.run(context.Background(), "linux", flowStep("a", download), flowStep("b"), flowStep("c"))
+	require.Equal(t, "a#1=Success/0 b#1=Success/0 c#1=Success/0", stepsOf(sum))
+	require.Equal(t, [][]string{{"e1-n1-1", "e1-n1-2"}}, f.sequenceRuns)
 }
