@@ -203,6 +203,7 @@ func (a *Activities) loadNodes(ctx context.Context, refs []contract.TargetRef, a
 type nodeOps interface {
 	now() time.Time
 	runStepOn(ctx context.Context, n node.Node, in RunStepInput) (StepResult, error)
+	runStepsOn(ctx context.Context, n node.Node, ins []RunStepInput, cont []bool) []StepResult
 	rebootNodeOn(ctx context.Context, n node.Node, in RebootInput) (RebootResult, error)
 	awaitBootOn(ctx context.Context, n node.Node, in AwaitBootInput) (string, error)
 	loadLocalDocumentOn(ctx context.Context, n node.Node, in LoadLocalDocumentInput) (LocalDocumentResult, error)
@@ -214,6 +215,9 @@ type nodeRun struct {
 	in          BatchInput
 	n           node.Node
 	outputShare int
+	// ran holds, by run id, the results of steps a sequence ran ahead of
+	// the flow control below, which takes each as its step comes up.
+	ran map[string]StepResult
 }
 
 // runNode runs the plan's steps on one node as SSM does: a failed step ends
@@ -230,7 +234,7 @@ func runNode(ctx context.Context, ops nodeOps, in BatchInput, ref contract.Targe
 		sum.EndedAt = ops.now()
 		return sum
 	}
-	r := nodeRun{ops: ops, in: in, n: *n, outputShare: outputShare}
+	r := nodeRun{ops: ops, in: in, n: *n, outputShare: outputShare, ran: map[string]StepResult{}}
 	stopped, terminal, failed := false, false, false
 	fail := func(ss contract.StepSummary, name, note string) {
 		if !failed {
@@ -277,6 +281,12 @@ func runNode(ctx context.Context, ops nodeOps, in BatchInput, ref contract.Targe
 				continue
 			}
 		default:
+			var run []documents.PlanStep
+			var keys []string
+			for j := i; j < len(queue) && r.sequenced(queue[j].step) && (j == i || queue[j-1].step.OnSuccess != documents.OnSuccessExit); j++ {
+				run, keys = append(run, queue[j].step), append(keys, queue[j].key)
+			}
+			r.runAhead(ctx, keys, run)
 			ss = r.runAttempts(ctx, key, step)
 		}
 		ss.Source = queue[i].source
@@ -307,6 +317,38 @@ func runNode(ctx context.Context, ops nodeOps, in BatchInput, ref contract.Targe
 	}
 	sum.EndedAt = ops.now()
 	return sum
+}
+
+// sequenced reports whether a step may run in a sequence of steps in one
+// node session: a plain script step that runs on this node.
+func (r nodeRun) sequenced(step documents.PlanStep) bool {
+	_, skipped := r.skip(step)
+	return !skipped && step.Refused == "" && step.LocalDocument == nil && step.Download == nil
+}
+
+// runAhead runs the first attempts of steps, whose run keys are keys, in
+// one node session, going from one to the next on plain success (exit code
+// 0: no 168, 169 or reboot code, no onSuccess exit), and keeps their
+// results for runStep, unless an earlier sequence ran the first step
+// already. Whatever needs this flow control (a failure, a
+// special exit code, a retry) ends the sequence and is decided here as
+// each step comes up. A single step is left to runStep.
+func (r nodeRun) runAhead(ctx context.Context, keys []string, steps []documents.PlanStep) {
+	if len(steps) < 2 {
+		return
+	}
+	if _, ok := r.ran[r.runID(keys[0], 1)]; ok {
+		return
+	}
+	ins := make([]RunStepInput, len(steps))
+	cont := make([]bool, len(steps))
+	for i, step := range steps {
+		ins[i] = RunStepInput{NodeID: r.n.ID, RunID: r.runID(keys[i], 1), Step: step, AssociationName: r.in.AssociationName, ExecutionID: r.in.ExecutionID}
+		cont[i] = i+1 < len(steps) && step.OnSuccess != documents.OnSuccessExit
+	}
+	for i, res := range r.ops.runStepsOn(ctx, r.n, ins, cont) {
+		r.ran[ins[i].RunID] = res
+	}
 }
 
 // skip returns the summary of a step that does not run on this node: its
@@ -356,6 +398,9 @@ func (r nodeRun) runAttempts(ctx context.Context, key string, step documents.Pla
 // runStep runs one step and turns its result or failure into a summary.
 func (r nodeRun) runStep(ctx context.Context, runID string, step documents.PlanStep) contract.StepSummary {
 	res, err := retryDelivery(ctx, func() (StepResult, error) {
+		if res, ok := r.ran[runID]; ok {
+			return res, nil
+		}
 		return r.ops.runStepOn(ctx, r.n, RunStepInput{
 			NodeID: r.n.ID, RunID: runID, Step: step,
 			AssociationName: r.in.AssociationName, ExecutionID: r.in.ExecutionID,

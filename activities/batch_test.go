@@ -39,6 +39,12 @@ type fakeNode struct {
 	// runIDs are the runs of steps, rebooted the runs that rebooted the
 	// node, in order.
 	runIDs, rebooted []string
+	// sequences makes the fake node run sequences of steps as a runner
+	// that can does: each step through step, going on after plain success
+	// where allowed.
+	sequences bool
+	// sequenceRuns are the run ids of each sequence the fake was given.
+	sequenceRuns [][]string
 }
 
 var errUnexpected = errors.New("unexpected operation")
@@ -52,6 +58,29 @@ func (f *fakeNode) runStepOn(_ context.Context, _ node.Node, in RunStepInput) (S
 		return StepResult{}, errUnexpected
 	}
 	return f.step(in)
+}
+
+func (f *fakeNode) runStepsOn(ctx context.Context, n node.Node, ins []RunStepInput, cont []bool) []StepResult {
+	if !f.sequences {
+		return nil
+	}
+	var ids []string
+	for _, in := range ins {
+		ids = append(ids, in.RunID)
+	}
+	f.sequenceRuns = append(f.sequenceRuns, ids)
+	var results []StepResult
+	for i, in := range ins {
+		res, err := f.runStepOn(ctx, n, in)
+		if err != nil {
+			break
+		}
+		results = append(results, res)
+		if !cont[i] || res.ExitCode != 0 || res.TimedOut {
+			break
+		}
+	}
+	return results
 }
 
 func (f *fakeNode) rebootNodeOn(_ context.Context, _ node.Node, in RebootInput) (RebootResult, error) {
@@ -162,49 +191,54 @@ func TestRunNodeStepFlow(t *testing.T) {
 			"a=Failed/-1 b=Skipped/0", nil, "step a: sourceType GitHub is not supported"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			runs := map[string]int{}
-			f := &fakeNode{t: t, clock: testClock}
-			f.step = func(in RunStepInput) (StepResult, error) {
-				require.Equal(t, "web", in.AssociationName)
-				require.Equal(t, "e1", in.ExecutionID)
-				require.Equal(t, "n1", in.NodeID)
-				codes := tt.exits[in.Step.Name]
-				code := 0
-				if n := runs[in.Step.Name]; n < len(codes) {
-					code = codes[n]
+		// Each case twice: step by step, and with the node running
+		// sequences of plain steps in one session, which must not change
+		// what runs or how the document ends.
+		for _, sequences := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/sequences=%v", tt.name, sequences), func(t *testing.T) {
+				runs := map[string]int{}
+				f := &fakeNode{t: t, clock: testClock, sequences: sequences}
+				f.step = func(in RunStepInput) (StepResult, error) {
+					require.Equal(t, "web", in.AssociationName)
+					require.Equal(t, "e1", in.ExecutionID)
+					require.Equal(t, "n1", in.NodeID)
+					codes := tt.exits[in.Step.Name]
+					code := 0
+					if n := runs[in.Step.Name]; n < len(codes) {
+						code = codes[n]
+					}
+					runs[in.Step.Name]++
+					return StepResult{Step: in.Step.Name, ExitCode: code}, nil
 				}
-				runs[in.Step.Name]++
-				return StepResult{Step: in.Step.Name, ExitCode: code}, nil
-			}
-			f.reboot = func(RebootInput) (RebootResult, error) {
-				return RebootResult{BootID: "boot-1", TimeoutSeconds: 60}, nil
-			}
-			f.awaitBoot = func(in AwaitBootInput) (string, error) {
-				require.Equal(t, "boot-1", in.BootID)
-				require.Equal(t, testClock.Add(time.Minute), in.Until, "the node has its reboot timeout to come back")
-				if tt.name == "reboot never back" {
-					return "", temporal.NewNonRetryableApplicationError("not back", ErrRebootTimedOut, nil)
+				f.reboot = func(RebootInput) (RebootResult, error) {
+					return RebootResult{BootID: "boot-1", TimeoutSeconds: 60}, nil
 				}
-				return "boot-2", nil
-			}
-			sum := f.run(context.Background(), tt.platform, tt.steps...)
-			require.Equal(t, tt.status, sum.Status, sum.DetailedStatus)
-			require.Equal(t, tt.want, stepsOf(sum))
-			require.Equal(t, tt.runIDs, f.runIDs)
-			require.Equal(t, tt.detail, sum.DetailedStatus)
-			require.Equal(t, "n1", sum.NodeID)
-			require.Equal(t, testClock, sum.StartedAt)
-			require.Equal(t, testClock, sum.EndedAt)
-			if strings.HasPrefix(tt.name, "reboot") {
-				require.Equal(t, []string{"e1-n1-0"}, f.rebooted, "the node reboots once, after the step that asked")
-			} else {
-				require.Empty(t, f.rebooted)
-			}
-			if tt.name == "reboot on linux" {
-				require.Equal(t, "rebooted (exit code 194): boot id boot-1, then boot-2", sum.Steps[0].DetailedStatus)
-			}
-		})
+				f.awaitBoot = func(in AwaitBootInput) (string, error) {
+					require.Equal(t, "boot-1", in.BootID)
+					require.Equal(t, testClock.Add(time.Minute), in.Until, "the node has its reboot timeout to come back")
+					if tt.name == "reboot never back" {
+						return "", temporal.NewNonRetryableApplicationError("not back", ErrRebootTimedOut, nil)
+					}
+					return "boot-2", nil
+				}
+				sum := f.run(context.Background(), tt.platform, tt.steps...)
+				require.Equal(t, tt.status, sum.Status, sum.DetailedStatus)
+				require.Equal(t, tt.want, stepsOf(sum))
+				require.Equal(t, tt.runIDs, f.runIDs)
+				require.Equal(t, tt.detail, sum.DetailedStatus)
+				require.Equal(t, "n1", sum.NodeID)
+				require.Equal(t, testClock, sum.StartedAt)
+				require.Equal(t, testClock, sum.EndedAt)
+				if strings.HasPrefix(tt.name, "reboot") {
+					require.Equal(t, []string{"e1-n1-0"}, f.rebooted, "the node reboots once, after the step that asked")
+				} else {
+					require.Empty(t, f.rebooted)
+				}
+				if tt.name == "reboot on linux" {
+					require.Equal(t, "rebooted (exit code 194): boot id boot-1, then boot-2", sum.Steps[0].DetailedStatus)
+				}
+			})
+		}
 	}
 }
 
@@ -712,4 +746,32 @@ func TestReportCompliance(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, f.sent, 1)
 	})
+}
+
+// TestRunNodeSequencesPlainSteps runs a document's plain steps in one
+// sequence, stops a sequence before a step that is not plain and after
+// onSuccess exit, and runs what the sequence handed back on its own.
+func TestRunNodeSequencesPlainSteps(t *testing.T) {
+	f := &fakeNode{t: t, clock: testClock, sequences: true}
+	f.step = func(in RunStepInput) (StepResult, error) {
+		if in.Step.Name == "b" {
+			return StepResult{Step: in.Step.Name, ExitCode: 1}, nil
+		}
+		return StepResult{Step: in.Step.Name}, nil
+	}
+	continueOnFailure := func(s *documents.PlanStep) { s.OnFailure = "continue" }
+	exitOnSuccess := func(s *documents.PlanStep) { s.OnSuccess = "exit" }
+	sum := f.run(context.Background(), "linux", flowStep("a"), flowStep("b", continueOnFailure), flowStep("c"), flowStep("d", exitOnSuccess), flowStep("e"))
+	require.Equal(t, "a#1=Success/0 b#1=Failed/1 c#1=Success/0 d#1=Success/0 e=Skipped/0", stepsOf(sum))
+	require.Equal(t, [][]string{{"e1-n1-0", "e1-n1-1", "e1-n1-2", "e1-n1-3"}, {"e1-n1-2", "e1-n1-3"}}, f.sequenceRuns,
+		"b's failure hands back; onSuccess exit ends the sequence at d")
+	require.Equal(t, []string{"e1-n1-0", "e1-n1-1", "e1-n1-2", "e1-n1-3"}, f.runIDs, "each step ran once")
+
+	// A step that is not plain (downloadContent) runs on its own.
+	f = &fakeNode{t: t, clock: testClock, sequences: true}
+	f.step = func(in RunStepInput) (StepResult, error) { return StepResult{Step: in.Step.Name}, nil }
+	download := func(s *documents.PlanStep) { s.Download = &documents.Download{} }
+	sum = f.run(context.Background(), "linux", flowStep("a", download), flowStep("b"), flowStep("c"))
+	require.Equal(t, "a#1=Success/0 b#1=Success/0 c#1=Success/0", stepsOf(sum))
+	require.Equal(t, [][]string{{"e1-n1-1", "e1-n1-2"}}, f.sequenceRuns)
 }

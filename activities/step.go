@@ -86,7 +86,20 @@ func (a *Activities) runStepOn(ctx context.Context, n node.Node, in RunStepInput
 		return res, err
 	}
 	defer conn.Close()
-	r, err := rn.Run(ctx, conn, runner.Spec{
+	r, err := rn.Run(ctx, conn, stepSpec(n, in, env), func() { recordHeartbeat(ctx) })
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		return res, redactError(redact, deliveryError(err))
+	}
+	a.finishStep(ctx, n, in, output{runner: rn, conn: conn, redact: redact, run: r}, &res)
+	return res, nil
+}
+
+// stepSpec is the runner's spec of a plain step.
+func stepSpec(n node.Node, in RunStepInput, env []runner.EnvVar) runner.Spec {
+	return runner.Spec{
 		RunID:            in.RunID,
 		Script:           in.Step.Script,
 		Env:              env,
@@ -95,25 +108,79 @@ func (a *Activities) runStepOn(ctx context.Context, n node.Node, in RunStepInput
 		StdoutLimit:      StdoutLimit,
 		StderrLimit:      StderrLimit,
 		Sudo:             n.Sudo,
-	}, func() { recordHeartbeat(ctx) })
-	if err != nil {
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
-		return res, redactError(redact, deliveryError(err))
 	}
+}
+
+// finishStep fills res with the run's outcome, its output redacted, and
+// files the full output in the output store.
+func (a *Activities) finishStep(ctx context.Context, n node.Node, in RunStepInput, o output, res *StepResult) {
+	r := o.run
 	res.ExitCode = r.ExitCode
 	res.TimedOut = r.TimedOut
 	res.Stdout, res.Stderr = r.Stdout, r.Stderr
 	res.StdoutTruncated, res.StderrTruncated = r.StdoutTruncated, r.StderrTruncated
-	redactOutput(redact, &res)
+	redactOutput(o.redact, res)
 	res.Resumed = r.Resumed
 	// Output store (issue 4): the full output, beyond what history keeps;
 	// secrets never reach it.
-	res.OutputURL, res.OutputStoreError = a.storeOutput(ctx, output{runner: rn, conn: conn, redact: redact, run: r}, in)
+	res.OutputURL, res.OutputStoreError = a.storeOutput(ctx, o, in)
 	res.EndedAt = a.now()
 	activity.GetLogger(ctx).Info("step finished", "node", n.ID, "step", in.Step.Name, "exitCode", r.ExitCode, "timedOut", r.TimedOut)
-	return res, nil
+}
+
+// runStepsOn runs plain steps of a plan on n in one session, when n's
+// runner can (runner.Sequencer): the node goes on from step i to step
+// i+1 only after plain success where cont[i] allows it, and hands every
+// other outcome back. It returns the results of the steps that ended with
+// an exit code, in order; a step that could not be run or collected is
+// not among them, so the caller runs it on its own, with the retries and
+// errors of runStepOn. Nil when the runner cannot run sequences.
+func (a *Activities) runStepsOn(ctx context.Context, n node.Node, ins []RunStepInput, cont []bool) []StepResult {
+	rn, err := a.runnerFor(n)
+	if err != nil {
+		return nil
+	}
+	seq, ok := rn.(runner.Sequencer)
+	if !ok {
+		return nil
+	}
+	steps := make([]runner.SequenceStep, len(ins))
+	redacts := make([]output, len(ins))
+	for i, in := range ins {
+		if in.Step.Refused != "" || in.Step.Download != nil || (in.Step.Shell != "" && in.Step.Shell != rn.Shell()) {
+			return nil
+		}
+		env, redact, err := a.stepEnv(in)
+		if err != nil {
+			return nil
+		}
+		steps[i] = runner.SequenceStep{Spec: stepSpec(n, in, env), Continue: cont[i]}
+		redacts[i] = output{runner: rn, redact: redact}
+	}
+	conn, err := a.connect(ctx, n)
+	if err != nil {
+		return nil
+	}
+	defer conn.Close()
+	attempt := activity.GetInfo(ctx).Attempt
+	times := make([]time.Time, len(ins)+1)
+	times[0] = a.now()
+	rs, err := seq.RunSequence(ctx, conn, steps, func() { recordHeartbeat(ctx) }, func(i int) { times[i+1] = a.now() })
+	if err != nil {
+		activity.GetLogger(ctx).Info("steps handed back to run one by one", "node", n.ID, "reported", len(rs), "error", redactError(redacts[min(len(rs), len(ins)-1)].redact, err))
+		if errors.Is(err, runner.ErrInterrupted) {
+			rs = rs[:len(rs)-1]
+		}
+	}
+	results := make([]StepResult, len(rs))
+	for i, r := range rs {
+		results[i] = StepResult{Step: ins[i].Step.Name, StartedAt: times[i], Attempt: attempt}
+		o := redacts[i]
+		o.conn, o.run = conn, r
+		a.finishStep(ctx, n, ins[i], o, &results[i])
+		results[i].EndedAt = times[i+1]
+	}
+	return results
 }
 
 // deliveryError maps a transport failure to an activity error: permanent

@@ -8,7 +8,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 missing=""
-command -v ansible >/dev/null 2>&1 || missing="$missing ansible"
+need_ansible=yes
+for arg in "$@"; do [ "$arg" = -skip-ansible ] && need_ansible=; done
+[ -z "$need_ansible" ] || command -v ansible >/dev/null 2>&1 || missing="$missing ansible"
 [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
 if [ -n "$missing" ]; then
 	echo "bench: installing$missing" >&2

@@ -24,6 +24,12 @@
 // values for its shell. Its methods take the Communicator to work through,
 // so one Runner value serves every node of its platform.
 //
+// A Runner that is also a Sequencer (POSIX) runs a run of a document's
+// plain steps in one session: the node goes on to the next step only after
+// plain success the caller allows, so every flow-control decision stays
+// with the caller (activities), which gets one report per step and runs
+// anything else one step per call.
+//
 // A platform with no Runner fails a step at once with an error wrapping
 // ErrNoRunner ("no runner for platform windows on this worker (it has:
 // linux)"), which activities report as a non-retryable InvalidTarget.

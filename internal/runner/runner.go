@@ -65,6 +65,32 @@ type Runner interface {
 	Upload(ctx context.Context, c transport.Communicator, dest string, r io.Reader, perm os.FileMode) (string, error)
 }
 
+// Sequencer is a Runner that can run several steps in one session, so a
+// document's steps cost no round trip each. Flow control stays with the
+// caller: the node goes on to the next step only after plain success (exit
+// code 0, not timed out) of a step whose Continue is set, and hands back
+// at any other outcome. Each step keeps its own run id and run directory,
+// so a retry of the remaining steps attaches to or collects each as Run
+// would.
+type Sequencer interface {
+	// RunSequence runs steps in order and returns the results of those
+	// the node reported, in order: fewer than len(steps) when a step
+	// handed back, or when the session ended early, which is an error.
+	// A step interrupted before it recorded an exit code is the last
+	// result, with an error wrapping ErrInterrupted. reported, if not nil,
+	// is called with each step's index as its result arrives.
+	// Cancelling ctx stops the steps not reported yet.
+	RunSequence(ctx context.Context, c transport.Communicator, steps []SequenceStep, heartbeat func(), reported func(i int)) ([]Result, error)
+}
+
+// SequenceStep is one step of a sequence.
+type SequenceStep struct {
+	Spec Spec
+	// Continue lets the node go on to the next step after this one
+	// exits 0 without timing out.
+	Continue bool
+}
+
 // Spec describes one step to run on one node.
 type Spec struct {
 	// RunID names the run directory; it must be unique per (execution,

@@ -1,60 +1,87 @@
 package posix
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/stead-io/stead/internal/runner"
 )
 
-// runProgram is the sh program of Run's single session. The @NAME@
-// placeholders are filled with validated or numeric values only; the
-// script, its environment and working directory arrive on stdin.
-const runProgram = `# Stead: collect, attach to, or launch run @RUNID@.
+// runProgram is the sh program of a run session. It is fixed text: the
+// wrapper program arrives as $1 and the day's date (YYYYMMDD) as $2; the
+// steps, their scripts and environments arrive on stdin (see payload).
+//
+// Every node process costs a busy node real time, so the program uses the
+// shell's builtins wherever they do: files are read with read and written
+// with printf, a file that read cannot take to a newline counts as not yet
+// written (so pid, group and exitcode need no rename), outputs of size 0
+// cost nothing, and the claim is an exclusive create under set -C.
+const runProgram = `# Stead: collect, attach to, or launch each step of a sequence, in order.
+wrapper=$1 day=$2
 runs="$HOME/.stead/runs"
-d="$runs/@RUNID@"
 umask 077
+nl='
+'
 
-# fail MESSAGE: tell the worker this node cannot run the step.
+# fail MESSAGE: tell the worker this node cannot run the steps.
 fail() {
-	printf 'STEAD1 error\n%s\n' "$*"
+	printf 'STEAD2 error\n%s\n' "$*"
 	exit 0
 }
 
-# alive DIR PID: whether PID is still the wrapper of run DIR. A zombie, or a
-# pid reused after a reboot, is not.
+# finished: whether run $d recorded its exit code; sets code.
+finished() {
+	{ IFS= read -r code <"$d/exitcode"; } 2>/dev/null || return 1
+	case $code in '' | *[!0-9]*) return 1 ;; esac
+}
+
+# pidof: whether run $d recorded its wrapper's pid; sets p.
+pidof() {
+	{ IFS= read -r p <"$d/pid"; } 2>/dev/null || return 1
+	case $p in '' | *[!0-9]*) return 1 ;; esac
+}
+
+# alive PID: whether PID is still the wrapper of run $d. A zombie, or a pid
+# reused after a reboot, is not.
 alive() {
-	case $2 in '' | *[!0-9]*) return 1 ;; esac
-	kill -0 "$2" 2>/dev/null || return 1
-	[ -r "/proc/$2/cmdline" ] || return 0
-	case $(cat "/proc/$2/cmdline" 2>/dev/null) in
-	*"$1/wrapper.sh"*) return 0 ;;
+	kill -0 "$1" 2>/dev/null || return 1
+	[ -r "/proc/$1/cmdline" ] || return 0
+	case $(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) in
+	*" $d/ "*) return 0 ;;
 	esac
 	return 1
 }
 
-# report STATE: print the header, then the kept output on stdout and stderr.
+# report STATE: print the step's frame: a header, the run directory, then
+# the kept stdout and stderr, whose lengths the header gives.
 report() {
-	code=-1
-	[ -f "$d/exitcode" ] && code=$(cat "$d/exitcode")
-	timedout=0
-	[ -f "$d/timedout" ] && timedout=1
-	outbytes=0
-	errbytes=0
-	[ -f "$d/stdout" ] && outbytes=$(($(wc -c <"$d/stdout")))
-	[ -f "$d/stderr" ] && errbytes=$(($(wc -c <"$d/stderr")))
-	printf 'STEAD1 %s %s %s %s %s\n%s\n' "$1" "$code" "$timedout" "$outbytes" "$errbytes" "$d"
-	[ -f "$d/stdout" ] && head -c @OUTLIMIT@ "$d/stdout"
-	[ -f "$d/stderr" ] && head -c @ERRLIMIT@ "$d/stderr" >&2
-	exit 0
+	state=$1
+	[ "$state" = lost ] && code=-1
+	t=0
+	[ -f "$d/timedout" ] && t=1
+	ob=0 eb=0 ok=0 ek=0
+	if [ -s "$d/stdout" ]; then
+		ob=$(($(wc -c <"$d/stdout")))
+		ok=$((ob < outlim ? ob : outlim))
+	fi
+	if [ -s "$d/stderr" ]; then
+		eb=$(($(wc -c <"$d/stderr")))
+		ek=$((eb < errlim ? eb : errlim))
+	fi
+	printf 'STEAD2 %s %s %s %s %s %s %s\n%s\n' "$state" "$code" "$t" "$ob" "$eb" "$ok" "$ek" "$d"
+	[ "$ok" -gt 0 ] && head -c "$ok" "$d/stdout"
+	[ "$ek" -gt 0 ] && head -c "$ek" "$d/stderr"
+	return 0
 }
 
 # await PID STATE: wait until the wrapper PID records the exit code.
 await() {
-	while [ ! -f "$d/exitcode" ]; do
-		if ! alive "$d" "$1"; then
-			[ -f "$d/exitcode" ] && break
+	while ! finished; do
+		if ! alive "$1"; then
+			finished && break
 			report lost
+			return
 		fi
 		sleep 0.5 2>/dev/null || sleep 1
 	done
@@ -64,164 +91,274 @@ await() {
 # claimed: another attempt launched the run; wait for it to record the pid.
 claimed() {
 	n=0
-	while [ ! -f "$d/pid" ]; do
-		[ -f "$d/exitcode" ] && report collected
-		[ "$n" -ge 50 ] && report lost
+	while ! pidof; do
+		finished && { report collected; return; }
+		[ "$n" -ge 50 ] && { report lost; return; }
 		sleep 0.2 2>/dev/null || sleep 1
 		n=$((n + 1))
 	done
-	await "$(cat "$d/pid")" attached
+	await "$p" attached
 }
 
-[ -f "$d/exitcode" ] && report collected
-[ -f "$d/pid" ] && await "$(cat "$d/pid")" attached
-[ -d "$d/started" ] && claimed
+# skip: read past the step's payload.
+skip() {
+	i=$((envlines + scriptlines + 2))
+	while [ "$i" -gt 0 ]; do
+		IFS= read -r line || fail "the step payload was cut short"
+		i=$((i - 1))
+	done
+}
 
-# Launch. At most once a day, first prune runs untouched for a week,
-# unless still running: scanning every run before every step would cost a
-# busy host more than its steps.
-if [ -d "$runs" ] && { [ ! -f "$runs/.pruned" ] || [ -n "$(find "$runs/.pruned" -mmin +1440 2>/dev/null)" ]; }; then
-	touch "$runs/.pruned"
-	find "$runs" -mindepth 1 -maxdepth 1 -type d -mtime +7 2>/dev/null |
-		while IFS= read -r old; do
-			[ -f "$old/pid" ] && [ ! -f "$old/exitcode" ] && alive "$old" "$(cat "$old/pid")" && continue
-			rm -rf "$old"
-		done
-fi
-mkdir -p "$d" 2>/dev/null || fail "cannot create run directory $d"
-tmp=".tmp.$$"
-IFS= read -r wd || fail "the step payload was cut short"
-: >"$d/env$tmp" || fail "cannot write to run directory $d"
-i=0
-while [ "$i" -lt @ENVLINES@ ]; do
+# launch: read the step's payload, claim the run and start its wrapper.
+launch() {
+	IFS= read -r wd || fail "the step payload was cut short"
+	envtext=
+	i=0
+	while [ "$i" -lt "$envlines" ]; do
+		IFS= read -r line || fail "the step payload was cut short"
+		envtext=$envtext$line$nl
+		i=$((i + 1))
+	done
+	# The script goes to a file of this session's own: two racing attempts
+	# never write the same file, and only the one that claims the run uses
+	# its copy.
+	script="$d/script.$$.sh"
+	i=0 cut=
+	while [ "$i" -lt "$scriptlines" ]; do
+		IFS= read -r line || { cut=1; break; }
+		i=$((i + 1))
+		if [ "$i" -eq "$scriptlines" ] && [ "$partial" = 1 ]; then
+			printf '%s' "$line"
+		else
+			printf '%s\n' "$line"
+		fi
+	done >"$script" || fail "cannot write the step script in $d"
+	[ -z "$cut" ] && IFS= read -r line && [ "$line" = . ] || fail "the step payload was cut short"
+	set -C
+	if ! { printf '' >"$d/started"; } 2>/dev/null; then
+		set +C
+		claimed
+		return
+	fi
+	set +C
+	if command -v setsid >/dev/null 2>&1; then
+		setsid sh -c "$wrapper" stead-run "$d/" "$timeout" "$grace" "$wd" "$sudo" "$script" >/dev/null 2>&1 <<STEAD_ENV_END &
+$envtext
+STEAD_ENV_END
+	else
+		nohup sh -c "$wrapper" stead-run "$d/" "$timeout" "$grace" "$wd" "$sudo" "$script" >/dev/null 2>&1 <<STEAD_ENV_END &
+$envtext
+STEAD_ENV_END
+	fi
+	w=$!
+	printf '%s\n' "$w" >"$d/pid"
+	wait "$w"
+	await "$w" launched
+}
+
+# The header: the number of steps, then one line per step.
+IFS= read -r steps || fail "the step payload was cut short"
+case $steps in '' | *[!0-9]*) fail "bad step count" ;; esac
+k=0
+while [ "$k" -lt "$steps" ]; do
 	IFS= read -r line || fail "the step payload was cut short"
-	printf '%s\n' "$line" >>"$d/env$tmp"
-	i=$((i + 1))
+	k=$((k + 1))
+	eval "h$k=\$line"
 done
-cat >"$d/script$tmp" || fail "cannot write the step script"
-[ "$(($(wc -c <"$d/script$tmp")))" -eq @SCRIPTBYTES@ ] || fail "the step payload was cut short"
-cat >"$d/wrapper$tmp" <<'STEAD_WRAPPER_END'
-@WRAPPER@
-STEAD_WRAPPER_END
-mv -f "$d/env$tmp" "$d/env" && mv -f "$d/script$tmp" "$d/script.sh" &&
-	mv -f "$d/wrapper$tmp" "$d/wrapper.sh" || fail "cannot write the step files"
-mkdir "$d/started" 2>/dev/null || claimed
-if command -v setsid >/dev/null 2>&1; then
-	setsid sh "$d/wrapper.sh" "$d" @TIMEOUT@ @GRACE@ "$wd" @SUDO@ </dev/null >/dev/null 2>&1 &
-else
-	nohup sh "$d/wrapper.sh" "$d" @TIMEOUT@ @GRACE@ "$wd" @SUDO@ </dev/null >/dev/null 2>&1 &
-fi
-w=$!
-echo "$w" >"$d/pid$tmp" && mv -f "$d/pid$tmp" "$d/pid"
-wait "$w"
-await "$w" launched
-`
 
-// wrapperScript is wrapper.sh: it runs one step's script in a process
-// group of its own, enforces the timeout on the node and records the exit
-// code atomically.
-const wrapperScript = `# Stead step wrapper. Usage: wrapper.sh RUNDIR TIMEOUT_SECONDS GRACE_SECONDS WORKDIR SUDO
-d=$1 limit=$2 grace=$3 wd=$4 sudo=$5
-cd "$d" || exit 1
-# A script whose first line is #! runs under the interpreter it names, as
-# the SSM agent runs the file it writes; any other runs under sh.
-inner='. "$1" && { rm -f "$1"; cd "${2:-$HOME}" && { IFS= read -r first <"$3"; case $first in "#!"*) chmod u+x "$3" && exec "$3";; esac; exec sh "$3"; }; }'
-step=$inner
-# With sudo, root sources the env file and runs the script: sudo resets the
-# environment, so the values travel in the file, never on a command line.
-# sudo relays TERM to the script; KILL stops sudo only.
-[ "$sudo" = 1 ] && step='exec sudo -n -- sh -c "$4" stead-step "$1" "$2" "$3"'
-if command -v setsid >/dev/null 2>&1; then
-	setsid sh -c "$step" stead-step "$d/env" "$wd" "$d/script.sh" "$inner" </dev/null >stdout 2>stderr &
-else
-	sh -c "$step" stead-step "$d/env" "$wd" "$d/script.sh" "$inner" </dev/null >stdout 2>stderr &
-fi
-c=$!
-echo "$c" >group.tmp && mv -f group.tmp group
-
-# signal SIG: signal the script's process group (without setsid, the script).
-signal() { kill -"$1" -"$c" 2>/dev/null || kill -"$1" "$c" 2>/dev/null; }
-# running: whether anything of the script is left.
-running() { kill -0 -"$c" 2>/dev/null || kill -0 "$c" 2>/dev/null; }
-
-watchdog=
-if [ "$limit" -gt 0 ]; then
-	(
-		end=$(($(date +%s) + limit))
-		while kill -0 "$c" 2>/dev/null; do
-			if [ "$(date +%s)" -ge "$end" ]; then
-				: >timedout
-				signal TERM
-				end=$(($(date +%s) + grace))
-				while running && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
-				signal KILL
-				exit 0
-			fi
-			sleep 1
+# At most once a day (the day the worker names), first prune runs
+# untouched for a week, unless still running: scanning every run before
+# every step would cost a busy host more than its steps.
+if [ -d "$runs" ] && [ ! -f "$runs/.pruned-$day" ]; then
+	rm -f "$runs/.pruned" "$runs"/.pruned-*
+	printf '' >"$runs/.pruned-$day"
+	find "$runs" -mindepth 1 -maxdepth 1 -type d -mtime +7 2>/dev/null |
+		while IFS= read -r d; do
+			pidof && ! finished && alive "$p" && continue
+			rm -rf "$d"
 		done
-	) </dev/null >/dev/null 2>&1 &
-	watchdog=$!
 fi
-wait "$c"
-code=$?
-if [ -n "$watchdog" ]; then
-	if [ -f timedout ]; then wait "$watchdog"; else kill "$watchdog" 2>/dev/null; fi
-fi
-rm -f env
-echo "$code" >exitcode.tmp && mv -f exitcode.tmp exitcode`
 
-// cancelProgram stops a run: TERM to the script's process group, then KILL
-// once the grace period is over. It does nothing to a run that has ended.
-const cancelProgram = `# Stead: stop run @RUNID@.
-d="$HOME/.stead/runs/@RUNID@"
-[ -d "$d/started" ] || exit 0
-n=0
-while [ ! -f "$d/group" ]; do
-	[ -f "$d/exitcode" ] && exit 0
-	[ "$n" -ge 50 ] && exit 0
-	sleep 0.1 2>/dev/null || sleep 1
-	n=$((n + 1))
+# One mkdir makes every run directory the steps lack.
+lack=
+k=0
+while [ "$k" -lt "$steps" ]; do
+	k=$((k + 1))
+	eval "set -- \$h$k"
+	[ -d "$runs/$1" ] || lack="$lack $1"
 done
-g=$(cat "$d/group")
-case $g in '' | *[!0-9]*) exit 0 ;; esac
-[ -f "$d/exitcode" ] && exit 0
-kill -TERM -"$g" 2>/dev/null || kill -TERM "$g" 2>/dev/null
-n=0
-while [ "$n" -lt @GRACETICKS@ ] && { kill -0 -"$g" 2>/dev/null || kill -0 "$g" 2>/dev/null; }; do
-	sleep 0.2 2>/dev/null || sleep 1
-	n=$((n + 1))
+if [ -n "$lack" ]; then
+	set --
+	for id in $lack; do set -- "$@" "$runs/$id"; done
+	mkdir -p "$@" 2>/dev/null || fail "cannot create run directories in $runs"
+fi
+
+k=0
+while [ "$k" -lt "$steps" ]; do
+	k=$((k + 1))
+	eval "set -- \$h$k"
+	id=$1 timeout=$2 grace=$3 sudo=$4 outlim=$5 errlim=$6 envlines=$7 scriptlines=$8 partial=$9 cont=${10}
+	d="$runs/$id"
+	if finished; then
+		skip
+		report collected
+	elif pidof; then
+		skip
+		await "$p" attached
+	elif [ -f "$d/started" ]; then
+		skip
+		claimed
+	else
+		launch
+	fi
+	# Plain success goes on to the next step where the worker allows it;
+	# anything else is the worker's to decide.
+	[ "$state" != lost ] && [ "$code" = 0 ] && [ "$t" = 0 ] && [ "$cont" = 1 ] || break
 done
-kill -KILL -"$g" 2>/dev/null || kill -KILL "$g" 2>/dev/null
 exit 0
 `
 
-// runCommand is the command line of Run's session for s, whose env file
-// has envLines lines.
-func runCommand(s runner.Spec, envLines int) string {
-	program := strings.NewReplacer(
-		"@RUNID@", s.RunID,
-		"@OUTLIMIT@", strconv.Itoa(s.StdoutLimit),
-		"@ERRLIMIT@", strconv.Itoa(s.StderrLimit),
-		"@ENVLINES@", strconv.Itoa(envLines),
-		"@SCRIPTBYTES@", strconv.Itoa(len(s.Script)),
-		"@TIMEOUT@", strconv.FormatInt(seconds(s.Timeout), 10),
-		"@GRACE@", strconv.FormatInt(seconds(s.KillGrace), 10),
-		"@SUDO@", sudoFlag(s.Sudo),
-		"@WRAPPER@", wrapperScript,
-	).Replace(runProgram)
-	return "sh -c " + shellQuote(program)
+// wrapperScript is the wrapper of one run: it runs the step's script in a
+// process group of its own, enforces the timeout on the node and records
+// the exit code. The script's environment arrives on its stdin.
+//
+// The timeout costs one sleep process: a CHLD trap stops the sleep when
+// the script ends first, and the sleep ending first means the time is up.
+// Whether the script has ended is read from /proc, where a zombie shows
+// as such; kill -0 stands in on a node without /proc.
+const wrapperScript = `# Stead step wrapper. Usage: RUNDIR/ TIMEOUT_SECONDS GRACE_SECONDS WORKDIR SUDO SCRIPT
+d=${1%/} limit=$2 grace=$3 wd=$4 sudo=$5 script=$6
+cd "$d" || exit 1
+# The environment is read from stdin and evaluated, then stdin is closed.
+# A script whose first line is #! runs under the interpreter it names, as
+# the SSM agent runs the file it writes; any other runs under sh.
+inner='stead_e=; while IFS= read -r stead_l; do stead_e=$stead_e$stead_l"
+"; done; exec </dev/null; set -- "$1" "$2" "$stead_e"; unset stead_e stead_l; eval "$3" && cd "${1:-$HOME}" && { IFS= read -r stead_first <"$2"; case $stead_first in "#!"*) chmod u+x "$2" && exec "$2";; esac; exec sh "$2"; }'
+step=$inner
+# With sudo, root evaluates the environment and runs the script: sudo
+# resets the environment, so the values travel on stdin, never on a
+# command line. sudo relays TERM to the script; KILL stops sudo only.
+[ "$sudo" = 1 ] && step='exec sudo -n -- sh -c "$3" stead-step "$1" "$2"'
+exec 3<&0 </dev/null
+s=
+if [ "$limit" -gt 0 ]; then
+	sleep "$limit" >/dev/null 2>&1 &
+	s=$!
+	trap 'kill "$s" 2>/dev/null' CHLD
+fi
+if command -v setsid >/dev/null 2>&1; then
+	setsid sh -c "$step" stead-step "$wd" "$script" "$inner" <&3 3<&- >stdout 2>stderr &
+else
+	sh -c "$step" stead-step "$wd" "$script" "$inner" <&3 3<&- >stdout 2>stderr &
+fi
+c=$!
+exec 3<&-
+printf '%s\n' "$c" >group
+
+# signal SIG: signal the script's process group (without setsid, the script).
+signal() { kill -"$1" -"$c" 2>/dev/null || kill -"$1" "$c" 2>/dev/null; }
+# ended: whether the script has ended (a zombie has).
+ended() {
+	if [ -r "/proc/$c/stat" ]; then
+		{ IFS= read -r st <"/proc/$c/stat"; } 2>/dev/null || return 0
+		case ${st##*") "} in Z*) return 0 ;; esac
+		return 1
+	fi
+	[ -d "/proc/$$" ] && return 0
+	! kill -0 "$c" 2>/dev/null
 }
 
-// cancelCommand is the command line that stops s's run.
-func cancelCommand(s runner.Spec) string {
-	program := strings.NewReplacer(
-		"@RUNID@", s.RunID,
-		"@GRACETICKS@", strconv.FormatInt(seconds(s.KillGrace)*5, 10),
-	).Replace(cancelProgram)
-	return "sh -c " + shellQuote(program)
+if [ -n "$s" ]; then
+	while :; do
+		wait "$s"
+		kill -0 "$s" 2>/dev/null || break
+	done
+	trap - CHLD
+	if ! ended; then
+		printf '' >timedout
+		signal TERM
+		n=0
+		while [ "$n" -lt "$grace" ] && ! ended; do
+			sleep 1
+			n=$((n + 1))
+		done
+		signal KILL
+	fi
+fi
+wait "$c"
+code=$?
+printf '%s\n' "$code" >exitcode`
+
+// cancelProgram stops runs: for each run id in its arguments, TERM to the
+// script's process group, then KILL once the grace period is over. It
+// does nothing to a run that has not started or has ended.
+const cancelProgram = `# Stead: stop runs. Usage: GRACETICKS RUNID...
+ticks=$1
+shift
+for id in "$@"; do
+	d="$HOME/.stead/runs/$id"
+	[ -f "$d/started" ] || continue
+	n=0 g=
+	while ! { IFS= read -r g <"$d/group"; } 2>/dev/null; do
+		[ -f "$d/exitcode" ] && break
+		[ "$n" -ge 50 ] && break
+		sleep 0.1 2>/dev/null || sleep 1
+		n=$((n + 1))
+	done
+	case $g in '' | *[!0-9]*) continue ;; esac
+	[ -f "$d/exitcode" ] && continue
+	kill -TERM -"$g" 2>/dev/null || kill -TERM "$g" 2>/dev/null
+	n=0
+	while [ "$n" -lt "$ticks" ] && { kill -0 -"$g" 2>/dev/null || kill -0 "$g" 2>/dev/null; }; do
+		sleep 0.2 2>/dev/null || sleep 1
+		n=$((n + 1))
+	done
+	kill -KILL -"$g" 2>/dev/null || kill -KILL "$g" 2>/dev/null
+done
+exit 0
+`
+
+// runCommand is the command line of a run session on day (YYYYMMDD).
+func runCommand(day string) string {
+	return "sh -c " + shellQuote(runProgram) + " stead-run " + shellQuote(wrapperScript) + " " + day
 }
 
-func sudoFlag(on bool) string {
+// payload is what a run session reads on stdin: the number of steps, one
+// header line per step (run id, timeout and grace in seconds, sudo, the
+// output limits, the env and script line counts, whether the script's
+// last line lacks its newline, and whether plain success goes on to the
+// next step), then per step its working directory, env lines, script
+// lines and a "." that shows the payload arrived whole. Every header
+// field is a validated run id or a number; nothing of it is shell code.
+func payload(steps []runner.SequenceStep) string {
+	var head, body strings.Builder
+	fmt.Fprintf(&head, "%d\n", len(steps))
+	for _, st := range steps {
+		s := st.Spec
+		env, envLines := envFile(s.Env)
+		script, partial := s.Script, "0"
+		if script != "" && !strings.HasSuffix(script, "\n") {
+			script, partial = script+"\n", "1"
+		}
+		fmt.Fprintf(&head, "%s %d %d %s %d %d %d %d %s %s\n", s.RunID, seconds(s.Timeout), seconds(s.KillGrace), flag(s.Sudo),
+			s.StdoutLimit, s.StderrLimit, envLines, strings.Count(script, "\n"), partial, flag(st.Continue))
+		body.WriteString(s.WorkingDirectory + "\n" + env + script + ".\n")
+	}
+	return head.String() + body.String()
+}
+
+// cancelCommand is the command line that stops the runs of specs.
+func cancelCommand(specs []runner.Spec) string {
+	grace := int64(0)
+	ids := make([]string, len(specs))
+	for i, s := range specs {
+		grace = max(grace, seconds(s.KillGrace))
+		ids[i] = s.RunID
+	}
+	return "sh -c " + shellQuote(cancelProgram) + " stead-cancel " + strconv.FormatInt(grace*5, 10) + " " + strings.Join(ids, " ")
+}
+
+func flag(on bool) string {
 	if on {
 		return "1"
 	}

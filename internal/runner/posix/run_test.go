@@ -298,6 +298,7 @@ func TestRunPrunesOldRuns(t *testing.T) {
 	t.Setenv("HOME", home)
 	c, err := transport.LocalDialer{}.Dial(context.Background(), transport.Target{Kind: transport.KindLocal})
 	require.NoError(t, err)
+	defer posix.SetToday("20261201")()
 	old, err := posix.Runner{}.Run(context.Background(), c, runner.Spec{RunID: "old", Script: "true"}, nil)
 	require.NoError(t, err)
 	recent, err := posix.Runner{}.Run(context.Background(), c, runner.Spec{RunID: "recent", Script: "true"}, nil)
@@ -309,15 +310,13 @@ func TestRunPrunesOldRuns(t *testing.T) {
 	_, err = posix.Runner{}.Run(context.Background(), c, runner.Spec{RunID: "new", Script: "true"}, nil)
 	require.NoError(t, err)
 	require.DirExists(t, old.RunDir)
+	require.FileExists(t, home+"/.stead/runs/.pruned-20261201")
 
-	marker := home + "/.stead/runs/.pruned"
-	dayAgo := time.Now().Add(-25 * time.Hour)
-	require.NoError(t, os.Chtimes(marker, dayAgo, dayAgo))
+	defer posix.SetToday("20261202")()
 	_, err = posix.Runner{}.Run(context.Background(), c, runner.Spec{RunID: "newer", Script: "true"}, nil)
 	require.NoError(t, err)
 	require.NoDirExists(t, old.RunDir)
 	require.DirExists(t, recent.RunDir)
-	st, err := os.Stat(marker)
-	require.NoError(t, err)
-	require.WithinDuration(t, time.Now(), st.ModTime(), time.Minute)
+	require.FileExists(t, home+"/.stead/runs/.pruned-20261202")
+	require.NoFileExists(t, home+"/.stead/runs/.pruned-20261201", "one marker, the day's")
 }

@@ -18,12 +18,16 @@ func normalize(s runner.Spec) (runner.Spec, error) {
 	return s, errors.Join(errs...)
 }
 
-// envFile renders the env file: one `export NAME='value'` line per
-// variable. Newlines in values are spliced in from a variable, so every
-// variable stays on one line and the file can be framed by line count.
+// envFile renders a step's environment as sh: one `export NAME='value'`
+// line per variable. Newlines in values are spliced in from a variable, so
+// every variable stays on one line and the text can be framed by line
+// count. No variable: no text.
 func envFile(env []runner.EnvVar) (string, int) {
+	if len(env) == 0 {
+		return "", 0
+	}
 	var b strings.Builder
-	b.WriteString("stead_nl=$(printf '\\n.'); stead_nl=${stead_nl%.}\n")
+	b.WriteString("stead_nl='\n'\n")
 	for _, e := range env {
 		parts := strings.Split(e.Value, "\n")
 		for i, p := range parts {
@@ -32,7 +36,7 @@ func envFile(env []runner.EnvVar) (string, int) {
 		fmt.Fprintf(&b, "export %s=%s\n", e.Name, strings.Join(parts, `"$stead_nl"`))
 	}
 	b.WriteString("unset stead_nl\n")
-	return b.String(), len(env) + 2
+	return b.String(), len(env) + 3
 }
 
 // shellQuote quotes s as one sh word that stands for s exactly.
