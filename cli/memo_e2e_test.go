@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,17 +24,7 @@ func TestNodeMemoOfManyAssociationsIsNoWarning(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	frontendAddr := freeAddr(t)
 	_, fport, _ := net.SplitHostPort(frontendAddr)
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- cli.Run(ctx, []string{"stead", "dev", "--port", fport, "--ui-port", "-1", "--log-level", "warn"}, &out, &errb)
-	}()
-	defer func() {
-		cancel()
-		require.Equal(t, 0, <-done, errb.String())
-	}()
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Ready.") }, 2*time.Minute, 50*time.Millisecond, errb.String())
+	dev := startDev(t, "--port", fport, "--ui-port", "-1", "--log-level", "warn")
 
 	for i := range 14 {
 		ok(t, "association", "create", "--address", frontendAddr, "--name", fmt.Sprintf("memo-association-number-%02d", i),
@@ -57,6 +46,6 @@ func TestNodeMemoOfManyAssociationsIsNoWarning(t *testing.T) {
 		}
 		return size > 2<<10
 	}, 30*time.Second, 200*time.Millisecond, "memo of node/local: %d bytes", size)
-	require.NotContains(t, errb.String(), "TMPRL1103", "memo of %d bytes", size)
-	require.NotContains(t, errb.String(), "exceeds the warning limit", "the server warns where the SDK does")
+	require.NotContains(t, dev.errb.String(), "TMPRL1103", "memo of %d bytes", size)
+	require.NotContains(t, dev.errb.String(), "exceeds the warning limit", "the server warns where the SDK does")
 }

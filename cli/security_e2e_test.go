@@ -222,6 +222,37 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// devRun is `stead dev` running inside the test process.
+type devRun struct {
+	out, errb syncBuffer
+	cancel    context.CancelFunc
+	done      chan int
+	stopped   bool
+}
+
+// startDev runs `stead dev ARGS...` in the test process and waits until its
+// banner says Ready. It is stopped at the test's end if not before.
+func startDev(t *testing.T, args ...string) *devRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &devRun{cancel: cancel, done: make(chan int, 1)}
+	go func() { d.done <- cli.Run(ctx, append([]string{"stead", "dev"}, args...), &d.out, &d.errb) }()
+	t.Cleanup(func() { d.stop(t) })
+	require.Eventually(t, func() bool { return strings.Contains(d.out.String(), "Ready.") || len(d.done) > 0 }, 2*time.Minute, 50*time.Millisecond)
+	require.Contains(t, d.out.String(), "Ready.", d.errb.String())
+	return d
+}
+
+// stop ends the run, which must exit 0.
+func (d *devRun) stop(t *testing.T) {
+	if d.stopped {
+		return
+	}
+	d.stopped = true
+	d.cancel()
+	require.Equal(t, 0, <-d.done, d.errb.String())
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -439,23 +470,9 @@ func TestDevQuickStart(t *testing.T) {
 	frontendAddr, uiAddr := freeAddr(t), freeAddr(t)
 	_, fport, _ := net.SplitHostPort(frontendAddr)
 	_, uport, _ := net.SplitHostPort(uiAddr)
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- cli.Run(ctx, []string{"stead", "dev", "--port", fport, "--ui-port", uport, "--log-level", "error"}, &out, &errb)
-	}()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			require.Equal(t, 0, <-done, errb.String())
-		}
-	}
-	defer stop()
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Ready.") || errb.String() != "" }, 2*time.Minute, 50*time.Millisecond)
-	require.Empty(t, errb.String())
+	dev := startDev(t, "--port", fport, "--ui-port", uport, "--log-level", "error")
+	require.Empty(t, dev.errb.String())
+	out := &dev.out
 
 	keyFile := filepath.Join(devDir, ".stead", "codec.key")
 	fi, err := os.Stat(keyFile)
@@ -526,7 +543,7 @@ func TestDevQuickStart(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, decode(settings.Codec.Endpoint, "evil.example:"+endpoint.Port()), "rebinding")
 
 	// Stopped, dev takes its profile away.
-	stop()
+	dev.stop(t)
 	profiles, err := filepath.Glob(filepath.Join(os.Getenv("XDG_CONFIG_HOME"), "stead", "*.json"))
 	require.NoError(t, err)
 	require.Empty(t, profiles)
@@ -551,16 +568,9 @@ func TestDevOnEveryInterfaceSaysSo(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	_, fport, _ := net.SplitHostPort(freeAddr(t))
 	_, uport, _ := net.SplitHostPort(freeAddr(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- cli.Run(ctx, []string{"stead", "dev", "--ip", "0.0.0.0", "--port", fport, "--ui-port", uport,
-			"--no-local-node", "--no-worker", "--no-encryption"}, &out, &errb)
-	}()
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Ready.") }, 2*time.Minute, 50*time.Millisecond, errb.String())
-	cancel()
-	require.Equal(t, 0, <-done, errb.String())
+	dev := startDev(t, "--ip", "0.0.0.0", "--port", fport, "--ui-port", uport, "--no-local-node", "--no-worker", "--no-encryption")
+	dev.stop(t)
+	out, errb := &dev.out, &dev.errb
 	require.Contains(t, out.String(), "Temporal: 0.0.0.0:"+fport+", every interface; here 127.0.0.1:"+fport)
 	require.Contains(t, out.String(), "Web UI:   http://0.0.0.0:"+uport+", every interface; here http://127.0.0.1:"+uport)
 	require.Contains(t, errb.String(), "listen beyond loopback, without authentication")

@@ -107,18 +107,8 @@ func TestWebUIShowsFailedRun(t *testing.T) {
 	frontendAddr, uiAddr := freeAddr(t), freeAddr(t)
 	_, fport, _ := net.SplitHostPort(frontendAddr)
 	_, uport, _ := net.SplitHostPort(uiAddr)
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- cli.Run(ctx, []string{"stead", "dev", "--port", fport, "--ui-port", uport, "--log-level", "error"}, &out, &errb)
-	}()
-	defer func() {
-		cancel()
-		require.Equal(t, 0, <-done, errb.String())
-	}()
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Ready.") || errb.String() != "" }, 2*time.Minute, 50*time.Millisecond)
-	require.Empty(t, errb.String())
+	dev := startDev(t, "--port", fport, "--ui-port", uport, "--log-level", "error")
+	require.Empty(t, dev.errb.String())
 
 	run := func(name, command string, want int) string {
 		o, e, code := stead(t, "association", "create", "--address", frontendAddr, "--name", name,
