@@ -172,6 +172,9 @@ func TestPatchBaselineOnARealHost(t *testing.T) {
 	require.Contains(t, table, "MISSING")
 	require.Regexp(t, `patch-1\s+patch-scan\s+NON_COMPLIANT\s+Scan\s+\d+\s+1\s+1\s+1\s+0\s+0`, table)
 	fails(t, `--type "Inventory": want Association or Patch`, "compliance", "list", "--type", "Inventory")
+	summary := ok(t, "compliance", "summary", "--type", "Patch")
+	require.Regexp(t, `patch-scan\s+1\s+0\s+1\s+\d+\s+1\s+1\s+1\s+0\s+0`, summary, "one node, non-compliant, its counts")
+	fails(t, `--type "Inventory": want Association or Patch`, "compliance", "summary", "--type", "Inventory")
 
 	o, success = runAssociation(t, "patch-dry", append(target, "--parameters", `{"Operation":"Install","Mode":"Validate","RejectedPatches":["stead-old"]}`)...)
 	require.False(t, success)

@@ -26,9 +26,11 @@ func complianceCommand() *ucli.Command {
 				Action: complianceList,
 			},
 			{
-				Name:   "summary",
-				Usage:  "counts by association and severity",
-				Flags:  append(connectFlags(), outputFlag),
+				Name:  "summary",
+				Usage: "counts by association and severity",
+				Flags: append([]ucli.Flag{
+					&ucli.StringFlag{Name: "type", Value: complianceAssociation, Usage: "Association (nodes by status) or Patch (Stead-RunPatchBaseline's counts summed per association)"},
+				}, append(connectFlags(), outputFlag)...),
 				Action: complianceSummary,
 			},
 		},
@@ -50,10 +52,19 @@ const (
 // json`: a node's patch counts for one association.
 type PatchCompliance = client.PatchCompliance
 
-func complianceList(c *ucli.Context) error {
+// complianceType reads --type: whether patch counts are asked for.
+func complianceType(c *ucli.Context) (patch bool, err error) {
 	typ := c.String("type")
 	if !strings.EqualFold(typ, complianceAssociation) && !strings.EqualFold(typ, compliancePatch) {
-		return fmt.Errorf("--type %q: want %s or %s", typ, complianceAssociation, compliancePatch)
+		return false, fmt.Errorf("--type %q: want %s or %s", typ, complianceAssociation, compliancePatch)
+	}
+	return strings.EqualFold(typ, compliancePatch), nil
+}
+
+func complianceList(c *ucli.Context) error {
+	patch, err := complianceType(c)
+	if err != nil {
+		return err
 	}
 	p, err := newPrinter(c)
 	if err != nil {
@@ -62,7 +73,7 @@ func complianceList(c *ucli.Context) error {
 	cl := newClient(c)
 	defer cl.Close()
 	filter := client.ComplianceFilter{Node: c.String("node"), Association: c.String("association"), Status: c.String("status")}
-	if strings.EqualFold(typ, compliancePatch) {
+	if patch {
 		return patchComplianceList(c, p, cl, filter)
 	}
 	recs, err := cl.Compliance(c.Context, filter)
@@ -99,13 +110,24 @@ func patchComplianceList(c *ucli.Context, p *printer, cl *client.Client, filter 
 // how many nodes are compliant with an association.
 type ComplianceCount = client.ComplianceCount
 
+// PatchCount is one element of `compliance summary --type Patch --output
+// json`: an association's patch counts, summed over its nodes.
+type PatchCount = client.PatchCount
+
 func complianceSummary(c *ucli.Context) error {
+	patch, err := complianceType(c)
+	if err != nil {
+		return err
+	}
 	p, err := newPrinter(c)
 	if err != nil {
 		return err
 	}
 	cl := newClient(c)
 	defer cl.Close()
+	if patch {
+		return patchSummary(c, p, cl)
+	}
 	counts, err := cl.ComplianceSummary(c.Context)
 	if err != nil {
 		return err
@@ -118,4 +140,20 @@ func complianceSummary(c *ucli.Context) error {
 		rows = append(rows, []string{k.Association, k.Severity, fmt.Sprint(k.Compliant), fmt.Sprint(k.NonCompliant)})
 	}
 	return p.table([]string{"ASSOCIATION", "SEVERITY", "COMPLIANT", "NON_COMPLIANT"}, rows)
+}
+
+func patchSummary(c *ucli.Context, p *printer, cl *client.Client) error {
+	counts, err := cl.PatchSummary(c.Context)
+	if err != nil {
+		return err
+	}
+	if p.json {
+		return p.value(counts)
+	}
+	rows := make([][]string, 0, len(counts))
+	for _, k := range counts {
+		rows = append(rows, []string{k.Association, fmt.Sprint(k.Nodes), fmt.Sprint(k.Compliant), fmt.Sprint(k.NonCompliant), fmt.Sprint(k.Installed), fmt.Sprint(k.InstalledOther),
+			fmt.Sprint(k.InstalledRejected), fmt.Sprint(k.Missing), fmt.Sprint(k.Failed), fmt.Sprint(k.NotApplicable)})
+	}
+	return p.table([]string{"ASSOCIATION", "NODES", "COMPLIANT", "NON_COMPLIANT", "INSTALLED", "INSTALLED_OTHER", "INSTALLED_REJECTED", "MISSING", "FAILED", "NOT_APPLICABLE"}, rows)
 }

@@ -3,8 +3,11 @@ package client
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/stead-io/stead/contract"
 )
 
 // PatchDocument is the built-in document whose runs are patch scans and
@@ -124,4 +127,55 @@ func ParsePatchSummary(stdout string, pc *PatchCompliance) {
 			}
 		}
 	}
+}
+
+// PatchCount is the patch compliance of an association's nodes, summed: how
+// many nodes are compliant and the counts their last runs found.
+type PatchCount struct {
+	Association       string `json:"association"`
+	Nodes             int    `json:"nodes"`
+	Compliant         int    `json:"compliant"`
+	NonCompliant      int    `json:"nonCompliant"`
+	Installed         int    `json:"installed"`
+	InstalledOther    int    `json:"installedOther"`
+	InstalledRejected int    `json:"installedRejected"`
+	Missing           int    `json:"missing"`
+	Failed            int    `json:"failed"`
+	NotApplicable     int    `json:"notApplicable"`
+}
+
+// PatchSummary sums the patch compliance of every node by association.
+func (c *Client) PatchSummary(ctx context.Context) ([]PatchCount, error) {
+	pcs, err := c.PatchCompliances(ctx, ComplianceFilter{})
+	if err != nil {
+		return nil, err
+	}
+	return SumPatches(pcs), nil
+}
+
+// SumPatches sums patch compliances by association, in association order.
+func SumPatches(pcs []PatchCompliance) []PatchCount {
+	counts := []PatchCount{}
+	for _, pc := range pcs {
+		i := slices.IndexFunc(counts, func(k PatchCount) bool { return k.Association == pc.Association })
+		if i < 0 {
+			counts = append(counts, PatchCount{Association: pc.Association})
+			i = len(counts) - 1
+		}
+		k := &counts[i]
+		k.Nodes++
+		if pc.Status == contract.Compliant {
+			k.Compliant++
+		} else {
+			k.NonCompliant++
+		}
+		k.Installed += pc.Installed
+		k.InstalledOther += pc.InstalledOther
+		k.InstalledRejected += pc.InstalledRejected
+		k.Missing += pc.Missing
+		k.Failed += pc.Failed
+		k.NotApplicable += pc.NotApplicable
+	}
+	slices.SortFunc(counts, func(a, b PatchCount) int { return strings.Compare(a.Association, b.Association) })
+	return counts
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/stead-io/stead/contract"
 )
 
 // The summary Stead-RunPatchBaseline prints, read back into counts.
@@ -38,4 +40,22 @@ func FuzzParsePatchSummary(f *testing.F) {
 		}
 		require.LessOrEqual(t, len(pc.MissingPatches), strings.Count(s, "missing: "))
 	})
+}
+
+// Patch compliance summed by association: nodes by status, counts added.
+func TestSumPatches(t *testing.T) {
+	node := func(assoc, status string, installed, missing, failed int) PatchCompliance {
+		return PatchCompliance{NodeCompliance: NodeCompliance{ComplianceRecord: contract.ComplianceRecord{Association: assoc, Status: status}}, Installed: installed, Missing: missing, Failed: failed, NotApplicable: 1}
+	}
+	got := SumPatches([]PatchCompliance{
+		node("web", contract.NonCompliant, 100, 2, 0),
+		node("db", contract.Compliant, 50, 0, 0),
+		node("web", contract.Compliant, 90, 0, 0),
+		node("web", contract.NonCompliant, 80, 1, 1),
+	})
+	require.Equal(t, []PatchCount{
+		{Association: "db", Nodes: 1, Compliant: 1, Installed: 50, NotApplicable: 1},
+		{Association: "web", Nodes: 3, Compliant: 1, NonCompliant: 2, Installed: 270, Missing: 3, Failed: 1, NotApplicable: 3},
+	}, got)
+	require.Empty(t, SumPatches(nil))
 }
