@@ -225,12 +225,17 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 				st.Queue = append(st.Queue, PendingRun{ExecutionID: newExecutionID(ctx), Reason: ReasonUpdate})
 			}
 			err := publishAssociation(ctx, st)
+			// The caller learns the run the update queued from the state
+			// as the update left it: while the change is recorded, the
+			// main loop may already have started that run.
+			updated := st
+			updated.Queue = slices.Clone(st.Queue)
 			change := associationChange(contract.OpUpdateAssociation, st, req.By)
 			if req.ExpectedVersion != 0 {
 				change.Request["expectedVersion"] = req.ExpectedVersion
 			}
 			recordChange(ctx, change, err)
-			return st, err
+			return updated, err
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req UpdateRequest) error {
 			if deleting {
