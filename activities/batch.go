@@ -344,7 +344,7 @@ func (r nodeRun) runAhead(ctx context.Context, keys []string, steps []documents.
 	cont := make([]bool, len(steps))
 	for i, step := range steps {
 		ins[i] = RunStepInput{NodeID: r.n.ID, RunID: r.runID(keys[i], 1), Step: step, AssociationName: r.in.AssociationName, ExecutionID: r.in.ExecutionID}
-		cont[i] = i+1 < len(steps) && step.OnSuccess != documents.OnSuccessExit
+		cont[i] = i+1 < len(steps) && step.OnSuccess != documents.OnSuccessExit && !steps[i+1].StartedByWorker
 	}
 	for i, res := range r.ops.runStepsOn(ctx, r.n, ins, cont) {
 		r.ran[ins[i].RunID] = res

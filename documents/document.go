@@ -83,6 +83,11 @@ type Step struct {
 	// IsEnd ends the document after this step, whether it succeeded or failed (as in
 	// Automation runbooks, where SSM documents the key).
 	IsEnd bool
+	// StartedByWorker, a Stead key, makes the worker start this step over a
+	// round trip of its own: a node running steps in one session never goes
+	// on to it by itself. A step that must prove the worker still reaches
+	// the node (after a network change) needs that.
+	StartedByWorker bool
 	// where names a step read from a 1.2 runtimeConfig in messages, since its name is
 	// Stead's, not the author's.
 	where string
@@ -210,7 +215,7 @@ var (
 		"minItems", "maxItems", "minChars", "maxChars", "interpolationType", "secret"}
 	// settings appears (as null) in documents the SSM agent hands to plugins; it carries nothing for Stead.
 	stepKeys = []string{"action", "name", "description", "precondition", "inputs", "timeoutSeconds", "maxAttempts",
-		"onFailure", "onSuccess", "finallyStep", "isEnd", "settings"}
+		"onFailure", "onSuccess", "finallyStep", "isEnd", "settings", "startedByWorker"}
 	// pluginConfigKeys are the keys of one plugin under a 1.2 runtimeConfig.
 	pluginConfigKeys = []string{"properties", "settings", "description"}
 	// foreignKeys belong to other kinds of SSM documents: a precise refusal beats a guess.
@@ -446,6 +451,7 @@ func (b *builder) step(i int, v any) Step {
 	s.OnSuccess = b.str(where+": onSuccess", m["onSuccess"])
 	s.FinallyStep = b.boolValue(where+": finallyStep", m["finallyStep"])
 	s.IsEnd = b.boolValue(where+": isEnd", m["isEnd"])
+	s.StartedByWorker = b.boolValue(where+": startedByWorker", m["startedByWorker"])
 	if t := m["timeoutSeconds"]; t != nil {
 		if text, ok := t.(string); ok && placeholderRE.MatchString(text) {
 			b.addf("%s: timeoutSeconds: must be a number; put a parameter placeholder in inputs.timeoutSeconds instead", where)

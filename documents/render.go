@@ -51,6 +51,8 @@ type PlanStep struct {
 	OnFailure   string
 	OnSuccess   string
 	FinallyStep bool
+	// StartedByWorker is the step's startedByWorker (see Step).
+	StartedByWorker bool `json:",omitempty"`
 	// Download is set for aws:downloadContent: what the worker fetches and writes on the node.
 	Download *Download `json:",omitempty"`
 	// Refused says why this step cannot run anywhere (an unsupported source or document
@@ -248,6 +250,8 @@ func (d *Document) renderStep(s Step, last bool, values map[string]resolved) (Pl
 		OnFailure:   c.onFailure,
 		OnSuccess:   c.onSuccess,
 		FinallyStep: c.finallyStep && last, // SSM ignores it on any other step
+
+		StartedByWorker: s.StartedByWorker,
 	}
 	if s.Action == ActionRunPowerShellScript {
 		ps.Shell = ShellPowerShell
