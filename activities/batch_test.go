@@ -774,4 +774,15 @@ func TestRunNodeSequencesPlainSteps(t *testing.T) {
 	sum = f.run(context.Background(), "linux", flowStep("a", download), flowStep("b"), flowStep("c"))
 	require.Equal(t, "a#1=Success/0 b#1=Success/0 c#1=Success/0", stepsOf(sum))
 	require.Equal(t, [][]string{{"e1-n1-1", "e1-n1-2"}}, f.sequenceRuns)
+
+	// A step the worker must start itself ends the sequence before it and
+	// starts the next one.
+	f = &fakeNode{t: t, clock: testClock, sequences: true}
+	f.step = func(in RunStepInput) (StepResult, error) { return StepResult{Step: in.Step.Name}, nil }
+	byWorker := func(s *documents.PlanStep) { s.StartedByWorker = true }
+	sum = f.run(context.Background(), "linux", flowStep("a"), flowStep("b"), flowStep("c", byWorker), flowStep("d"))
+	require.Equal(t, "a#1=Success/0 b#1=Success/0 c#1=Success/0 d#1=Success/0", stepsOf(sum))
+	require.Equal(t, [][]string{{"e1-n1-0", "e1-n1-1", "e1-n1-2", "e1-n1-3"}, {"e1-n1-2", "e1-n1-3"}}, f.sequenceRuns,
+		"the node hands back after b; the worker starts c")
+	require.Equal(t, []string{"e1-n1-0", "e1-n1-1", "e1-n1-2", "e1-n1-3"}, f.runIDs, "each step ran once")
 }
