@@ -268,7 +268,9 @@ func (o *operation) isWrapper(pid string) bool {
 			return false
 		}
 	}
-	return strings.Contains(string(cmdline), filepath.Join(o.d, "wrapper.ps1"))
+	// A process caught in its exec shows an empty command line for a
+	// moment: it is the wrapper being started.
+	return len(cmdline) == 0 || strings.Contains(string(cmdline), filepath.Join(o.d, "wrapper.ps1"))
 }
 
 // sleep waits d, or reports false when the command was terminated.
