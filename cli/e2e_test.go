@@ -28,6 +28,7 @@ import (
 	"github.com/stead-io/stead/internal/codec"
 	"github.com/stead-io/stead/internal/devserver"
 	"github.com/stead-io/stead/internal/testsshd"
+	"github.com/stead-io/stead/internal/testwinrm"
 	"github.com/stead-io/stead/internal/transport"
 	"github.com/stead-io/stead/worker"
 	"github.com/stead-io/stead/workflows"
@@ -44,6 +45,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// The Windows-over-OpenSSH tests' sshd starts this binary as the
+	// emulated host's powershell.exe and sftp server.
+	if code, ok := testwinrm.StandIn(); ok {
+		os.Exit(code)
+	}
 	if os.Getenv(workerProcessEnv) != "" {
 		os.Exit(runWorkerProcess())
 	}

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,13 +34,18 @@ const winCredential = "win"
 const goodCredential = "win-ok"
 
 // startWindowsWorker runs an in-process worker whose WinRM credential
-// "win" is Basic with password, and "win-ok" NTLM with the right one.
-func startWindowsWorker(t *testing.T, password string) {
+// "win" is Basic with password, "win-ok" NTLM with the right one, and
+// more as extra gives them.
+func startWindowsWorker(t *testing.T, password string, extra ...map[string]winrm.Credential) {
 	c := dialTest(t)
-	d, err := winrm.NewDialer(winrm.Config{Credentials: map[string]winrm.Credential{
+	creds := map[string]winrm.Credential{
 		winCredential:  {Auth: winrm.AuthBasic, PasswordFile: testwinrm.PasswordFile(t, password)},
 		goodCredential: {Auth: winrm.AuthNTLM, PasswordFile: testwinrm.PasswordFile(t, testwinrm.Password)},
-	}})
+	}
+	for _, e := range extra {
+		maps.Copy(creds, e)
+	}
+	d, err := winrm.NewDialer(winrm.Config{Credentials: creds})
 	require.NoError(t, err)
 	pool := transport.NewPool(transport.NewRegistry(map[string]transport.Protocol{winrm.Kind: d}), time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -119,13 +125,19 @@ func TestWindowsNodeRunsPowerShellOverWinRM(t *testing.T) {
 
 func TestWinRMTrustAndCredentialsAreUndeliverable(t *testing.T) {
 	srv := testwinrm.Start(t, testwinrm.User, testwinrm.Password)
-	startWindowsWorker(t, "not-the-password")
-	registerWindows(t, "win-badpw", srv)
 	other := testwinrm.Start(t, testwinrm.User, testwinrm.Password)
+	// srv maps client certificates its CA issues; the worker holds one
+	// another CA issued.
+	srv.IssueClientCertificate(t, testwinrm.User)
+	startWindowsWorker(t, "not-the-password", map[string]winrm.Credential{
+		"win-cert": {Auth: winrm.AuthCertificate, PasswordFile: other.IssueClientCertificate(t, testwinrm.User)},
+	})
+	registerWindows(t, "win-badpw", srv)
+	registerWindowsWith(t, "win-badcert", srv, "win-cert")
 	registerWindowsWith(t, "win-mitm", other, goodCredential)
 	other.RotateCertificate(t)
 
-	for _, tc := range []struct{ node, kind string }{{"win-badpw", "AuthFailed"}, {"win-mitm", "HostKeyMismatch"}} {
+	for _, tc := range []struct{ node, kind string }{{"win-badpw", "AuthFailed"}, {"win-badcert", "AuthFailed"}, {"win-mitm", "HostKeyMismatch"}} {
 		name := "undeliverable-" + tc.node
 		out, errs, code := stead(t, "association", "create", "--name", name, "--document", "AWS-RunPowerShellScript",
 			"--targets", "Key=InstanceIds,Values="+tc.node, "--parameters", `{"commands":["Write-Output should-not-run"]}`, "--wait")

@@ -42,5 +42,6 @@
 // worker.DefaultRunners. Neither changed anything in activities or
 // workflows: the seam test in package worker plugs fake ones in to show
 // that is enough, and internal/testwinrm is a fake Windows host both are
-// tested against.
+// tested against, over WinRM and behind a real sshd (a Windows node over
+// OpenSSH: the same PowerShell runner through the SSH communicator).
 package runner

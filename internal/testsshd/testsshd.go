@@ -74,6 +74,13 @@ type Options struct {
 	// HostPrincipals are the host names the certificate is valid for;
 	// empty means any host.
 	HostPrincipals []string
+	// Env holds NAME=value settings sshd gives every session it starts
+	// (sshd_config's SetEnv; PATH among them), so a test can put programs
+	// of its own in the login's way, as a node's own PATH would.
+	Env []string
+	// SFTPServer is the program serving the sftp subsystem; "" is sshd's
+	// internal-sftp.
+	SFTPServer string
 }
 
 // Target returns an ssh Target for the host at addr (a 127.x.y.z address)
@@ -320,8 +327,15 @@ PrintMotd no
 MaxStartups 500:30:1000
 MaxSessions 100
 LoginGraceTime 30
-Subsystem sftp internal-sftp
 `)
+	if s.opts.SFTPServer != "" {
+		fmt.Fprintf(&b, "Subsystem sftp %s\n", s.opts.SFTPServer)
+	} else {
+		b.WriteString("Subsystem sftp internal-sftp\n")
+	}
+	if len(s.opts.Env) > 0 {
+		fmt.Fprintf(&b, "SetEnv %s\n", strings.Join(s.opts.Env, " "))
+	}
 	if hasPenalties() {
 		// Failed-auth tests must not get the loopback source blocked.
 		b.WriteString("PerSourcePenalties no\n")

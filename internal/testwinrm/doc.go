@@ -21,6 +21,12 @@
 // connections for a moment. Besides these, the shell runs `echo TEXT` and
 // `more` (stdin to stdout), for tests of the communicator alone.
 //
+// StartOpenSSH puts the same emulated host behind a real OpenSSH sshd, as
+// a Windows Server node reached over OpenSSH: its sessions run the test
+// binary as a stand-in powershell.exe and sftp server (see openssh.go).
+// The host keeps its state (boot id, launches, run directories) in files,
+// so the test and the stand-in processes see the same host.
+//
 // Passing against this server shows that Stead speaks WinRM and follows
 // its own protocol; it does not show that the PowerShell programs behave
 // on Windows as their emulation does.

@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 	"unicode/utf16"
@@ -21,29 +20,40 @@ import (
 	"github.com/stead-io/stead/internal/runner/powershell"
 )
 
-// Host is the emulated Windows node: its ProgramData, its boot id and the
-// steps it runs.
+// Host is the emulated Windows node: its ProgramData, its profile, its
+// boot id and the steps it runs. Everything it knows lives in files under
+// its root, so the fake WinRM server and stand-in programs started by a
+// real sshd (StartOpenSSH) emulate the same kind of host, and a test reads
+// what either did.
 type Host struct {
-	root   string
-	server *Server
+	root string
+	// goDown makes the host refuse connections for a while, as a
+	// rebooting host does; nil where the host cannot (behind a real sshd).
+	goDown func(time.Duration)
+	// inProcess is set for a host that lives as long as the test (the
+	// WinRM server's); a stand-in program's host outlives no command.
+	inProcess bool
+}
 
-	mu       sync.Mutex
-	boot     int
-	wrappers map[int]bool // process groups of the steps running
-	launches int
+// NewHost emulates a node whose file system lives under root.
+func NewHost(root string) *Host {
+	return &Host{root: root, inProcess: true}
 }
 
 // Launches counts the steps the host has started (Win32_Process.Create
 // calls of the run program): a step run twice counts twice.
 func (h *Host) Launches() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.launches
+	return int(size(filepath.Join(h.root, "launches")))
 }
 
-// NewHost emulates a node whose file system lives under root.
-func NewHost(root string) *Host {
-	return &Host{root: root, boot: 1, wrappers: map[int]bool{}}
+// countLaunch records one more launch: one byte appended, atomically.
+func (h *Host) countLaunch() {
+	f, err := os.OpenFile(filepath.Join(h.root, "launches"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return
+	}
+	_, _ = f.Write([]byte{'.'})
+	_ = f.Close()
 }
 
 // RunsDir is where the host keeps run directories: the emulation of
@@ -53,30 +63,44 @@ func (h *Host) RunsDir() string { return filepath.Join(h.root, "ProgramData", "S
 // home is the login user's profile directory.
 func (h *Host) home() string { return filepath.Join(h.root, "C", "Users", "stead") }
 
-// BootID is the emulated Win32_OperatingSystem.LastBootUpTime.
-func (h *Host) BootID() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return fmt.Sprintf("2026010100%04d", h.boot)
+// boots is how many times the host has booted.
+func (h *Host) boots() int {
+	b, err := os.ReadFile(filepath.Join(h.root, "boots"))
+	if n, perr := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && perr == nil {
+		return n
+	}
+	return 1
 }
 
-// Close kills every step the host runs, as powering it off would.
+// BootID is the emulated Win32_OperatingSystem.LastBootUpTime.
+func (h *Host) BootID() string {
+	return fmt.Sprintf("2026010100%04d", h.boots())
+}
+
+// Close kills every step the host runs, as powering it off would: each
+// run's wrapper and the process group of its script.
 func (h *Host) Close() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for g := range h.wrappers {
-		_ = syscall.Kill(-g, syscall.SIGKILL)
-	}
-	h.wrappers = map[int]bool{}
-	// The scripts run in process groups of their own.
-	groups, _ := filepath.Glob(filepath.Join(h.RunsDir(), "*", "group"))
-	for _, f := range groups {
-		if b, err := os.ReadFile(f); err == nil {
-			if g, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && g > 1 {
+	for _, name := range []string{"pid", "group"} {
+		files, _ := filepath.Glob(filepath.Join(h.RunsDir(), "*", name))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			g, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			// A pid recorded long ago may be another process's now: only a
+			// process that still runs this run's wrapper or script is ours.
+			if err == nil && g > 1 && runsFrom(g, filepath.Dir(f)) {
 				_ = syscall.Kill(-g, syscall.SIGKILL)
 			}
 		}
 	}
+}
+
+// runsFrom reports whether process pid runs a program of run directory d.
+func runsFrom(pid int, d string) bool {
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return err == nil && strings.Contains(string(cmdline), d+"/")
 }
 
 // rebootDelay is how long after the reboot command the host goes down,
@@ -86,16 +110,37 @@ const (
 	downtime    = 2 * time.Second
 )
 
-// reboot emulates Restart-Computer: every step dies, the boot id changes
-// and the host is unreachable for a while.
+// startReboot emulates Restart-Computer, which returns at once and
+// reboots a moment later: in a goroutine for a host that lives in the
+// test, in a detached stand-in process for one that does not.
+func (h *Host) startReboot() {
+	if h.inProcess {
+		go h.reboot()
+		return
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), envReboot+"="+h.root)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if cmd.Start() == nil {
+		_ = cmd.Process.Release()
+	}
+}
+
+// reboot is the reboot itself: every step dies, the boot id changes and
+// the host is unreachable for a while (where it can be).
 func (h *Host) reboot() {
 	time.Sleep(rebootDelay)
 	h.Close()
-	h.mu.Lock()
-	h.boot++
-	h.mu.Unlock()
-	if h.server != nil {
-		h.server.goDown(downtime)
+	next := filepath.Join(h.root, "boots.tmp")
+	if os.WriteFile(next, []byte(strconv.Itoa(h.boots()+1)+"\n"), 0o644) == nil {
+		_ = os.Rename(next, filepath.Join(h.root, "boots"))
+	}
+	if h.goDown != nil {
+		h.goDown(downtime)
 	}
 }
 
@@ -355,16 +400,8 @@ func (o *operation) run() int {
 		return o.fail("Win32_Process.Create returned 8")
 	}
 	pid := cmd.Process.Pid
-	o.h.mu.Lock()
-	o.h.wrappers[pid] = true
-	o.h.launches++
-	o.h.mu.Unlock()
-	go func() {
-		_ = cmd.Wait()
-		o.h.mu.Lock()
-		delete(o.h.wrappers, pid)
-		o.h.mu.Unlock()
-	}()
+	o.h.countLaunch()
+	go func() { _ = cmd.Wait() }()
 	_ = os.WriteFile(filepath.Join(o.d, "pid.tmp"), []byte(strconv.Itoa(pid)+"\n"), 0o600)
 	_ = os.Rename(filepath.Join(o.d, "pid.tmp"), filepath.Join(o.d, "pid"))
 	return o.await(strconv.Itoa(pid), "launched")
@@ -497,7 +534,7 @@ func (o *operation) rebootProgram() int {
 		_, code := o.custom(o.p.Command)
 		return code
 	}
-	go o.h.reboot()
+	o.h.startReboot()
 	return 0
 }
 

@@ -50,6 +50,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	auth := r.Header.Get("Authorization")
 	scheme, token, _ := strings.Cut(auth, " ")
 	switch {
+	case auth == mutualAuth:
+		if s.verifyClientCertificate(r) == nil {
+			return true
+		}
 	case strings.EqualFold(scheme, "Basic"):
 		user, pass, ok := r.BasicAuth()
 		if want, known := s.users[user]; ok && known && pass == want {

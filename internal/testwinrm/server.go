@@ -41,6 +41,9 @@ type Server struct {
 	down  atomic.Int64 // unix nanoseconds until which requests are refused
 
 	ntlmLogins atomic.Int64
+	// clientCA issues the client certificates the server maps to its
+	// user (IssueClientCertificate); nil until one is issued.
+	clientCA atomic.Pointer[certAuthority]
 
 	mu     sync.Mutex
 	shells map[string]*shell
@@ -62,9 +65,9 @@ func Start(t testing.TB, user, password string) *Server {
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ErrorLog: log.New(io.Discard, "", 0), ConnContext: withConnState}
 	tlsLn := tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return s.cert.Load(), nil
-	}})
+	}, ClientAuth: tls.RequestClientCert}) // verified by authorize, as a WinRM listener maps certificates to users
 	go func() { _ = s.srv.Serve(tlsLn) }()
-	s.Host.server = s
+	s.Host.goDown = s.goDown
 	t.Cleanup(s.Close)
 	return s
 }

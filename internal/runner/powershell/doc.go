@@ -1,6 +1,8 @@
 // Package powershell is the runner (internal/runner) of Windows nodes: it
 // speaks Windows PowerShell through any transport.Communicator whose
-// commands run as cmd.exe command lines (WinRM's WinRS shell).
+// commands run as cmd.exe or PowerShell command lines: WinRM's WinRS shell,
+// or the default shell of a node's OpenSSH server. Its one command line
+// holds no character either shell interprets, so both run it alike.
 //
 // It keeps the detached step protocol of package posix, on Windows terms:
 // a run directory per run id under $env:ProgramData\Stead\runs, the step's
@@ -35,8 +37,14 @@
 // Boot ids are Win32_OperatingSystem.LastBootUpTime (UTC); the default
 // reboot is Restart-Computer -Force.
 //
+// Files go through the communicator when it moves files (SFTP over
+// OpenSSH, by drive path: SFTPPath), else through the write program.
+// PowerShell's CLIXML error documents on stderr are decoded to text
+// (DecodeCLIXML) in results, fetched output and error messages.
+//
 // No Windows host or PowerShell exists where Stead is built: the programs
 // are tested as text (golden files) and their protocol against the WinRM
-// test server of internal/testwinrm, which emulates them. They have not
-// run on a real Windows host.
+// test server of internal/testwinrm, which emulates them, and against a
+// real sshd whose sessions run the same emulation as a stand-in
+// powershell.exe. They have not run on a real Windows host.
 package powershell

@@ -161,11 +161,16 @@ func (Runner) Run(ctx context.Context, conn transport.Communicator, spec runner.
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("run step %s: %w (exit status %d)", spec.RunID, err, code)
 	}
+	res.Stderr = string(DecodeCLIXML([]byte(res.Stderr)))
 	if state == "lost" {
 		return res, fmt.Errorf("run step %s in %s: %w", spec.RunID, res.RunDir, runner.ErrInterrupted)
 	}
 	return res, nil
 }
+
+// firstLine is the first line of an operation's stderr for an error
+// message, CLIXML decoded.
+func firstLine(stderr []byte) string { return runner.FirstLine(DecodeCLIXML(stderr)) }
 
 // stopParams are the stop program's parameters.
 type stopParams struct {
@@ -184,7 +189,7 @@ func stop(conn transport.Communicator, spec runner.Spec) error {
 		return fmt.Errorf("stop run %s: %w", spec.RunID, err)
 	}
 	if code != 0 {
-		return fmt.Errorf("stop run %s: exit status %d: %s", spec.RunID, code, runner.FirstLine(stderr.Bytes()))
+		return fmt.Errorf("stop run %s: exit status %d: %s", spec.RunID, code, firstLine(stderr.Bytes()))
 	}
 	return nil
 }
@@ -200,8 +205,26 @@ type fetchParams struct {
 const errFetchMissing = 3
 
 // Fetch implements runner.Runner with one command that prints the
-// stream's size and its first limit bytes.
+// stream's size and its first limit bytes. Stderr is written CLIXML
+// decoded (DecodeCLIXML), so it may be shorter than the bytes kept of it,
+// which the count returned is.
 func (Runner) Fetch(ctx context.Context, conn transport.Communicator, runID string, stream runner.Stream, limit int64, w io.Writer) (int64, int64, error) {
+	if stream != runner.Stderr {
+		return fetch(ctx, conn, runID, stream, limit, w)
+	}
+	// CLIXML is decoded whole: the stream is buffered, up to limit.
+	var raw bytes.Buffer
+	n, size, err := fetch(ctx, conn, runID, stream, limit, &raw)
+	if err != nil {
+		return n, size, err
+	}
+	if _, err := w.Write(DecodeCLIXML(raw.Bytes())); err != nil {
+		return n, size, fmt.Errorf("fetch %s of run %s: write output: %w", stream, runID, err)
+	}
+	return n, size, nil
+}
+
+func fetch(ctx context.Context, conn transport.Communicator, runID string, stream runner.Stream, limit int64, w io.Writer) (int64, int64, error) {
 	if _, err := normalize(runner.Spec{RunID: runID}); err != nil {
 		return 0, 0, fmt.Errorf("fetch %s of run %s: %w", stream, runID, err)
 	}
@@ -222,7 +245,7 @@ func (Runner) Fetch(ctx context.Context, conn transport.Communicator, runID stri
 	case code == errFetchMissing:
 		return 0, 0, fmt.Errorf("fetch %s of run %s: the run directory on the node has no %s file", stream, runID, stream)
 	case code != 0 || !hw.Done:
-		return hw.N, 0, fmt.Errorf("fetch %s of run %s: exit status %d: %s", stream, runID, code, runner.FirstLine(stderr.Bytes()))
+		return hw.N, 0, fmt.Errorf("fetch %s of run %s: exit status %d: %s", stream, runID, code, firstLine(stderr.Bytes()))
 	}
 	var size int64
 	if _, perr := fmt.Sscan(string(hw.Header), &size); perr != nil {
@@ -247,7 +270,7 @@ func (Runner) BootID(ctx context.Context, c transport.Communicator, command stri
 		return "", fmt.Errorf("read boot id: %w", err)
 	}
 	if code != 0 {
-		return "", fmt.Errorf("read boot id: exit status %d: %s", code, runner.FirstLine(errOut.Bytes()))
+		return "", fmt.Errorf("read boot id: exit status %d: %s", code, firstLine(errOut.Bytes()))
 	}
 	return strings.Join(strings.Fields(out.String()), ""), nil
 }
@@ -275,11 +298,11 @@ func (Runner) Reboot(ctx context.Context, c transport.Communicator, r runner.Reb
 	case state == "rebooting" && (runErr != nil || code == 0):
 		return bootID, nil
 	case state == "rebooting":
-		return "", fmt.Errorf("%w: the reboot command exited %d: %s", runner.ErrRebootFailed, code, runner.FirstLine(errOut.Bytes()))
+		return "", fmt.Errorf("%w: the reboot command exited %d: %s", runner.ErrRebootFailed, code, firstLine(errOut.Bytes()))
 	case runErr != nil:
 		return "", fmt.Errorf("reboot for run %s: %w", r.RunID, runErr)
 	default:
-		return "", fmt.Errorf("%w: read the boot id: exit status %d: %s", runner.ErrRebootFailed, code, runner.FirstLine(errOut.Bytes()))
+		return "", fmt.Errorf("%w: read the boot id: exit status %d: %s", runner.ErrRebootFailed, code, firstLine(errOut.Bytes()))
 	}
 }
 
@@ -316,28 +339,41 @@ func (Runner) ReadFile(ctx context.Context, c transport.Communicator, path strin
 	case code == readNotRegular:
 		return nil, fmt.Errorf("read %s on the node: %w", path, transport.ErrNotRegular)
 	case code != 0:
-		return nil, fmt.Errorf("read %s on the node: exit status %d: %s", path, code, runner.FirstLine(errOut.Bytes()))
+		return nil, fmt.Errorf("read %s on the node: exit status %d: %s", path, code, firstLine(errOut.Bytes()))
 	}
 	return out.Bytes(), nil
 }
 
-// maxUpload bounds a file Upload sends: it travels base64 in one command's
-// input.
+// maxUpload bounds a file Upload sends through the write program: it
+// travels base64 in one command's input.
 const maxUpload = 64 << 20
 
-// Upload implements runner.Runner with one command that writes the file
-// under a temporary name and renames it into place. Windows has no POSIX
-// modes: perm is not applied, the file inherits its directory's ACL.
-func (Runner) Upload(ctx context.Context, c transport.Communicator, dest string, r io.Reader, _ os.FileMode) (string, error) {
+// Upload implements runner.Runner. Over a communicator that moves files
+// (SFTP on a node's OpenSSH server) a drive or profile-relative path goes
+// through it; over one that moves none (WinRM, which answers
+// errors.ErrUnsupported without reading r), and for paths SFTP cannot
+// name (UNC shares), one command runs the write program, which writes the file under a temporary name and renames it
+// into place. Windows has no POSIX modes: perm is not applied, the file
+// inherits its directory's ACL.
+func (Runner) Upload(ctx context.Context, c transport.Communicator, dest string, r io.Reader, perm os.FileMode) (string, error) {
 	if strings.ContainsAny(dest, "\x00\n") || dest == "" {
 		return "", fmt.Errorf("write %q on the node: want a path without NUL or newline", dest)
+	}
+	if remote, err := SFTPPath(dest); err == nil {
+		written, err := c.Upload(ctx, remote, r, perm)
+		if err == nil {
+			return WindowsPath(written), nil
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return "", fmt.Errorf("write %s on the node: %w", dest, err)
+		}
 	}
 	content, err := io.ReadAll(io.LimitReader(r, maxUpload+1))
 	if err != nil {
 		return "", fmt.Errorf("write %s on the node: read the content: %w", dest, err)
 	}
 	if len(content) > maxUpload {
-		return "", fmt.Errorf("write %s on the node: the file is larger than the %d bytes a windows node takes", dest, maxUpload)
+		return "", fmt.Errorf("write %s on the node: the file is larger than the %d bytes a windows node takes over winrm", dest, maxUpload)
 	}
 	var out, errOut bytes.Buffer
 	code, err := invoke(ctx, c, writeProgram, fileParams{Path: dest, Content: content}, &out, &errOut)
@@ -345,7 +381,7 @@ func (Runner) Upload(ctx context.Context, c transport.Communicator, dest string,
 		return "", fmt.Errorf("write %s on the node: %w", dest, err)
 	}
 	if code != 0 {
-		return "", fmt.Errorf("write %s on the node: exit status %d: %s", dest, code, runner.FirstLine(errOut.Bytes()))
+		return "", fmt.Errorf("write %s on the node: exit status %d: %s", dest, code, firstLine(errOut.Bytes()))
 	}
 	return strings.TrimSpace(out.String()), nil
 }

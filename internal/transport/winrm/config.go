@@ -2,6 +2,7 @@ package winrm
 
 import (
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -30,14 +31,20 @@ const (
 	AuthNTLM = "ntlm"
 	// AuthBasic sends the password in the request; only over HTTPS.
 	AuthBasic = "basic"
+	// AuthCertificate presents a client certificate in the TLS handshake
+	// (WinRM's certificate authentication, mapped to a local user on the
+	// node); only over HTTPS. No password exists.
+	AuthCertificate = "cert"
 )
 
 // Credential is one named WinRM credential: the password of the node's
-// login user, and how to present it.
+// login user, or the client certificate mapped to it, and how to present
+// it.
 type Credential struct {
-	// Auth is AuthNTLM or AuthBasic.
+	// Auth is AuthNTLM, AuthBasic or AuthCertificate.
 	Auth string
-	// PasswordFile holds the password, on its first line.
+	// PasswordFile holds the password, on its first line; for
+	// AuthCertificate, the PEM certificate and its private key.
 	PasswordFile string
 }
 
@@ -53,9 +60,10 @@ type Config struct {
 	ConnectTimeout time.Duration
 }
 
-// ParseCredentialFlags turns repeated "NAME=[ntlm:|basic:]PATH" flag
+// ParseCredentialFlags turns repeated "NAME=[ntlm:|basic:|cert:]PATH" flag
 // values into Config.Credentials, so every worker entry point parses them
-// alike. PATH is a file holding the password; the scheme defaults to ntlm.
+// alike. PATH is a file holding the password (for cert:, the PEM client
+// certificate and its key); the scheme defaults to ntlm.
 func ParseCredentialFlags(values []string) (map[string]Credential, error) {
 	paths, err := transport.ParseCredentialFlags(values)
 	if err != nil {
@@ -64,11 +72,11 @@ func ParseCredentialFlags(values []string) (map[string]Credential, error) {
 	creds := make(map[string]Credential, len(paths))
 	for name, v := range paths {
 		c := Credential{Auth: AuthNTLM, PasswordFile: v}
-		if scheme, path, ok := strings.Cut(v, ":"); ok && (scheme == AuthNTLM || scheme == AuthBasic) {
+		if scheme, path, ok := strings.Cut(v, ":"); ok && (scheme == AuthNTLM || scheme == AuthBasic || scheme == AuthCertificate) {
 			c = Credential{Auth: scheme, PasswordFile: path}
 		}
 		if c.PasswordFile == "" {
-			return nil, fmt.Errorf("parse winrm credential %q: want NAME=[ntlm:|basic:]PATH", name)
+			return nil, fmt.Errorf("parse winrm credential %q: want NAME=[ntlm:|basic:|cert:]PATH", name)
 		}
 		creds[name] = c
 	}
@@ -79,6 +87,7 @@ func ParseCredentialFlags(values []string) (map[string]Credential, error) {
 type secret struct {
 	auth     string
 	password string
+	cert     *tls.Certificate // AuthCertificate's
 }
 
 // loadSecrets reads every password file, refusing one that others may
@@ -88,8 +97,8 @@ func loadSecrets(creds map[string]Credential) (map[string]secret, error) {
 	out := make(map[string]secret, len(creds))
 	var errs []error
 	for name, c := range creds {
-		if c.Auth != AuthNTLM && c.Auth != AuthBasic {
-			errs = append(errs, fmt.Errorf("load winrm credential %q: auth %q: want ntlm or basic", name, c.Auth))
+		if c.Auth != AuthNTLM && c.Auth != AuthBasic && c.Auth != AuthCertificate {
+			errs = append(errs, fmt.Errorf("load winrm credential %q: auth %q: want ntlm, basic or cert", name, c.Auth))
 			continue
 		}
 		fi, err := os.Stat(c.PasswordFile)
@@ -104,6 +113,16 @@ func loadSecrets(creds map[string]Credential) (map[string]secret, error) {
 		data, err := os.ReadFile(c.PasswordFile)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("load winrm credential %q: %w", name, err))
+			continue
+		}
+		if c.Auth == AuthCertificate {
+			// One PEM file: the certificate (chain) and its private key.
+			cert, err := tls.X509KeyPair(data, data)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("load winrm credential %q: %s: want a PEM certificate and its private key: %w", name, c.PasswordFile, err))
+				continue
+			}
+			out[name] = secret{auth: c.Auth, cert: &cert}
 			continue
 		}
 		line, _, _ := strings.Cut(string(data), "\n")

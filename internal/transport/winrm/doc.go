@@ -19,7 +19,9 @@
 // name with the password of the node's login user, and a node names the
 // credential, never the password. Basic authentication is refused over
 // plain HTTP, where it would send the password in clear; NTLM is the
-// default.
+// default. A certificate credential ("cert:", a PEM file with the client
+// certificate and its key) authenticates in the TLS handshake, as WinRM's
+// certificate authentication does, and so only over HTTPS.
 //
 // Failures to reach a node are *transport.Error values: an unknown or
 // changed certificate is HostKeyUnknown or HostKeyMismatch (with the

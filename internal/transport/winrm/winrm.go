@@ -106,16 +106,23 @@ func (d *Dialer) Dial(ctx context.Context, t transport.Target) (transport.Commun
 	if t.InsecureHTTP && sec.auth == AuthBasic {
 		return nil, fail(transport.InvalidTarget, t, errors.New("basic authentication over plain http would send the password in clear: use an ntlm credential or https"))
 	}
+	if t.InsecureHTTP && sec.auth == AuthCertificate {
+		return nil, fail(transport.InvalidTarget, t, errors.New("certificate authentication is part of the TLS handshake: it needs https"))
+	}
 
-	post := &poster{user: t.User, password: sec.password}
+	post := &poster{user: t.User, password: sec.password, mutual: sec.auth == AuthCertificate}
 	scheme := "https"
 	if t.InsecureHTTP {
 		scheme = "http"
 	}
 	post.url = scheme + "://" + net.JoinHostPort(t.Address, strconv.Itoa(t.Port)) + "/wsman"
+	tlsConfig := d.tlsConfig(t, pin, post)
+	if sec.cert != nil {
+		tlsConfig.Certificates = []tls.Certificate{*sec.cert}
+	}
 	var rt http.RoundTripper = &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: d.timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       d.tlsConfig(t, pin, post),
+		TLSClientConfig:       tlsConfig,
 		TLSHandshakeTimeout:   d.timeout,
 		ResponseHeaderTimeout: operationTimeout + responseSlack,
 		MaxIdleConnsPerHost:   4,
@@ -219,8 +226,15 @@ type poster struct {
 	client         *http.Client
 	url            string
 	user, password string
-	presented      atomic.Pointer[string]
+	// mutual asks for certificate authentication: the TLS handshake
+	// carries the client certificate, the header only names the scheme.
+	mutual    bool
+	presented atomic.Pointer[string]
 }
+
+// mutualAuth is the Authorization value of WS-Management's HTTPS mutual
+// (client certificate) security profile.
+const mutualAuth = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
 
 // Transport implements winrm.Transporter: the HTTP client is built by Dial.
 func (p *poster) Transport(*winrm.Endpoint) error { return nil }
@@ -249,7 +263,11 @@ func (p *poster) Post(_ *winrm.Client, m *soap.SoapMessage) (string, error) {
 		return "", fmt.Errorf("build winrm request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
-	req.SetBasicAuth(p.user, p.password)
+	if p.mutual {
+		req.Header.Set("Authorization", mutualAuth)
+	} else {
+		req.SetBasicAuth(p.user, p.password)
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("post winrm request: %w", err)

@@ -3,6 +3,10 @@ package winrm_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,4 +160,65 @@ func TestNTLM(t *testing.T) {
 	var te *transport.Error
 	require.ErrorAs(t, err, &te)
 	require.Equal(t, transport.AuthFailed, te.Kind, "%v", err)
+}
+
+// certDialer is a WinRM dialer whose "default" credential is the client
+// certificate in file.
+func certDialer(t *testing.T, file string) *winrm.Dialer {
+	creds, err := winrm.ParseCredentialFlags([]string{"default=cert:" + file})
+	require.NoError(t, err)
+	d, err := winrm.NewDialer(winrm.Config{Credentials: creds})
+	require.NoError(t, err)
+	return d
+}
+
+// TestClientCertificateAuthentication: a node that maps client
+// certificates to its user lets in the one its CA issued, and refuses
+// another CA's, or a request claiming the scheme without a certificate, as
+// an authentication failure.
+func TestClientCertificateAuthentication(t *testing.T) {
+	srv := testwinrm.Start(t, testwinrm.User, testwinrm.Password)
+	good := srv.IssueClientCertificate(t, testwinrm.User)
+	c, err := certDialer(t, good).Dial(context.Background(), srv.Target(testwinrm.User, ""))
+	require.NoError(t, err)
+	var out bytes.Buffer
+	code, err := c.Run(context.Background(), "echo by certificate", nil, &out, nil)
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	require.Equal(t, "by certificate\r\n", out.String())
+	require.NoError(t, c.Close())
+
+	other := testwinrm.Start(t, testwinrm.User, testwinrm.Password)
+	wrong := other.IssueClientCertificate(t, testwinrm.User)
+	_, err = certDialer(t, wrong).Dial(context.Background(), srv.Target(testwinrm.User, ""))
+	var te *transport.Error
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, transport.AuthFailed, te.Kind, err.Error())
+	require.False(t, te.Retryable())
+
+	// The scheme named, no certificate presented.
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(srv.CertificatePEM()))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("https://127.0.0.1:%d/wsman", srv.Port), strings.NewReader("<x/>"))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual")
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+	// Certificates authenticate in the TLS handshake: never over plain HTTP.
+	target := srv.Target(testwinrm.User, "")
+	target.InsecureHTTP = true
+	_, err = certDialer(t, good).Dial(context.Background(), target)
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, transport.InvalidTarget, te.Kind)
+	require.ErrorContains(t, err, "needs https")
+
+	// A file without a key is refused when the worker starts, naming it.
+	certOnly := filepath.Join(t.TempDir(), "cert-only.pem")
+	require.NoError(t, os.WriteFile(certOnly, srv.CertificatePEM(), 0o600))
+	_, err = winrm.NewDialer(winrm.Config{Credentials: map[string]winrm.Credential{"c": {Auth: winrm.AuthCertificate, PasswordFile: certOnly}}})
+	require.ErrorContains(t, err, "cert-only.pem: want a PEM certificate and its private key")
 }
