@@ -100,8 +100,8 @@ func patchComplianceList(c *ucli.Context, p *printer, cl *client.Client, filter 
 	}
 	rows := make([][]string, 0, len(recs))
 	for _, r := range recs {
-		rows = append(rows, []string{r.NodeID, r.Association, r.Status, r.Operation, fmt.Sprint(r.Installed), fmt.Sprint(r.InstalledOther),
-			fmt.Sprint(r.InstalledRejected), fmt.Sprint(r.Missing), fmt.Sprint(r.Failed), fmt.Sprint(r.NotApplicable), r.ExecutionID, when(r.At)})
+		row := append([]string{r.NodeID, r.Association, r.Status, r.Operation}, r.Columns()...)
+		rows = append(rows, append(row, r.ExecutionID, when(r.At)))
 	}
 	return p.table([]string{"NODE", "ASSOCIATION", "STATUS", "OPERATION", "INSTALLED", "INSTALLED_OTHER", "INSTALLED_REJECTED", "MISSING", "FAILED", "NOT_APPLICABLE", "EXECUTION", "AT"}, rows)
 }
@@ -152,8 +152,7 @@ func patchSummary(c *ucli.Context, p *printer, cl *client.Client) error {
 	}
 	rows := make([][]string, 0, len(counts))
 	for _, k := range counts {
-		rows = append(rows, []string{k.Association, fmt.Sprint(k.Nodes), fmt.Sprint(k.Compliant), fmt.Sprint(k.NonCompliant), fmt.Sprint(k.Installed), fmt.Sprint(k.InstalledOther),
-			fmt.Sprint(k.InstalledRejected), fmt.Sprint(k.Missing), fmt.Sprint(k.Failed), fmt.Sprint(k.NotApplicable)})
+		rows = append(rows, append([]string{k.Association, fmt.Sprint(k.Nodes), fmt.Sprint(k.Compliant), fmt.Sprint(k.NonCompliant)}, k.Columns()...))
 	}
 	return p.table([]string{"ASSOCIATION", "NODES", "COMPLIANT", "NON_COMPLIANT", "INSTALLED", "INSTALLED_OTHER", "INSTALLED_REJECTED", "MISSING", "FAILED", "NOT_APPLICABLE"}, rows)
 }

@@ -24,15 +24,36 @@ const (
 // says it was cut: the missing list, or even the counts, may be short.
 type PatchCompliance struct {
 	NodeCompliance
-	Operation         string   `json:"operation,omitempty"`
-	Installed         int      `json:"installed"`
-	InstalledOther    int      `json:"installedOther"`
-	InstalledRejected int      `json:"installedRejected"`
-	Missing           int      `json:"missing"`
-	Failed            int      `json:"failed"`
-	NotApplicable     int      `json:"notApplicable"`
-	MissingPatches    []string `json:"missingPatches,omitempty"`
-	Truncated         bool     `json:"truncated,omitempty"`
+	Operation string `json:"operation,omitempty"`
+	PatchCounts
+	MissingPatches []string `json:"missingPatches,omitempty"`
+	Truncated      bool     `json:"truncated,omitempty"`
+}
+
+// PatchCounts are the counts of SSM's patch compliance, for one node or
+// summed over many.
+type PatchCounts struct {
+	Installed         int `json:"installed"`
+	InstalledOther    int `json:"installedOther"`
+	InstalledRejected int `json:"installedRejected"`
+	Missing           int `json:"missing"`
+	Failed            int `json:"failed"`
+	NotApplicable     int `json:"notApplicable"`
+}
+
+// Columns are the counts as table cells, in the order of the fields.
+func (k PatchCounts) Columns() []string {
+	return []string{strconv.Itoa(k.Installed), strconv.Itoa(k.InstalledOther), strconv.Itoa(k.InstalledRejected),
+		strconv.Itoa(k.Missing), strconv.Itoa(k.Failed), strconv.Itoa(k.NotApplicable)}
+}
+
+func (k *PatchCounts) add(o PatchCounts) {
+	k.Installed += o.Installed
+	k.InstalledOther += o.InstalledOther
+	k.InstalledRejected += o.InstalledRejected
+	k.Missing += o.Missing
+	k.Failed += o.Failed
+	k.NotApplicable += o.NotApplicable
 }
 
 // PatchCompliances lists the patch compliance of the nodes f selects with
@@ -132,16 +153,11 @@ func ParsePatchSummary(stdout string, pc *PatchCompliance) {
 // PatchCount is the patch compliance of an association's nodes, summed: how
 // many nodes are compliant and the counts their last runs found.
 type PatchCount struct {
-	Association       string `json:"association"`
-	Nodes             int    `json:"nodes"`
-	Compliant         int    `json:"compliant"`
-	NonCompliant      int    `json:"nonCompliant"`
-	Installed         int    `json:"installed"`
-	InstalledOther    int    `json:"installedOther"`
-	InstalledRejected int    `json:"installedRejected"`
-	Missing           int    `json:"missing"`
-	Failed            int    `json:"failed"`
-	NotApplicable     int    `json:"notApplicable"`
+	Association  string `json:"association"`
+	Nodes        int    `json:"nodes"`
+	Compliant    int    `json:"compliant"`
+	NonCompliant int    `json:"nonCompliant"`
+	PatchCounts
 }
 
 // PatchSummary sums the patch compliance of every node by association.
@@ -169,12 +185,7 @@ func SumPatches(pcs []PatchCompliance) []PatchCount {
 		} else {
 			k.NonCompliant++
 		}
-		k.Installed += pc.Installed
-		k.InstalledOther += pc.InstalledOther
-		k.InstalledRejected += pc.InstalledRejected
-		k.Missing += pc.Missing
-		k.Failed += pc.Failed
-		k.NotApplicable += pc.NotApplicable
+		k.add(pc.PatchCounts)
 	}
 	slices.SortFunc(counts, func(a, b PatchCount) int { return strings.Compare(a.Association, b.Association) })
 	return counts

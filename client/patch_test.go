@@ -17,12 +17,12 @@ missing: stead-ssl 1.0 -> 1.0+sec1 (security)
 missing: stead-tool 1.0 -> 1.1 (approved)
 NON_COMPLIANT: approved updates are missing; nothing changed (Scan, Mode Enforce)
 `, &pc)
-	require.Equal(t, PatchCompliance{Operation: "Scan", Installed: 120, InstalledOther: 1, InstalledRejected: 1, Missing: 2, NotApplicable: 3,
+	require.Equal(t, PatchCompliance{Operation: "Scan", PatchCounts: PatchCounts{Installed: 120, InstalledOther: 1, InstalledRejected: 1, Missing: 2, NotApplicable: 3},
 		MissingPatches: []string{"stead-ssl", "stead-tool"}}, pc)
 
 	pc = PatchCompliance{}
 	ParsePatchSummary("Patch compliance (apt, Install): Installed=7 Failed=x Future=9 Missing=-1\nmissing:\n", &pc)
-	require.Equal(t, PatchCompliance{Operation: "Install", Installed: 7}, pc, "unknown and bad fields are skipped")
+	require.Equal(t, PatchCompliance{Operation: "Install", PatchCounts: PatchCounts{Installed: 7}}, pc, "unknown and bad fields are skipped")
 
 	pc = PatchCompliance{}
 	ParsePatchSummary("apt-get update failed:\nE: no network\n", &pc)
@@ -45,7 +45,7 @@ func FuzzParsePatchSummary(f *testing.F) {
 // Patch compliance summed by association: nodes by status, counts added.
 func TestSumPatches(t *testing.T) {
 	node := func(assoc, status string, installed, missing, failed int) PatchCompliance {
-		return PatchCompliance{NodeCompliance: NodeCompliance{ComplianceRecord: contract.ComplianceRecord{Association: assoc, Status: status}}, Installed: installed, Missing: missing, Failed: failed, NotApplicable: 1}
+		return PatchCompliance{NodeCompliance: NodeCompliance{ComplianceRecord: contract.ComplianceRecord{Association: assoc, Status: status}}, PatchCounts: PatchCounts{Installed: installed, Missing: missing, Failed: failed, NotApplicable: 1}}
 	}
 	got := SumPatches([]PatchCompliance{
 		node("web", contract.NonCompliant, 100, 2, 0),
@@ -54,8 +54,8 @@ func TestSumPatches(t *testing.T) {
 		node("web", contract.NonCompliant, 80, 1, 1),
 	})
 	require.Equal(t, []PatchCount{
-		{Association: "db", Nodes: 1, Compliant: 1, Installed: 50, NotApplicable: 1},
-		{Association: "web", Nodes: 3, Compliant: 1, NonCompliant: 2, Installed: 270, Missing: 3, Failed: 1, NotApplicable: 3},
+		{Association: "db", Nodes: 1, Compliant: 1, PatchCounts: PatchCounts{Installed: 50, NotApplicable: 1}},
+		{Association: "web", Nodes: 3, Compliant: 1, NonCompliant: 2, PatchCounts: PatchCounts{Installed: 270, Missing: 3, Failed: 1, NotApplicable: 3}},
 	}, got)
 	require.Empty(t, SumPatches(nil))
 }
