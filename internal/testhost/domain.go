@@ -57,11 +57,17 @@ func StartDomainController(t testing.TB, name, hostAddr, addr, domain, adminPass
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		// The KDC and LDAP answer once the domain's administrator can get
-		// a Kerberos ticket and read the domain through them.
+		// The domain answers once its connectionless LDAP does (samba-tool
+		// domain info asks it) and its LDAP and Kerberos accept
+		// connections: samba opens LDAP's TCP port only after generating
+		// its TLS key, seconds later than connectionless LDAP answers.
 		out, err := h.TryExec("samba-tool", "domain", "info", addr)
 		if err == nil && strings.Contains(out, strings.ToLower(domain)) {
-			break
+			_, err = h.TryExec("bash", "-c", `exec 3<>"/dev/tcp/$1/389" 4<>"/dev/tcp/$1/88"`, "listening", addr)
+			if err == nil {
+				break
+			}
+			out = "LDAP or Kerberos refuses connections: " + err.Error()
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("testhost: the domain controller on %s did not answer within 60s: %s", name, out)
