@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -184,13 +185,17 @@ func registerFleet(ctx context.Context, t *testing.T, c client.Client, n int) {
 	for i := range n {
 		g.Go(func() error {
 			nd := node.Node{ID: fmt.Sprintf("n%06d", i), Address: "192.0.2.1", User: "stead", Transport: transport.KindSSH,
-				Platform: "linux", Tags: map[string]string{"fleet": "scale"}}
+				Platform: "linux", Tags: map[string]string{"fleet": "scale"}}.WithDefaults()
+			// Started with what its first task publishes, the node is
+			// visible to targeting at once, however far behind the worker is.
+			opts := client.StartWorkflowOptions{ID: contract.NodeWorkflowID(nd.ID), TaskQueue: contract.TaskQueue,
+				TypedSearchAttributes: temporal.NewSearchAttributes(workflows.NodeSearchAttributes(nd)...),
+				Memo:                  map[string]any{contract.NodeMemoKey: nd}}
 			// A start the busy server answers too late is sent again; the
 			// node it may have started already counts.
 			var err error
 			for try := 0; try < 5; try++ {
-				_, err = c.ExecuteWorkflow(gctx, client.StartWorkflowOptions{ID: contract.NodeWorkflowID(nd.ID), TaskQueue: contract.TaskQueue},
-					contract.NodeWorkflow, workflows.NodeState{Node: nd.WithDefaults(), Revision: 1})
+				_, err = c.ExecuteWorkflow(gctx, opts, contract.NodeWorkflow, workflows.NodeState{Node: nd, Revision: 1})
 				var started *serviceerror.WorkflowExecutionAlreadyStarted
 				if errors.As(err, &started) {
 					return nil
@@ -206,9 +211,7 @@ func registerFleet(ctx context.Context, t *testing.T, c client.Client, n int) {
 	q, err := targets.NodeQuery([]targets.Target{{Key: "tag:fleet", Values: []string{"scale"}}})
 	require.NoError(t, err)
 	t.Logf("started %d node workflows", n)
-	// Each node's first workflow task publishes it; a failure says how far
-	// the worker got.
-	wait := time.Minute + time.Duration(n)*30*time.Millisecond
+	wait := time.Minute + time.Duration(n)*time.Millisecond
 	for deadline := time.Now().Add(wait); ; time.Sleep(200 * time.Millisecond) {
 		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q})
 		if err == nil && resp.GetCount() == int64(n) {

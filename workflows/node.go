@@ -226,6 +226,18 @@ func notifyAssociations(ctx workflow.Context, n node.Node, previous *node.Node, 
 
 // publishNode mirrors a node's spec into the memo and search attributes.
 func publishNode(ctx workflow.Context, n node.Node) error {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, NodeSearchAttributes(n)...); err != nil {
+		return fmt.Errorf("publish node search attributes: %w", err)
+	}
+	if err := workflow.UpsertMemo(ctx, map[string]any{contract.NodeMemoKey: n}); err != nil {
+		return fmt.Errorf("publish node memo: %w", err)
+	}
+	return nil
+}
+
+// NodeSearchAttributes are the search attributes a node workflow publishes
+// for n: what targeting queries.
+func NodeSearchAttributes(n node.Node) []temporal.SearchAttributeUpdate {
 	region := n.Region
 	if region == "" {
 		region = contract.DefaultRegion
@@ -237,17 +249,9 @@ func publishNode(ctx workflow.Context, n node.Node) error {
 		contract.AttrShard.ValueSet(contract.NodeShard(n.ID)),
 	}
 	if tags := n.TagList(); len(tags) > 0 {
-		updates = append(updates, contract.AttrTags.ValueSet(tags))
-	} else {
-		updates = append(updates, contract.AttrTags.ValueUnset())
+		return append(updates, contract.AttrTags.ValueSet(tags))
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-		return fmt.Errorf("publish node search attributes: %w", err)
-	}
-	if err := workflow.UpsertMemo(ctx, map[string]any{contract.NodeMemoKey: n}); err != nil {
-		return fmt.Errorf("publish node memo: %w", err)
-	}
-	return nil
+	return append(updates, contract.AttrTags.ValueUnset())
 }
 
 // nodeChange is a node change for the audit log.
