@@ -2,6 +2,9 @@ package cli_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +55,66 @@ func TestNewNodeIsBootstrapped(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(ok(t, "association", "executions", "bootstrap", "--output", "json")), &recs))
 	require.Len(t, recs, 2)
 	ok(t, "association", "delete", "bootstrap")
+}
+
+// A burst of registrations into several associations' targets is gathered
+// into a handful of new-node runs per association, which reach every new
+// node once, and deleting an association still answers at once.
+func TestNewNodeBurstIsGathered(t *testing.T) {
+	h := setup(t)
+	const associations, nodes = 3, 60
+	for i := range associations {
+		ok(t, "association", "create", "--name", fmt.Sprintf("burst-%d", i), "--document", "Stead-RunShellScript",
+			"--targets", "Key=tag:role,Values="+h.tag, "--schedule", "rate(1 day)",
+			"--parameters", `{"commands":["echo bootstrapped"]}`, "--wait")
+	}
+	var b strings.Builder
+	for i := range nodes {
+		fmt.Fprintf(&b, "- id: burst-%d\n  address: 127.0.3.%d\n  port: %d\n  user: %s\n  hostKey: %s\n  tags: {role: %s}\n",
+			i, 10+i, h.sshd.Port, h.sshd.User, h.sshd.HostKey, h.tag)
+	}
+	file := filepath.Join(t.TempDir(), "nodes.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(b.String()), 0o644))
+	ok(t, "node", "import", file)
+	registered := time.Now()
+
+	for i := range associations {
+		name := fmt.Sprintf("burst-%d", i)
+		var runs []workflows.ExecutionRecord
+		reached := map[string]int{}
+		require.Eventually(t, func() bool {
+			var recs []workflows.ExecutionRecord
+			if err := json.Unmarshal([]byte(ok(t, "association", "executions", name, "--output", "json")), &recs); err != nil {
+				return false
+			}
+			runs, reached = nil, map[string]int{}
+			for _, r := range recs {
+				if r.Reason != workflows.ReasonNewNode {
+					continue
+				}
+				if r.Status == contract.StatusInProgress {
+					return false
+				}
+				runs = append(runs, r)
+				for _, o := range targetsJSON(t, name, r.ExecutionID) {
+					if o.Status == contract.StatusSuccess {
+						reached[o.NodeID]++
+					}
+				}
+			}
+			return len(reached) == nodes
+		}, 30*time.Second, time.Second, "every new node reached by %s within 30s", name)
+		t.Logf("%s: %d nodes reached by %d new-node runs, %s after the import", name, nodes, len(runs), time.Since(registered).Round(time.Second))
+		require.LessOrEqual(t, len(runs), 3, "a handful of new-node runs")
+		for id, n := range reached {
+			require.Equal(t, 1, n, "%s reached once by %s", id, name)
+		}
+	}
+	for i := range associations {
+		started := time.Now()
+		ok(t, "association", "delete", fmt.Sprintf("burst-%d", i))
+		require.Less(t, time.Since(started), 30*time.Second, "delete answers in seconds")
+	}
 }
 
 func TestUpdateMakesVersionsAndRuns(t *testing.T) {

@@ -32,6 +32,15 @@ const maxExecutionsKept = 100
 // executions it continues as new.
 const maxExecutionsPerRun = 50
 
+// New nodes are gathered into one run: it starts once no new node has
+// come for newNodesQuiet, and at the latest newNodesWindow after the first
+// came, so a burst of registrations makes a handful of runs, not one per
+// node, and a lone new node waits a second.
+const (
+	newNodesQuiet  = time.Second
+	newNodesWindow = 10 * time.Second
+)
+
 // associationName is SSM's association-name rule, which also keeps names
 // safe in workflow ids and visibility queries.
 var associationName = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,128}$`)
@@ -112,6 +121,10 @@ type AssociationState struct {
 	// NewNodes are nodes that newly matched the targets and wait for a
 	// run of their own.
 	NewNodes []contract.NodeMatched `json:"newNodes,omitempty"`
+	// NewNodesSince and NewNodesLast are when the first and the latest
+	// of NewNodes arrived (see newNodesDue).
+	NewNodesSince time.Time `json:"newNodesSince,omitzero"`
+	NewNodesLast  time.Time `json:"newNodesLast,omitzero"`
 	// Paused, when set, says the association is stopped: nothing runs.
 	Paused *Paused `json:"paused,omitempty"`
 }
@@ -267,7 +280,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 			var m contract.NodeMatched
 			for nodeMatched.ReceiveAsync(&m) {
 				if st.Paused == nil {
-					st.NewNodes = addMatched(st.NewNodes, m)
+					st.addNewNode(m, workflow.Now(ctx))
 				}
 			}
 		}
@@ -322,9 +335,11 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 
 	for !deleting {
 		paused := st.Paused != nil
-		if st.Running == nil && len(st.Queue) == 0 && len(st.NewNodes) > 0 && !paused {
+		gathering := st.Running == nil && len(st.Queue) == 0 && len(st.NewNodes) > 0 && !paused
+		if gathering && !workflow.Now(ctx).Before(st.newNodesDue()) {
 			st.Queue = append(st.Queue, PendingRun{ExecutionID: newExecutionID(ctx), Reason: ReasonNewNode, Nodes: st.NewNodes})
-			st.NewNodes = nil
+			st.NewNodes, st.NewNodesSince, st.NewNodesLast = nil, time.Time{}, time.Time{}
+			gathering = false
 		}
 		if st.Running == nil && len(st.Queue) > 0 && !paused {
 			run := st.Queue[0]
@@ -335,13 +350,23 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		if st.Running == nil && (started >= maxExecutionsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
 			break
 		}
+		// The loop waits for the next schedule slot or the end of the
+		// new nodes' gathering, whichever is first; slot says which.
 		var wait time.Duration
+		slot := false
 		if !st.NextRunAt.IsZero() && !paused {
-			wait = max(st.NextRunAt.Sub(workflow.Now(ctx)), time.Millisecond)
+			wait, slot = max(st.NextRunAt.Sub(workflow.Now(ctx)), time.Millisecond), true
 		}
-		queued, running, newNodes := len(st.Queue), st.Running, len(st.NewNodes)
+		if gathering {
+			if w := max(st.newNodesDue().Sub(workflow.Now(ctx)), time.Millisecond); wait == 0 || w < wait {
+				wait, slot = w, false
+			}
+		}
+		// Only the first new node wakes the loop: later ones move the end
+		// of the gathering, which the loop reads when its timer fires.
+		queued, running, noNewNodes := len(st.Queue), st.Running, len(st.NewNodes) == 0
 		cond := func() bool {
-			return deleting || len(st.Queue) != queued || st.Running != running || len(st.NewNodes) != newNodes || (st.Paused != nil) != paused
+			return deleting || len(st.Queue) != queued || st.Running != running || (len(st.NewNodes) == 0) != noNewNodes || (st.Paused != nil) != paused
 		}
 		if wait == 0 {
 			if err := workflow.Await(ctx, cond); err != nil {
@@ -353,7 +378,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 		if err != nil {
 			return err
 		}
-		if !woken && !deleting {
+		if !woken && !deleting && slot {
 			// A slot came due. A slot missed while no worker ran fires
 			// once now; the next slot is computed from now, so missed
 			// slots never pile up.
@@ -373,7 +398,7 @@ func AssociationWorkflow(ctx workflow.Context, in CreateAssociationInput, carrie
 	drainDocumentChanges(ctx)
 	var m contract.NodeMatched
 	for nodeMatched.ReceiveAsync(&m) {
-		st.NewNodes = addMatched(st.NewNodes, m)
+		st.addNewNode(m, workflow.Now(ctx))
 	}
 	return workflow.NewContinueAsNewError(ctx, AssociationWorkflow, in, &st)
 }
@@ -396,6 +421,26 @@ func associationChange(op string, st AssociationState, by string) activities.Cha
 		Operation: op, ResourceType: contract.AuditResourceAssociation, ResourceName: s.Name, By: by,
 		Request: req, Document: s.Document, Parameters: s.Parameters, Version: st.Version,
 	}
+}
+
+// addNewNode adds a node that newly matched, arrived at now, to the nodes
+// gathered for the next new-node run.
+func (st *AssociationState) addNewNode(m contract.NodeMatched, now time.Time) {
+	if len(st.NewNodes) == 0 {
+		st.NewNodesSince = now
+	}
+	st.NewNodesLast = now
+	st.NewNodes = addMatched(st.NewNodes, m)
+}
+
+// newNodesDue is when the gathered new nodes' run may start (see
+// newNodesQuiet).
+func (st *AssociationState) newNodesDue() time.Time {
+	due := st.NewNodesLast.Add(newNodesQuiet)
+	if latest := st.NewNodesSince.Add(newNodesWindow); latest.Before(due) {
+		return latest
+	}
+	return due
 }
 
 // addMatched records a node that newly matched, keeping one entry per

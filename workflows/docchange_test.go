@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,8 +17,8 @@ import (
 )
 
 // associationEnv runs AssociationWorkflow with executions mocked; it
-// returns the reasons of the executions started, in order.
-func associationEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]string) {
+// returns the executions started, in order.
+func associationEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]startedRun) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(AssociationWorkflow)
@@ -25,12 +26,28 @@ func associationEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]string
 	env.RegisterActivity(&activities.Activities{})
 	env.OnActivity(acts.CheckDocument, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PrepareInput) (string, error) { return in.Document, nil }).Maybe()
-	runs := []string{}
+	runs := []startedRun{}
 	env.OnWorkflow(ExecutionWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in ExecutionInput) (ExecutionResult, error) {
-		runs = append(runs, in.Reason)
+		runs = append(runs, startedRun{Reason: in.Reason, Nodes: len(in.Nodes), At: env.Now()})
 		return ExecutionResult{ExecutionID: in.ExecutionID, Status: contract.StatusSuccess, Counts: Counts{Total: 1, Success: 1}}, nil
 	}).Maybe()
 	return env, &runs
+}
+
+// startedRun is an execution an association started: why, for how many
+// new nodes, and when.
+type startedRun struct {
+	Reason string
+	Nodes  int
+	At     time.Time
+}
+
+func reasons(runs []startedRun) []string {
+	out := make([]string, len(runs))
+	for i, r := range runs {
+		out[i] = r.Reason
+	}
+	return out
 }
 
 // An association whose workflow resumes four hours after its slot (no
@@ -56,7 +73,7 @@ func TestMissedSlotsFireOnce(t *testing.T) {
 	}, 15*time.Minute)
 	env.ExecuteWorkflow(AssociationWorkflow, CreateAssociationInput{}, &st)
 	require.NoError(t, env.GetWorkflowError())
-	require.Equal(t, []string{ReasonSched}, *runs, "one run for every missed slot together")
+	require.Equal(t, []string{ReasonSched}, reasons(*runs), "one run for every missed slot together")
 	require.Equal(t, start.Add(20*time.Minute), described.NextRunAt.UTC(), "the next slot is on the grid, after recovery")
 }
 
@@ -77,5 +94,47 @@ func TestDocumentChangeRunsAssociation(t *testing.T) {
 	}, 10*time.Minute)
 	env.ExecuteWorkflow(AssociationWorkflow, CreateAssociationInput{Spec: spec, By: "test", ExecutionID: "first"}, (*AssociationState)(nil))
 	require.NoError(t, env.GetWorkflowError())
-	require.Equal(t, []string{ReasonCreate, ReasonDocumentChange}, *runs)
+	require.Equal(t, []string{ReasonCreate, ReasonDocumentChange}, reasons(*runs))
+}
+
+// New nodes are gathered into one run until none has come for a second,
+// and for ten seconds at most: a burst makes a handful of runs, a lone
+// node runs a second after it came.
+func TestNewNodesAreGathered(t *testing.T) {
+	env, runs := associationEnv(t)
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	matched := 0
+	burst := func(at, every time.Duration, n int) {
+		for i := range n {
+			env.RegisterDelayedCallback(func() {
+				matched++
+				env.SignalWorkflow(contract.SignalNodeMatched, contract.NodeMatched{NodeID: fmt.Sprintf("n%d", matched), At: env.Now()})
+			}, at+time.Duration(i)*every)
+		}
+	}
+	burst(time.Minute, 500*time.Millisecond, 20)                        // 9.5s, gaps under a second
+	burst(3*time.Minute, 0, 1)                                          // a lone node
+	burst(5*time.Minute+100*time.Millisecond, 300*time.Millisecond, 40) // 11.7s, longer than the window
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(contract.AssociationUpdateDelete, "del", &updateCallbacks{t: t}, DeleteRequest{By: "test"})
+	}, 10*time.Minute)
+	env.ExecuteWorkflow(AssociationWorkflow, CreateAssociationInput{Spec: validSpec(), By: "test", ExecutionID: "first"}, (*AssociationState)(nil))
+	require.NoError(t, env.GetWorkflowError())
+	type run struct {
+		Reason string
+		Nodes  int
+		After  time.Duration
+	}
+	var got []run
+	for _, r := range *runs {
+		got = append(got, run{r.Reason, r.Nodes, r.At.Sub(start)})
+	}
+	require.Equal(t, []run{
+		{ReasonCreate, 0, 0},
+		{ReasonNewNode, 20, time.Minute + 10*time.Second},
+		{ReasonNewNode, 1, 3*time.Minute + time.Second},
+		{ReasonNewNode, 34, 5*time.Minute + 10100*time.Millisecond},
+		{ReasonNewNode, 6, 5*time.Minute + 12800*time.Millisecond},
+	}, got)
 }

@@ -40,7 +40,7 @@ func setPauseHandlers(ctx workflow.Context, st *AssociationState, deleting *bool
 				return *st, nil
 			}
 			st.Paused = &Paused{By: req.By, At: workflow.Now(ctx)}
-			st.Queue, st.NewNodes = nil, nil
+			st.Queue, st.NewNodes, st.NewNodesSince, st.NewNodesLast = nil, nil, time.Time{}, time.Time{}
 			st.Status, st.DetailedStatus = contract.StatusPaused, "stopped by "+req.By
 			if st.Running != nil && *cancelRunning != nil {
 				(*cancelRunning)()
