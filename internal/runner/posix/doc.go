@@ -20,7 +20,7 @@
 //
 //	script.<pid>.sh  the step's script, written by the session that launched it
 //	started     created exclusively (set -C) by the one attempt that launches the run
-//	pid         pid of the wrapper while the run goes on
+//	pid         pid of the wrapper, written by the wrapper once it runs
 //	group       process group of the script, which timeouts and cancels signal
 //	stdout, stderr  the script's full output
 //	timedout    present if the timeout stopped the script

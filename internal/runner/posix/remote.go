@@ -151,7 +151,6 @@ $envtext
 STEAD_ENV_END
 	fi
 	w=$!
-	printf '%s\n' "$w" >"$d/pid"
 	wait "$w"
 	await "$w" launched
 }
@@ -229,6 +228,9 @@ exit 0
 const wrapperScript = `# Stead step wrapper. Usage: RUNDIR/ TIMEOUT_SECONDS GRACE_SECONDS WORKDIR SUDO SCRIPT
 d=${1%/} limit=$2 grace=$3 wd=$4 sudo=$5 script=$6
 cd "$d" || exit 1
+# The wrapper records its own pid: whoever reads it then finds this
+# program's command line there, never the launcher's nor an exec's.
+printf '%s\n' "$$" >pid
 # The environment is read from stdin and evaluated, then stdin is closed.
 # A script whose first line is #! runs under the interpreter it names, as
 # the SSM agent runs the file it writes; any other runs under sh.

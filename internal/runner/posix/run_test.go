@@ -320,3 +320,33 @@ func TestRunPrunesOldRuns(t *testing.T) {
 	require.FileExists(t, home+"/.stead/runs/.pruned-20261202")
 	require.NoFileExists(t, home+"/.stead/runs/.pruned-20261201", "one marker, the day's")
 }
+
+// Attempts that race for one run id (a retry sent while the first attempt
+// still launches) run its step once, and every attempt reports its result:
+// none mistakes the wrapper, caught between fork and exec, for a lost run.
+func TestRacingAttemptsRunOnce(t *testing.T) {
+	n := sshNode(t)
+	work := n.sh("mktemp -d")
+	const runs, attempts = 20, 4
+	for r := range runs {
+		spec := runner.Spec{RunID: runID(t), Script: fmt.Sprintf("echo ran >> count%d\necho done", r), WorkingDirectory: work}
+		conns := make([]transport.Communicator, attempts)
+		for i := range conns {
+			conns[i] = n.dial()
+		}
+		errs := make(chan error, attempts)
+		for _, c := range conns {
+			go func() {
+				res, err := posix.Runner{}.Run(context.Background(), c, spec, nil)
+				if err == nil && (res.ExitCode != 0 || res.Stdout != "done\n") {
+					err = fmt.Errorf("exit %d, stdout %q", res.ExitCode, res.Stdout)
+				}
+				errs <- err
+			}()
+		}
+		for range attempts {
+			require.NoError(t, <-errs, "run %d", r)
+		}
+		require.Equal(t, "ran", n.sh(fmt.Sprintf("cat %s/count%d", work, r)), "run %d ran once", r)
+	}
+}
