@@ -37,7 +37,7 @@ func startWorkerProcess(t *testing.T, sshd *testsshd.Server, flags ...string) *e
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), workerProcessEnv+"="+strings.Join(append([]string{
 		"--address", frontend, "--credential", "default=" + sshd.KeyFile, "--log-level", "warn",
-		"--output-dir", t.TempDir(),
+		"--output-dir", t.TempDir(), "--events-dir", t.TempDir(),
 	}, flags...), "\x1f"))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	require.NoError(t, cmd.Start())

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -210,8 +211,11 @@ func startWorkerCommand(t *testing.T, sshd *testsshd.Server, flags ...string) (s
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var werr bytes.Buffer
+	args := append([]string{"stead", "worker", "--credential", "default=" + sshd.KeyFile, "--log-level", "error"}, flags...)
+	if !slices.Contains(flags, "--events-dir") {
+		args = append(args, "--events-dir", t.TempDir())
+	}
 	go func() {
-		args := append([]string{"stead", "worker", "--credential", "default=" + sshd.KeyFile, "--log-level", "error"}, flags...)
 		done <- cli.Run(ctx, args, io.Discard, &werr)
 	}()
 	return func() {

@@ -244,7 +244,7 @@ func startWorkerIn(t *testing.T, ns testNetns, region, keyFile string) {
 	cmd := exec.Command("ip", "netns", "exec", ns.Name, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), workerProcessEnv+"="+strings.Join([]string{
 		"--address", proxyTemporal(t, ns), "--region", region, "--credential", "default=" + keyFile,
-		"--log-level", "warn", "--output-dir", t.TempDir(),
+		"--log-level", "warn", "--output-dir", t.TempDir(), "--events-dir", t.TempDir(),
 	}, "\x1f"))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	require.NoError(t, cmd.Start())

@@ -176,7 +176,7 @@ func startWindowsWorkerProcess(t *testing.T, passwordFile string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), workerProcessEnv+"="+strings.Join([]string{
 		"--address", frontend, "--winrm-credential", winCredential + "=" + passwordFile, "--log-level", "warn",
-		"--output-dir", t.TempDir(),
+		"--output-dir", t.TempDir(), "--events-dir", t.TempDir(),
 	}, "\x1f"))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	require.NoError(t, cmd.Start())
