@@ -226,12 +226,15 @@ func (k *KDC) kadmin(t testing.TB, query string) string {
 	return out
 }
 
-// requirePrincipal fails the test unless the database holds name.
-func (k *KDC) requirePrincipal(t testing.TB, name, after string) {
+// requirePrincipal fails the test unless the database holds name, and
+// returns what kadmin.local says of it.
+func (k *KDC) requirePrincipal(t testing.TB, name, after string) string {
 	t.Helper()
-	if out := k.kadmin(t, "getprinc "+name); !strings.Contains(out, "Principal: "+name+"@"+Realm) {
+	out := k.kadmin(t, "getprinc "+name)
+	if !strings.Contains(out, "Principal: "+name+"@"+Realm) {
 		t.Fatalf("testkdc: %s: no principal %s afterwards: %s", after, name, strings.TrimSpace(out))
 	}
+	return out
 }
 
 // AddUser creates the principal name@Realm with password. Like an Active
@@ -243,7 +246,20 @@ func (k *KDC) AddUser(t testing.TB, name, password string) {
 		t.Fatalf("testkdc: a password for kadmin.local's query holds no quote or newline")
 	}
 	k.kadmin(t, fmt.Sprintf(`addprinc +requires_preauth -pw "%s" %s`, password, name))
-	k.requirePrincipal(t, name, "addprinc")
+	if out := k.requirePrincipal(t, name, "addprinc"); !strings.Contains(out, "REQUIRES_PRE_AUTH") {
+		t.Fatalf("testkdc: %s does not require pre-authentication: %s", name, strings.TrimSpace(out))
+	}
+}
+
+// WithoutPreauth lets name get tickets without pre-authentication, as MIT
+// realms do by default: the KDC then answers any request for the name, in
+// a reply only its key decrypts.
+func (k *KDC) WithoutPreauth(t testing.TB, name string) {
+	t.Helper()
+	k.kadmin(t, "modprinc -requires_preauth "+name)
+	if out := k.requirePrincipal(t, name, "modprinc"); strings.Contains(out, "REQUIRES_PRE_AUTH") {
+		t.Fatalf("testkdc: %s still requires pre-authentication: %s", name, strings.TrimSpace(out))
+	}
 }
 
 // AddService creates the service principal spn@Realm (as "HTTP/host")

@@ -86,6 +86,15 @@ func TestKerberos(t *testing.T) {
 	require.NotContains(t, te.Error(), wrong)
 	require.False(t, te.Retryable())
 
+	// A realm that does not require pre-authentication answers a wrong
+	// password too, in a reply that does not decrypt.
+	kdc.AddUser(t, "relaxed", testwinrm.Password)
+	kdc.WithoutPreauth(t, "relaxed")
+	te = dialError(t, kerberosDialer(t, testwinrm.KerberosCredential(t, kdc, "relaxed", wrong, "")), target)
+	require.Equal(t, transport.AuthFailed, te.Kind, te.Error())
+	require.Contains(t, te.Error(), "kerberos: the KDC's answer for relaxed@STEAD.TEST does not decrypt: wrong password or key")
+	require.NotContains(t, te.Error(), wrong)
+
 	te = dialError(t, kerberosDialer(t, testwinrm.KerberosCredential(t, kdc, "nobody", wrong, "")), target)
 	require.Equal(t, transport.AuthFailed, te.Kind, te.Error())
 	require.Contains(t, te.Error(), "the KDC knows no principal nobody@STEAD.TEST (KDC_ERR_C_PRINCIPAL_UNKNOWN)")
