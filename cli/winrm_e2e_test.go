@@ -17,6 +17,7 @@ import (
 	"github.com/stead-io/stead/activities"
 	"github.com/stead-io/stead/contract"
 	"github.com/stead-io/stead/internal/codec"
+	"github.com/stead-io/stead/internal/testkdc"
 	"github.com/stead-io/stead/internal/testwinrm"
 	"github.com/stead-io/stead/internal/transport"
 	"github.com/stead-io/stead/internal/transport/winrm"
@@ -215,4 +216,36 @@ func TestWindowsWorkerKilledMidStepRunsItOnce(t *testing.T) {
 	}
 	require.Equal(t, n, srv.Host.Launches(), "0 lost, 0 duplicated")
 	ok(t, "association", "delete", "win-crash")
+}
+
+// TestWindowsNodeRunsPowerShellOverKerberos: a worker process given a
+// kerberos credential by its flag (a keytab, a real MIT KDC) reaches a
+// node of the realm by its DNS name over HTTPS and runs a PowerShell step;
+// the node names the credential, and what reaches Temporal holds no key.
+func TestWindowsNodeRunsPowerShellOverKerberos(t *testing.T) {
+	kdc := testkdc.Start(t)
+	srv := testwinrm.Start(t, testwinrm.User, testwinrm.Password)
+	srv.JoinRealm(t, kdc)
+	cred := testwinrm.KerberosCredential(t, kdc, testwinrm.User, "", kdc.Keytab(t, testwinrm.User))
+	startWindowsWorkerProcess(t, "kerberos:"+cred)
+
+	t.Cleanup(func() { stead(t, "node", "deregister", "win-krb") })
+	ok(t, "node", "register", "--id", "win-krb", "--platform", "windows", "--transport", "winrm",
+		"--address", testwinrm.KerberosHost, "--port", fmt.Sprint(srv.Port), "--user", testwinrm.User,
+		"--credential", winCredential, "--host-key", srv.Fingerprint())
+	desc := ok(t, "node", "describe", "win-krb")
+	require.Contains(t, desc, winCredential)
+	require.NotContains(t, desc, cred, "the node names the credential, not the worker's file")
+
+	out := ok(t, "association", "create", "--name", "win-krb", "--document", "AWS-RunPowerShellScript",
+		"--targets", "Key=InstanceIds,Values=win-krb", "--parameters", `{"commands":["Write-Output \"hello from the domain\"","Write-Error 'a warning'"]}`, "--wait")
+	outs := targetsJSON(t, "win-krb", execID(t, out))
+	require.Len(t, outs, 1)
+	require.Equal(t, contract.StatusSuccess, outs[0].Status, outs[0].DetailedStatus)
+	require.Equal(t, "hello from the domain\n", outs[0].Output[0].Stdout)
+	require.Equal(t, "a warning\n", outs[0].Output[0].Stderr)
+	require.Equal(t, 1, srv.Host.Launches())
+	require.Positive(t, srv.KerberosLogins(), "the worker logged in with a ticket")
+	require.Zero(t, srv.NTLMLogins())
+	ok(t, "association", "delete", "win-krb")
 }

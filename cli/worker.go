@@ -28,7 +28,7 @@ func workerFlags() []ucli.Flag {
 	return append([]ucli.Flag{
 		&ucli.StringSliceFlag{Name: "credential", Usage: "NAME=PATH of an SSH private key (or NAME=agent for ssh-agent) nodes can name; 'default' is used by nodes that name none (repeatable)"},
 		&ucli.StringFlag{Name: "known-hosts", Usage: "known_hosts file for nodes without a pinned host key (default ~/.ssh/known_hosts if it exists)"},
-		&ucli.StringSliceFlag{Name: "winrm-credential", Usage: "NAME=[ntlm:|basic:|cert:]PATH of a file (mode 0600) holding the password of a WinRM node's user, or with cert: the PEM client certificate and key mapped to it (https only); 'default' is used by nodes that name none; ntlm unless a scheme is given (repeatable)"},
+		&ucli.StringSliceFlag{Name: "winrm-credential", Usage: "NAME=[ntlm:|basic:|cert:|kerberos:]PATH of a file (mode 0600) holding the password of a WinRM node's user, or with cert: the PEM client certificate and key mapped to it (https only), or with kerberos: KEY=value lines principal=user@REALM, keytab=FILE or password_file=FILE (mode 0600), krb5_conf=FILE (default /etc/krb5.conf), to log in with a ticket for HTTP/<node address>, a DNS name; 'default' is used by nodes that name none; ntlm unless a scheme is given (repeatable)"},
 		&ucli.StringFlag{Name: "winrm-ca-file", Usage: "PEM file of certificate authorities trusted for WinRM nodes that pin no certificate (default: the system's)"},
 		&ucli.IntFlag{Name: "max-concurrent-steps", Usage: "steps this worker runs at once", Value: 200},
 		&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},

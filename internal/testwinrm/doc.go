@@ -5,6 +5,13 @@
 // WinRM communicator and the PowerShell runner are exercised over real
 // HTTP through the real client library.
 //
+// JoinRealm makes it a member of a real MIT Kerberos realm (a KDC of
+// internal/testkdc): it then accepts Negotiate (SPNEGO) tokens whose
+// Kerberos service ticket for HTTP/localhost decrypts with its keytab,
+// verified by gokrb5's service side, and maps the ticket's client principal
+// to its user of the same name, as a domain member maps a domain account.
+// The KDC is real; the host that accepts its tickets is this fake.
+//
 // Nothing real can run here: there is no Windows and no PowerShell on the
 // machines Stead is built on. So the server does not run the commands it
 // receives; it emulates them. It knows the exact powershell.exe invocation

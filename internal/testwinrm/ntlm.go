@@ -59,6 +59,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 		if want, known := s.users[user]; ok && known && pass == want {
 			return true
 		}
+	case strings.EqualFold(scheme, "Negotiate") && !isNTLM(token):
+		if s.verifyKerberos(token) == nil {
+			return true
+		}
 	case (strings.EqualFold(scheme, "Negotiate") || strings.EqualFold(scheme, "NTLM")) && st != nil:
 		msg, err := base64.StdEncoding.DecodeString(strings.TrimSpace(token))
 		if err != nil || len(msg) < 12 || !bytes.Equal(msg[:8], ntlmSignature) {

@@ -44,6 +44,8 @@ type Server struct {
 	// clientCA issues the client certificates the server maps to its
 	// user (IssueClientCertificate); nil until one is issued.
 	clientCA atomic.Pointer[certAuthority]
+	// kerberos verifies Kerberos tickets (AcceptKerberos).
+	kerberos kerberosService
 
 	mu     sync.Mutex
 	shells map[string]*shell

@@ -41,10 +41,12 @@ const (
 // login user, or the client certificate mapped to it, and how to present
 // it.
 type Credential struct {
-	// Auth is AuthNTLM, AuthBasic or AuthCertificate.
+	// Auth is AuthNTLM, AuthBasic, AuthCertificate or AuthKerberos.
 	Auth string
 	// PasswordFile holds the password, on its first line; for
-	// AuthCertificate, the PEM certificate and its private key.
+	// AuthCertificate, the PEM certificate and its private key; for
+	// AuthKerberos, the principal and the files of its key (see
+	// ParseKerberosCredential).
 	PasswordFile string
 }
 
@@ -60,10 +62,11 @@ type Config struct {
 	ConnectTimeout time.Duration
 }
 
-// ParseCredentialFlags turns repeated "NAME=[ntlm:|basic:|cert:]PATH" flag
-// values into Config.Credentials, so every worker entry point parses them
-// alike. PATH is a file holding the password (for cert:, the PEM client
-// certificate and its key); the scheme defaults to ntlm.
+// ParseCredentialFlags turns repeated "NAME=[ntlm:|basic:|cert:|kerberos:]PATH"
+// flag values into Config.Credentials, so every worker entry point parses
+// them alike. PATH is a file holding the password (for cert:, the PEM
+// client certificate and its key; for kerberos:, the principal and its
+// keytab or password file); the scheme defaults to ntlm.
 func ParseCredentialFlags(values []string) (map[string]Credential, error) {
 	paths, err := transport.ParseCredentialFlags(values)
 	if err != nil {
@@ -72,15 +75,20 @@ func ParseCredentialFlags(values []string) (map[string]Credential, error) {
 	creds := make(map[string]Credential, len(paths))
 	for name, v := range paths {
 		c := Credential{Auth: AuthNTLM, PasswordFile: v}
-		if scheme, path, ok := strings.Cut(v, ":"); ok && (scheme == AuthNTLM || scheme == AuthBasic || scheme == AuthCertificate) {
+		if scheme, path, ok := strings.Cut(v, ":"); ok && knownAuth(scheme) {
 			c = Credential{Auth: scheme, PasswordFile: path}
 		}
 		if c.PasswordFile == "" {
-			return nil, fmt.Errorf("parse winrm credential %q: want NAME=[ntlm:|basic:|cert:]PATH", name)
+			return nil, fmt.Errorf("parse winrm credential %q: want NAME=[ntlm:|basic:|cert:|kerberos:]PATH", name)
 		}
 		creds[name] = c
 	}
 	return creds, nil
+}
+
+// knownAuth reports whether scheme is one a credential may use.
+func knownAuth(scheme string) bool {
+	return scheme == AuthNTLM || scheme == AuthBasic || scheme == AuthCertificate || scheme == AuthKerberos
 }
 
 // secret is a loaded credential.
@@ -88,6 +96,7 @@ type secret struct {
 	auth     string
 	password string
 	cert     *tls.Certificate // AuthCertificate's
+	krb      *kerberosLogin   // AuthKerberos's
 }
 
 // loadSecrets reads every password file, refusing one that others may
@@ -97,8 +106,18 @@ func loadSecrets(creds map[string]Credential) (map[string]secret, error) {
 	out := make(map[string]secret, len(creds))
 	var errs []error
 	for name, c := range creds {
-		if c.Auth != AuthNTLM && c.Auth != AuthBasic && c.Auth != AuthCertificate {
-			errs = append(errs, fmt.Errorf("load winrm credential %q: auth %q: want ntlm, basic or cert", name, c.Auth))
+		if !knownAuth(c.Auth) {
+			errs = append(errs, fmt.Errorf("load winrm credential %q: auth %q: want ntlm, basic, cert or kerberos", name, c.Auth))
+			continue
+		}
+		if c.Auth == AuthKerberos {
+			// The file names the secret files, which loadKerberos checks.
+			krb, err := loadKerberos(c.PasswordFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("load winrm credential %q: %w", name, err))
+				continue
+			}
+			out[name] = secret{auth: c.Auth, krb: krb}
 			continue
 		}
 		fi, err := os.Stat(c.PasswordFile)

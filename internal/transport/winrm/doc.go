@@ -23,6 +23,22 @@
 // certificate and its key) authenticates in the TLS handshake, as WinRM's
 // certificate authentication does, and so only over HTTPS.
 //
+// A kerberos credential ("kerberos:", a file of KEY=value lines naming the
+// principal user@REALM, its keytab or password file and the krb5.conf of
+// its realm; see ParseKerberosCredential) logs in as a domain account, the
+// usual way into Windows hosts of a domain. The worker gets a ticket for
+// the node's service principal, HTTP/<node address>, from the realm's KDC
+// (github.com/jcmturner/gokrb5), and every request carries it in an SPNEGO
+// token (HTTP Negotiate); the principal is who logs in, and the target's
+// user is not sent. The address is used as given, never resolved to
+// a canonical or reverse name, so a node must be registered by the DNS name
+// its SPN is registered under: an IP address has no SPN in a domain. A KDC
+// that refuses the principal is AuthFailed, one that does not answer
+// Unreachable; tickets are cached, so a KDC down does not stop nodes
+// already reached until their tickets expire. Over plain HTTP (only with
+// InsecureHTTP) the messages are not sealed with the Kerberos session key,
+// which a Windows host accepts only with AllowUnencrypted set.
+//
 // Failures to reach a node are *transport.Error values: an unknown or
 // changed certificate is HostKeyUnknown or HostKeyMismatch (with the
 // presented fingerprint, so an operator can pin it), a refused credential

@@ -131,6 +131,10 @@ func (d *Dialer) Dial(ctx context.Context, t transport.Target) (transport.Commun
 	if sec.auth == AuthNTLM {
 		rt = ntlmssp.Negotiator{RoundTripper: rt}
 	}
+	if sec.krb != nil {
+		rt = &negotiator{rt: rt, login: sec.krb, spn: servicePrincipal(t.Address)}
+		post.principal = sec.krb.principal
+	}
 	post.client = &http.Client{Transport: rt}
 
 	params := winrm.NewParameters("PT"+strconv.Itoa(int(operationTimeout/time.Second))+"S", "en-US", 153600)
@@ -228,7 +232,9 @@ type poster struct {
 	user, password string
 	// mutual asks for certificate authentication: the TLS handshake
 	// carries the client certificate, the header only names the scheme.
-	mutual    bool
+	mutual bool
+	// principal is the Kerberos principal that logs in, when one does.
+	principal string
 	presented atomic.Pointer[string]
 }
 
@@ -305,6 +311,7 @@ func (p *poster) classify(t transport.Target, err error) *transport.Error {
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var status *statusError
+	var krb *kerberosError
 	var e *transport.Error
 	switch {
 	case errors.As(err, &pe):
@@ -315,6 +322,10 @@ func (p *poster) classify(t transport.Target, err error) *transport.Error {
 		e = fail(transport.HostKeyUnknown, t, fmt.Errorf("the node's certificate is not valid for its address: %w", err))
 	case errors.As(err, &invalid):
 		e = fail(transport.HostKeyUnknown, t, fmt.Errorf("the node's certificate is not valid: %w", err))
+	case errors.As(err, &krb):
+		return fail(krb.kind, t, krb)
+	case errors.As(err, &status) && status.code == http.StatusUnauthorized && p.principal != "":
+		return fail(transport.AuthFailed, t, fmt.Errorf("the node refused the kerberos ticket of %s: %w", p.principal, err))
 	case errors.As(err, &status) && status.code == http.StatusUnauthorized:
 		return fail(transport.AuthFailed, t, fmt.Errorf("the node refused user %s: %w", t.User, err))
 	case errors.As(err, &status):
