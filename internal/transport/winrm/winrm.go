@@ -80,9 +80,10 @@ func fail(kind transport.ErrorKind, t transport.Target, err error) *transport.Er
 // which proves the node reachable, its certificate trusted and the
 // credential accepted.
 func (d *Dialer) Dial(ctx context.Context, t transport.Target) (transport.Communicator, error) {
+	plain := t.HTTP || t.InsecureHTTP
 	if t.Port == 0 {
 		t.Port = HTTPSPort
-		if t.InsecureHTTP {
+		if plain {
 			t.Port = HTTPPort
 		}
 	}
@@ -103,39 +104,47 @@ func (d *Dialer) Dial(ctx context.Context, t transport.Target) (transport.Commun
 	if err != nil {
 		return nil, fail(transport.NoCredential, t, err)
 	}
-	if t.InsecureHTTP && sec.auth == AuthBasic {
+	if plain && sec.auth == AuthBasic {
 		return nil, fail(transport.InvalidTarget, t, errors.New("basic authentication over plain http would send the password in clear: use an ntlm credential or https"))
 	}
-	if t.InsecureHTTP && sec.auth == AuthCertificate {
+	if plain && sec.auth == AuthCertificate {
 		return nil, fail(transport.InvalidTarget, t, errors.New("certificate authentication is part of the TLS handshake: it needs https"))
 	}
 
 	post := &poster{user: t.User, password: sec.password, mutual: sec.auth == AuthCertificate}
 	scheme := "https"
-	if t.InsecureHTTP {
+	if plain {
 		scheme = "http"
 	}
 	post.url = scheme + "://" + net.JoinHostPort(t.Address, strconv.Itoa(t.Port)) + "/wsman"
-	tlsConfig := d.tlsConfig(t, pin, post)
-	if sec.cert != nil {
-		tlsConfig.Certificates = []tls.Certificate{*sec.cert}
-	}
-	var rt http.RoundTripper = &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: d.timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   d.timeout,
-		ResponseHeaderTimeout: operationTimeout + responseSlack,
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       90 * time.Second,
-	}
-	if sec.auth == AuthNTLM {
-		rt = ntlmssp.Negotiator{RoundTripper: rt}
+	dial := (&net.Dialer{Timeout: d.timeout, KeepAlive: 30 * time.Second}).DialContext
+	var rt http.RoundTripper
+	if plain && !t.InsecureHTTP {
+		// Plain HTTP with an NTLM credential (the only one left here):
+		// every message sealed, see encrypt.go.
+		rt = newSealer(post.url, t.User, sec.password, dial, d.timeout, operationTimeout+responseSlack)
+	} else {
+		tlsConfig := d.tlsConfig(t, pin, post)
+		if sec.cert != nil {
+			tlsConfig.Certificates = []tls.Certificate{*sec.cert}
+		}
+		rt = &http.Transport{
+			DialContext:           dial,
+			TLSClientConfig:       tlsConfig,
+			TLSHandshakeTimeout:   d.timeout,
+			ResponseHeaderTimeout: operationTimeout + responseSlack,
+			MaxIdleConnsPerHost:   4,
+			IdleConnTimeout:       90 * time.Second,
+		}
+		if sec.auth == AuthNTLM {
+			rt = ntlmssp.Negotiator{RoundTripper: rt}
+		}
 	}
 	post.client = &http.Client{Transport: rt}
 
 	params := winrm.NewParameters("PT"+strconv.Itoa(int(operationTimeout/time.Second))+"S", "en-US", 153600)
 	params.TransportDecorator = func() winrm.Transporter { return post }
-	client, err := winrm.NewClientWithParameters(winrm.NewEndpoint(t.Address, t.Port, !t.InsecureHTTP, false, nil, nil, nil, d.timeout), t.User, sec.password, params)
+	client, err := winrm.NewClientWithParameters(winrm.NewEndpoint(t.Address, t.Port, !plain, false, nil, nil, nil, d.timeout), t.User, sec.password, params)
 	if err != nil {
 		return nil, fail(transport.InvalidTarget, t, fmt.Errorf("configure winrm client: %w", err))
 	}
@@ -315,6 +324,8 @@ func (p *poster) classify(t transport.Target, err error) *transport.Error {
 		e = fail(transport.HostKeyUnknown, t, fmt.Errorf("the node's certificate is not valid for its address: %w", err))
 	case errors.As(err, &invalid):
 		e = fail(transport.HostKeyUnknown, t, fmt.Errorf("the node's certificate is not valid: %w", err))
+	case errors.Is(err, errNoSealing):
+		return fail(transport.InvalidTarget, t, fmt.Errorf("%w: reach it over https, or (in a lab) unencrypted with --winrm-insecure-http", err))
 	case errors.As(err, &status) && status.code == http.StatusUnauthorized:
 		return fail(transport.AuthFailed, t, fmt.Errorf("the node refused user %s: %w", t.User, err))
 	case errors.As(err, &status):
@@ -439,7 +450,7 @@ func FetchCertificate(ctx context.Context, t transport.Target, timeout time.Dura
 	if t.Address == "" {
 		return "", fail(transport.InvalidTarget, t, errors.New("the target has no address"))
 	}
-	if t.InsecureHTTP {
+	if t.HTTP || t.InsecureHTTP {
 		return "", fail(transport.InvalidTarget, t, errors.New("the node is reached over plain http: it presents no certificate"))
 	}
 	if timeout <= 0 {
