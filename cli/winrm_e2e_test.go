@@ -24,8 +24,9 @@ import (
 )
 
 // The Windows node of these tests is the fake of internal/testwinrm: a
-// real WinRM server over HTTPS that emulates the PowerShell runner's
-// programs, since no Windows host can run here.
+// real WinRM server over HTTPS (and over plain HTTP with NTLM message
+// encryption) that emulates the PowerShell runner's programs, since no
+// Windows host can run here.
 
 // winCredential is the worker's credential name for the fake host.
 const winCredential = "win"

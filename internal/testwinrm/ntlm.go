@@ -75,7 +75,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 			_, _ = rand.Read(challenge)
 			flags := uint32(challengeFlags)
 			if len(msg) >= 16 {
-				flags |= binary.LittleEndian.Uint32(msg[12:16]) & sessionFlags
+				flags |= binary.LittleEndian.Uint32(msg[12:16]) & s.grantedSessionFlags()
 			}
 			st.mu.Lock()
 			st.challenge, st.flags, st.authenticated, st.seal = challenge, flags, false, nil

@@ -62,6 +62,7 @@ type plainListener struct {
 	srv              *http.Server
 	allowUnencrypted atomic.Bool
 	tamper           atomic.Bool
+	withholdSealing  atomic.Bool
 	sealed, refused  atomic.Int64
 
 	mu    sync.Mutex
@@ -128,6 +129,20 @@ func (s *Server) DropIdleConnections() {
 		s.plain.mu.Unlock()
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// WithholdSealing makes the server grant no NTLM signing or sealing, as a
+// server that only authenticates (or a man in the middle editing the
+// challenge) would.
+func (s *Server) WithholdSealing() { s.plain.withholdSealing.Store(true) }
+
+// grantedSessionFlags are the session security flags a challenge may
+// grant.
+func (s *Server) grantedSessionFlags() uint32 {
+	if s.plain.withholdSealing.Load() {
+		return 0
+	}
+	return sessionFlags
 }
 
 // SealedRequests counts the sealed requests the plain HTTP listener

@@ -72,9 +72,9 @@ var errSessionGone = errors.New("the sealed session's connection is closed")
 // It uses github.com/bodgit/ntlmssp (NTLMv2 and its session security)
 // directly rather than masterzen/winrm's Encryption transporter, which is
 // built on it but does not fit this transport: it makes its own
-// http.Client without connect or response timeouts, runs a new NTLM
-// handshake before every message and, when that fails, posts the message
-// unencrypted; it accepts an unencrypted answer to a sealed request (a man
+// http.Client (Go's defaults, none of the worker's connect and response
+// timeouts), runs a new NTLM handshake before every message and, when
+// that fails, posts the message unencrypted; it accepts an unencrypted answer to a sealed request (a man
 // in the middle could answer in clear), drops the HTTP status (so a
 // refused password is no AuthFailed), indexes a malformed answer before
 // checking its length, and shares one security context between the
@@ -233,6 +233,8 @@ func (sess *sealedSession) handshake(ctx context.Context, s *sealer) error {
 	}
 	challenge, err := negotiateToken(resp.Header)
 	switch {
+	case resp.StatusCode == http.StatusOK:
+		return errors.New("the node answered the NTLM negotiation without a challenge: it authenticates no one")
 	case resp.StatusCode != http.StatusUnauthorized:
 		return &statusError{code: resp.StatusCode, body: faultText(body)}
 	case err != nil:

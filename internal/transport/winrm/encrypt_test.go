@@ -118,6 +118,15 @@ func TestSealedHTTPRefusals(t *testing.T) {
 	require.NoError(t, c.Close())
 	require.Zero(t, srv.SealedRequests(), "the opt-out sealed nothing")
 
+	// A node that grants no sealing is sent nothing.
+	withheld := testwinrm.Start(t, testwinrm.User, testwinrm.Password)
+	withheld.WithholdSealing()
+	_, err = ntlmDialer(t, testwinrm.Password).Dial(ctx, withheld.HTTPTarget(testwinrm.User, ""))
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, transport.InvalidTarget, te.Kind, "%v", err)
+	require.ErrorContains(t, err, "does not grant NTLM message encryption")
+	require.Zero(t, withheld.SealedRequests()+withheld.RefusedRequests()+withheld.NTLMLogins(), "no message, not even the login's end, was sent")
+
 	// An answer altered on the way is never taken.
 	srv.TamperResponses()
 	_, err = ntlmDialer(t, testwinrm.Password).Dial(ctx, srv.HTTPTarget(testwinrm.User, ""))
