@@ -95,7 +95,7 @@ func TestSealedHTTPRefusals(t *testing.T) {
 	_, err = testwinrm.Dialer(t, testwinrm.Password).Dial(ctx, srv.HTTPTarget(testwinrm.User, ""))
 	require.ErrorAs(t, err, &te)
 	require.Equal(t, transport.InvalidTarget, te.Kind)
-	require.ErrorContains(t, err, "in clear")
+	require.ErrorContains(t, err, "a basic credential needs https")
 	_, err = certDialer(t, srv.IssueClientCertificate(t, testwinrm.User)).Dial(ctx, srv.HTTPTarget(testwinrm.User, ""))
 	require.ErrorAs(t, err, &te)
 	require.Equal(t, transport.InvalidTarget, te.Kind)

@@ -104,6 +104,11 @@ func (d *Dialer) Dial(ctx context.Context, t transport.Target) (transport.Commun
 	if err != nil {
 		return nil, fail(transport.NoCredential, t, err)
 	}
+	// Plain HTTP is sealed unless the operator opted out.
+	sealed := plain && !t.InsecureHTTP
+	if sealed && sec.auth != AuthNTLM {
+		return nil, fail(transport.InvalidTarget, t, fmt.Errorf("message encryption over plain http is NTLM's: a %s credential needs https", sec.auth))
+	}
 	if plain && sec.auth == AuthBasic {
 		return nil, fail(transport.InvalidTarget, t, errors.New("basic authentication over plain http would send the password in clear: use an ntlm credential or https"))
 	}
@@ -117,30 +122,29 @@ func (d *Dialer) Dial(ctx context.Context, t transport.Target) (transport.Commun
 		scheme = "http"
 	}
 	post.url = scheme + "://" + net.JoinHostPort(t.Address, strconv.Itoa(t.Port)) + "/wsman"
-	dial := (&net.Dialer{Timeout: d.timeout, KeepAlive: 30 * time.Second}).DialContext
-	var rt http.RoundTripper
-	if plain && !t.InsecureHTTP {
-		// Plain HTTP with an NTLM credential (the only one left here):
-		// every message sealed, see encrypt.go.
-		rt = newSealer(post.url, t.User, sec.password, dial, d.timeout, operationTimeout+responseSlack)
-	} else {
-		tlsConfig := d.tlsConfig(t, pin, post)
-		if sec.cert != nil {
-			tlsConfig.Certificates = []tls.Certificate{*sec.cert}
-		}
-		rt = &http.Transport{
-			DialContext:           dial,
-			TLSClientConfig:       tlsConfig,
-			TLSHandshakeTimeout:   d.timeout,
-			ResponseHeaderTimeout: operationTimeout + responseSlack,
-			MaxIdleConnsPerHost:   4,
-			IdleConnTimeout:       90 * time.Second,
-		}
-		if sec.auth == AuthNTLM {
-			rt = ntlmssp.Negotiator{RoundTripper: rt}
-		}
+	tlsConfig := d.tlsConfig(t, pin, post)
+	if sec.cert != nil {
+		tlsConfig.Certificates = []tls.Certificate{*sec.cert}
+	}
+	var rt http.RoundTripper = &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: d.timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   d.timeout,
+		ResponseHeaderTimeout: operationTimeout + responseSlack,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	if sec.auth == AuthNTLM {
+		rt = ntlmssp.Negotiator{RoundTripper: rt}
 	}
 	post.client = &http.Client{Transport: rt}
+	if sealed {
+		// Windows' default listener: every message sealed with the NTLM
+		// login (encrypt.go), on the sealer's own connections rather
+		// than the transport above.
+		dial := (&net.Dialer{Timeout: d.timeout, KeepAlive: 30 * time.Second}).DialContext
+		post.client = &http.Client{Transport: newSealer(post.url, t.User, sec.password, dial, d.timeout, operationTimeout+responseSlack)}
+	}
 
 	params := winrm.NewParameters("PT"+strconv.Itoa(int(operationTimeout/time.Second))+"S", "en-US", 153600)
 	params.TransportDecorator = func() winrm.Transporter { return post }
@@ -316,6 +320,8 @@ func (p *poster) classify(t transport.Target, err error) *transport.Error {
 	var status *statusError
 	var e *transport.Error
 	switch {
+	case errors.Is(err, errNoSealing):
+		return fail(transport.InvalidTarget, t, fmt.Errorf("%w: reach it over https, or (in a lab) unencrypted with --winrm-insecure-http", err))
 	case errors.As(err, &pe):
 		e = fail(transport.HostKeyMismatch, t, fmt.Errorf("certificate mismatch: %w", pe))
 	case errors.As(err, &unknownCA):
@@ -324,8 +330,6 @@ func (p *poster) classify(t transport.Target, err error) *transport.Error {
 		e = fail(transport.HostKeyUnknown, t, fmt.Errorf("the node's certificate is not valid for its address: %w", err))
 	case errors.As(err, &invalid):
 		e = fail(transport.HostKeyUnknown, t, fmt.Errorf("the node's certificate is not valid: %w", err))
-	case errors.Is(err, errNoSealing):
-		return fail(transport.InvalidTarget, t, fmt.Errorf("%w: reach it over https, or (in a lab) unencrypted with --winrm-insecure-http", err))
 	case errors.As(err, &status) && status.code == http.StatusUnauthorized:
 		return fail(transport.AuthFailed, t, fmt.Errorf("the node refused user %s: %w", t.User, err))
 	case errors.As(err, &status):
