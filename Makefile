@@ -64,8 +64,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzRender$$' $(FUZZFLAGS) ./documents/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' $(FUZZFLAGS) ./internal/schedule/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' $(FUZZFLAGS) ./internal/targets/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseImport$$' $(FUZZFLAGS) ./internal/node/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseSealed$$' $(FUZZFLAGS) ./internal/transport/winrm/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseImport$$' $(FUZZFLAGS) ./internal/node/
 
 # Records replay fixtures from today's workflows into the version folder in
 # development (workflows/histories.Version), never overwriting one, then

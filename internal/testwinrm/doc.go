@@ -5,17 +5,6 @@
 // WinRM communicator and the PowerShell runner are exercised over real
 // HTTP through the real client library.
 //
-// Like Windows' default configuration it also listens on plain HTTP
-// (HTTPPort), where it takes SOAP only sealed with NTLM message encryption
-// (MS-WSMV 2.2.9.1): after the NTLMv2 handshake it derives the session
-// keys after MS-NLMP (session base key, key exchange, signing and sealing
-// keys), written here apart from the client's library and checked against
-// MS-NLMP's example values, unseals and verifies each request and seals
-// its answer. Unencrypted SOAP there is refused with a fault, as
-// AllowUnencrypted=false does, unless AllowUnencrypted(true) is called; a
-// test can also alter the signatures of its answers (TamperResponses) or
-// close its idle connections (DropIdleConnections).
-//
 // Nothing real can run here: there is no Windows and no PowerShell on the
 // machines Stead is built on. So the server does not run the commands it
 // receives; it emulates them. It knows the exact powershell.exe invocation
@@ -37,6 +26,17 @@
 // binary as a stand-in powershell.exe and sftp server (see openssh.go).
 // The host keeps its state (boot id, launches, run directories) in files,
 // so the test and the stand-in processes see the same host.
+//
+// Like Windows' default configuration it also listens on plain HTTP
+// (HTTPPort), where it takes SOAP only sealed with NTLM message encryption
+// (MS-WSMV 2.2.9.1): after the NTLMv2 handshake it derives the session
+// keys after MS-NLMP (session base key, key exchange, signing and sealing
+// keys), written here apart from the client's library and checked against
+// MS-NLMP's example values, unseals and verifies each request and seals
+// its answer. Unencrypted SOAP there is refused with a fault, as
+// AllowUnencrypted=false does, unless AllowUnencrypted(true) is called; a
+// test can also alter the signatures of its answers (TamperResponses) or
+// close its idle connections (DropIdleConnections).
 //
 // Passing against this server shows that Stead speaks WinRM and follows
 // its own protocol; it does not show that the PowerShell programs behave
