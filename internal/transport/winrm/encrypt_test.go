@@ -78,10 +78,11 @@ func TestSealedHTTPReconnects(t *testing.T) {
 	require.Zero(t, srv.RefusedRequests())
 }
 
-// TestSealedHTTPRefusals: a wrong password is AuthFailed, an answer whose
-// signature does not verify is refused, Basic and certificates stay
-// refused over plain HTTP, and an unencrypted opt-out reaches only a
-// listener that allows it.
+// TestSealedHTTPRefusals: a wrong password is AuthFailed, a closed port
+// Unreachable; Basic and certificates stay refused over plain HTTP; an
+// unencrypted opt-out reaches only a listener that allows it; a node that
+// grants no sealing is sent nothing; an answer whose signature does not
+// verify is refused.
 func TestSealedHTTPRefusals(t *testing.T) {
 	srv := testwinrm.Start(t, testwinrm.User, testwinrm.Password)
 	ctx := context.Background()
@@ -91,6 +92,12 @@ func TestSealedHTTPRefusals(t *testing.T) {
 	require.ErrorAs(t, err, &te)
 	require.Equal(t, transport.AuthFailed, te.Kind, "%v", err)
 	require.NotContains(t, err.Error(), "wrong")
+
+	closed := srv.HTTPTarget(testwinrm.User, "")
+	closed.Port = 1
+	_, err = ntlmDialer(t, testwinrm.Password).Dial(ctx, closed)
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, transport.Unreachable, te.Kind, "%v", err)
 
 	_, err = testwinrm.Dialer(t, testwinrm.Password).Dial(ctx, srv.HTTPTarget(testwinrm.User, ""))
 	require.ErrorAs(t, err, &te)
