@@ -46,13 +46,18 @@ const (
 // NTLM negotiate flags a sealed session must have been granted: signing,
 // sealing, extended session security (the NTLMv2 keys) and 128-bit keys.
 const (
-	flagSign         = 0x00000010
-	flagSeal         = 0x00000020
-	flagExtendedSec  = 0x00080000
-	flag128          = 0x20000000
-	sealedFlags      = flagSign | flagSeal | flagExtendedSec | flag128
-	authFlagsOffset  = 60 // of NegotiateFlags in an AUTHENTICATE_MESSAGE
-	authMinLength    = authFlagsOffset + 4
+	flagSign        = 0x00000010
+	flagSeal        = 0x00000020
+	flagExtendedSec = 0x00080000
+	flag128         = 0x20000000
+	sealedFlags     = flagSign | flagSeal | flagExtendedSec | flag128
+	authFlagsOffset = 60 // of NegotiateFlags in an AUTHENTICATE_MESSAGE
+	authMinLength   = authFlagsOffset + 4
+)
+
+// A sealer keeps at most maxIdleSessions idle sessions, each for
+// sealedSessionTTL at most, as the HTTPS transport keeps its connections.
+const (
 	maxIdleSessions  = 4
 	sealedSessionTTL = 90 * time.Second
 )
@@ -74,12 +79,13 @@ var errSessionGone = errors.New("the sealed session's connection is closed")
 // built on it but does not fit this transport: it makes its own
 // http.Client (Go's defaults, none of the worker's connect and response
 // timeouts), runs a new NTLM handshake before every message and, when
-// that fails, posts the message unencrypted; it accepts an unencrypted answer to a sealed request (a man
-// in the middle could answer in clear), drops the HTTP status (so a
-// refused password is no AuthFailed), indexes a malformed answer before
-// checking its length, and shares one security context between the
-// concurrent requests the library makes (a command's Send and Receive),
-// where NTLM over HTTP binds a context to one connection.
+// that fails, posts the message unencrypted; it accepts an unencrypted
+// answer to a sealed request (a man in the middle could answer in clear),
+// drops the HTTP status (so a refused password is no AuthFailed), indexes
+// a malformed answer before checking its length, and shares one security
+// context between the concurrent requests the library makes (a command's
+// Send and Receive), where NTLM over HTTP binds a context to one
+// connection.
 //
 // Here a session is one TCP connection, its own NTLM handshake (an empty
 // POST, so the first SOAP message is already sealed) and its security
