@@ -248,6 +248,9 @@ func (s *Server) newSealContext(msg []byte, offered uint32) (*sealContext, error
 	if flags&flagSeal == 0 || flags&flagSign == 0 {
 		return nil, nil
 	}
+	if flags&flagExtended == 0 {
+		return nil, errors.New("sealing without extended session security (NTLMv1's keys) is not served")
+	}
 	nt, err1 := field(msg, 20)
 	domain, err2 := field(msg, 28)
 	user, err3 := field(msg, 36)
