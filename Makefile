@@ -64,6 +64,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzRender$$' $(FUZZFLAGS) ./documents/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' $(FUZZFLAGS) ./internal/schedule/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' $(FUZZFLAGS) ./internal/targets/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseSealed$$' $(FUZZFLAGS) ./internal/transport/winrm/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseImport$$' $(FUZZFLAGS) ./internal/node/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseKerberosCredential$$' $(FUZZFLAGS) ./internal/transport/winrm/
 

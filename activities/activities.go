@@ -134,7 +134,7 @@ func nodeTarget(n node.Node) transport.Target {
 	return transport.Target{
 		NodeID: n.ID, Address: n.Address, Port: n.Port, User: n.User,
 		Kind: n.Transport, HostKey: n.HostKey, Credential: n.Credential,
-		InsecureHTTP: n.WinRMInsecureHTTP,
+		HTTP: n.WinRMHTTP, InsecureHTTP: n.WinRMInsecureHTTP,
 	}
 }
 

@@ -18,12 +18,13 @@ func nodeCommand() *ucli.Command {
 	specFlags := []ucli.Flag{
 		&ucli.StringFlag{Name: "id", Usage: "node id (letters, digits, . _ -)", Required: true},
 		&ucli.StringFlag{Name: "address", Usage: "host name or IP address to reach the node at"},
-		&ucli.IntFlag{Name: "port", Usage: "port to dial (default: 22 for ssh, 5986 for winrm, 5985 with --winrm-insecure-http)"},
+		&ucli.IntFlag{Name: "port", Usage: "port to dial (default: 22 for ssh, 5986 for winrm, 5985 with --winrm-http or --winrm-insecure-http)"},
 		&ucli.StringFlag{Name: "user", Usage: "login the steps run as (required for ssh and winrm)"},
 		&ucli.StringSliceFlag{Name: "tag", Usage: "tag key=value (repeatable)"},
 		&ucli.StringFlag{Name: "platform", Usage: "linux or windows", Value: node.PlatformLinux},
 		&ucli.StringFlag{Name: "transport", Usage: "ssh, winrm (windows nodes; port 5986, HTTPS), or local for the worker's own host", Value: node.TransportSSH},
-		&ucli.BoolFlag{Name: "winrm-insecure-http", Usage: "reach a winrm node over plain HTTP on port 5985: neither the node nor the traffic is authenticated; for labs only"},
+		&ucli.BoolFlag{Name: "winrm-http", Usage: "reach a winrm node over plain HTTP on port 5985, Windows' default listener, every message encrypted with the NTLM login's session security; needs an ntlm credential, pins no certificate"},
+		&ucli.BoolFlag{Name: "winrm-insecure-http", Usage: "reach a winrm node over plain HTTP on port 5985 WITHOUT message encryption (the node must set AllowUnencrypted): neither the node nor the traffic is authenticated; for labs only"},
 		&ucli.StringFlag{Name: "region", Usage: "region whose workers reach this node"},
 		&ucli.StringFlag{Name: "host-key", Usage: `pinned SSH host key, e.g. "ssh-ed25519 AAAA...", or for winrm the certificate's fingerprint "sha256:<hex>"`},
 		&ucli.StringFlag{Name: "credential", Usage: "name of the worker-held credential to log in with"},
@@ -92,10 +93,10 @@ func nodeRegister(c *ucli.Context) error {
 		Platform: c.String("platform"), Transport: c.String("transport"), Region: c.String("region"),
 		HostKey: c.String("host-key"), Credential: c.String("credential"), Sudo: c.Bool("sudo"),
 		RebootCommand: c.String("reboot-command"), BootIDCommand: c.String("boot-id-command"),
-		WinRMInsecureHTTP: c.Bool("winrm-insecure-http"),
+		WinRMHTTP: c.Bool("winrm-http"), WinRMInsecureHTTP: c.Bool("winrm-insecure-http"),
 	}
 	if n.WinRMInsecureHTTP {
-		fmt.Fprintf(c.App.ErrWriter, "warning: node %s: winrm over plain HTTP authenticates neither the node nor the traffic; use it only in a lab\n", n.ID)
+		fmt.Fprintf(c.App.ErrWriter, "warning: node %s: winrm over plain HTTP authenticates neither the node nor the traffic; use it only in a lab (--winrm-http encrypts every message with NTLM)\n", n.ID)
 	}
 	if d := c.Duration("reboot-timeout"); c.IsSet("reboot-timeout") {
 		if d < time.Second || d%time.Second != 0 {

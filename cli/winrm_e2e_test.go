@@ -25,8 +25,9 @@ import (
 )
 
 // The Windows node of these tests is the fake of internal/testwinrm: a
-// real WinRM server over HTTPS that emulates the PowerShell runner's
-// programs, since no Windows host can run here.
+// real WinRM server over HTTPS (and over plain HTTP with NTLM message
+// encryption) that emulates the PowerShell runner's programs, since no
+// Windows host can run here.
 
 // winCredential is the worker's credential name for the fake host.
 const winCredential = "win"
@@ -168,6 +169,33 @@ func TestWinRMTrustAndCredentialsAreUndeliverable(t *testing.T) {
 		"--targets", "Key=InstanceIds,Values=win-mitm", "--parameters", `{"commands":["Write-Output reached"]}`, "--wait")
 	require.Equal(t, "reached\n", targetsJSON(t, "win-repinned", execID(t, out))[0].Output[0].Stdout)
 	ok(t, "association", "delete", "win-repinned")
+}
+
+// TestWindowsNodeOverSealedHTTP: a node reached on the fake host's plain
+// HTTP listener, which refuses unencrypted SOAP as Windows' default one
+// does, with an NTLM credential and --winrm-http (not
+// --winrm-insecure-http) runs a PowerShell step: every message sealed.
+func TestWindowsNodeOverSealedHTTP(t *testing.T) {
+	srv := testwinrm.Start(t, testwinrm.User, testwinrm.Password)
+	startWindowsWorker(t, testwinrm.Password)
+	t.Cleanup(func() { stead(t, "node", "deregister", "win-sealed") })
+	_, errs, code := stead(t, "node", "register", "--id", "win-sealed", "--platform", "windows", "--transport", "winrm",
+		"--address", "127.0.0.1", "--port", fmt.Sprint(srv.HTTPPort), "--user", testwinrm.User, "--credential", goodCredential, "--winrm-http")
+	require.Equal(t, 0, code, errs)
+	require.NotContains(t, errs, "warning")
+	fails(t, "presents no certificate", "node", "trust", "win-sealed", "--yes")
+
+	out := ok(t, "association", "create", "--name", "win-sealed", "--document", "AWS-RunPowerShellScript",
+		"--targets", "Key=InstanceIds,Values=win-sealed", "--parameters", `{"commands":["Write-Output 'over sealed http'","Write-Output done"]}`, "--wait")
+	outs := targetsJSON(t, "win-sealed", execID(t, out))
+	require.Len(t, outs, 1)
+	require.Equal(t, contract.StatusSuccess, outs[0].Status, outs[0].DetailedStatus)
+	require.Equal(t, 0, outs[0].Output[0].ExitCode)
+	require.Equal(t, "over sealed http\ndone\n", outs[0].Output[0].Stdout)
+	require.Equal(t, 1, srv.Host.Launches())
+	require.Positive(t, srv.SealedRequests(), "the worker sealed its messages")
+	require.Zero(t, srv.RefusedRequests(), "nothing went unencrypted")
+	ok(t, "association", "delete", "win-sealed")
 }
 
 // startWindowsWorkerProcess runs `stead worker` in a child process with a

@@ -293,7 +293,7 @@ func (c *Client) CheckHostKey(ctx context.Context, id string) (HostKeyCheck, err
 // the handshake runs, no credential is sent. Its fingerprint is what the
 // node pins.
 func checkCertificate(ctx context.Context, n node.Node) (HostKeyCheck, error) {
-	fp, err := winrm.FetchCertificate(ctx, transport.Target{NodeID: n.ID, Address: n.Address, Port: n.Port, Kind: n.Transport, InsecureHTTP: n.WinRMInsecureHTTP}, trustTimeout)
+	fp, err := winrm.FetchCertificate(ctx, transport.Target{NodeID: n.ID, Address: n.Address, Port: n.Port, Kind: n.Transport, HTTP: n.WinRMHTTP, InsecureHTTP: n.WinRMInsecureHTTP}, trustTimeout)
 	if err != nil {
 		return HostKeyCheck{}, fmt.Errorf("fetch the certificate of node %s: %w", n.ID, err)
 	}

@@ -34,7 +34,7 @@ const (
 const (
 	SSHPort       = 22
 	WinRMPort     = 5986 // HTTPS
-	WinRMHTTPPort = 5985 // plain HTTP, only with WinRMInsecureHTTP
+	WinRMHTTPPort = 5985 // plain HTTP, with WinRMHTTP or WinRMInsecureHTTP
 )
 
 // Node is one managed host. It holds no secret: Credential names a key the
@@ -55,10 +55,16 @@ type Node struct {
 	// user has. The login user needs a NOPASSWD sudoers rule; sudo passwords are not
 	// supported.
 	Sudo bool `json:"sudo,omitempty" yaml:"sudo,omitempty"`
-	// WinRMInsecureHTTP reaches a winrm node over plain HTTP (port 5985),
-	// where TLS authenticates neither the node nor the traffic: only for
-	// labs, by the operator's explicit choice. Basic authentication is
-	// refused over it.
+	// WinRMHTTP reaches a winrm node over plain HTTP (port 5985), Windows'
+	// default listener, with every message encrypted and signed by the NTLM
+	// login's session security. Nothing authenticates the node itself, as
+	// a pinned certificate does over HTTPS; NTLM credentials only.
+	WinRMHTTP bool `json:"winrmHttp,omitempty" yaml:"winrmHttp,omitempty"`
+	// WinRMInsecureHTTP reaches a winrm node over plain HTTP (port 5985)
+	// without message encryption (the node must allow unencrypted
+	// traffic), where neither the node nor the traffic is authenticated:
+	// only for labs, by the operator's explicit choice. Basic
+	// authentication is refused over it.
 	WinRMInsecureHTTP bool `json:"winrmInsecureHttp,omitempty" yaml:"winrmInsecureHttp,omitempty"`
 	// RebootCommand reboots the node when a step exits 194 (3010 on
 	// Windows); "" means the default of the platform's runner (on linux,
@@ -120,7 +126,7 @@ func (n Node) WithDefaults() Node {
 		switch {
 		case n.Transport == TransportSSH:
 			n.Port = SSHPort
-		case n.Transport == TransportWinRM && n.WinRMInsecureHTTP:
+		case n.Transport == TransportWinRM && (n.WinRMHTTP || n.WinRMInsecureHTTP):
 			n.Port = WinRMHTTPPort
 		case n.Transport == TransportWinRM:
 			n.Port = WinRMPort
@@ -167,8 +173,19 @@ func (n Node) Validate() error {
 		if n.User == "" {
 			errs.Addf("user: required for the winrm transport")
 		}
-	} else if n.WinRMInsecureHTTP {
-		errs.Addf("winrm insecure http: only for the winrm transport")
+		if n.WinRMHTTP && n.WinRMInsecureHTTP {
+			errs.Addf("winrm http and winrm insecure http: choose one (insecure http is plain http without message encryption)")
+		}
+		if n.WinRMHTTP && n.HostKey != "" {
+			errs.Addf("host key: a winrm node over plain http presents no certificate to pin")
+		}
+	} else {
+		if n.WinRMInsecureHTTP {
+			errs.Addf("winrm insecure http: only for the winrm transport")
+		}
+		if n.WinRMHTTP {
+			errs.Addf("winrm http: only for the winrm transport")
+		}
 	}
 	if n.Sudo && n.Platform == PlatformWindows {
 		errs.Addf("sudo: windows nodes run steps as the login user")

@@ -40,6 +40,10 @@ func TestValidate(t *testing.T) {
 		{"windows over winrm with sudo", Node{ID: "w", Address: "h", Port: 5986, User: "Administrator", Transport: TransportWinRM, Platform: PlatformWindows, Sudo: true}, []string{"sudo: windows nodes"}},
 		{"windows over ssh with sudo", Node{ID: "w", Address: "h", Port: 22, User: "Administrator", Transport: TransportSSH, Platform: PlatformWindows, Sudo: true}, []string{"sudo: windows nodes"}},
 		{"insecure http on ssh", Node{ID: "w", Address: "h", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, WinRMInsecureHTTP: true}, []string{"only for the winrm transport"}},
+		{"http on ssh", Node{ID: "w", Address: "h", User: "u", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, WinRMHTTP: true}, []string{"only for the winrm transport"}},
+		{"winrm over http", Node{ID: "w", Address: "h", Port: 5985, User: "Administrator", Transport: TransportWinRM, Platform: PlatformWindows, WinRMHTTP: true}, nil},
+		{"winrm over http, encrypted and not", Node{ID: "w", Address: "h", Port: 5985, User: "Administrator", Transport: TransportWinRM, Platform: PlatformWindows, WinRMHTTP: true, WinRMInsecureHTTP: true}, []string{"choose one"}},
+		{"winrm over http pins a certificate", Node{ID: "w", Address: "h", Port: 5985, User: "Administrator", Transport: TransportWinRM, Platform: PlatformWindows, WinRMHTTP: true, HostKey: "sha256:" + strings.Repeat("ab", 32)}, []string{"presents no certificate"}},
 		{"user with shell characters", Node{ID: "me", Address: "h", Port: 22, Transport: TransportSSH, Platform: PlatformLinux, User: "root;id"}, []string{"user"}},
 	}
 	for _, c := range cases {
@@ -66,10 +70,12 @@ func TestParseImport(t *testing.T) {
 	require.Equal(t, 22, nodes[0].Port)
 	require.Equal(t, TransportLocal, nodes[1].Transport)
 
-	nodes, err = ParseImport([]byte("- {id: w, address: h, user: Administrator, platform: windows, transport: winrm}\n- {id: v, address: h, user: Administrator, platform: windows, transport: winrm, winrmInsecureHttp: true}\n"))
+	nodes, err = ParseImport([]byte("- {id: w, address: h, user: Administrator, platform: windows, transport: winrm}\n- {id: v, address: h, user: Administrator, platform: windows, transport: winrm, winrmInsecureHttp: true}\n- {id: x, address: h, user: Administrator, platform: windows, transport: winrm, winrmHttp: true}\n"))
 	require.NoError(t, err)
 	require.Equal(t, 5986, nodes[0].Port)
 	require.Equal(t, 5985, nodes[1].Port)
+	require.Equal(t, 5985, nodes[2].Port)
+	require.True(t, nodes[2].WinRMHTTP)
 
 	_, err = ParseImport([]byte("- id: a\n  adress: x\n"))
 	require.ErrorContains(t, err, "adress")

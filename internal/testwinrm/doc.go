@@ -34,6 +34,17 @@
 // The host keeps its state (boot id, launches, run directories) in files,
 // so the test and the stand-in processes see the same host.
 //
+// Like Windows' default configuration it also listens on plain HTTP
+// (HTTPPort), where it takes SOAP only sealed with NTLM message encryption
+// (MS-WSMV 2.2.9.1): after the NTLMv2 handshake it derives the session
+// keys after MS-NLMP (session base key, key exchange, signing and sealing
+// keys), written here apart from the client's library and checked against
+// MS-NLMP's example values, unseals and verifies each request and seals
+// its answer. Unencrypted SOAP there is refused with a fault, as
+// AllowUnencrypted=false does, unless AllowUnencrypted(true) is called; a
+// test can also alter the signatures of its answers (TamperResponses) or
+// close its idle connections (DropIdleConnections).
+//
 // Passing against this server shows that Stead speaks WinRM and follows
 // its own protocol; it does not show that the PowerShell programs behave
 // on Windows as their emulation does.

@@ -27,7 +27,11 @@ import (
 type connState struct {
 	mu            sync.Mutex
 	challenge     []byte
+	flags         uint32 // the challenge's
 	authenticated bool
+	// seal is the connection's NTLM session security, when the client
+	// negotiated sealing (see seal.go).
+	seal *sealContext
 }
 
 type connKey struct{}
@@ -38,7 +42,8 @@ func withConnState(ctx context.Context, _ net.Conn) context.Context {
 }
 
 // NTLM flags the challenge sets: Unicode, NTLM, extended session security,
-// target info. Neither LM_KEY nor KEY_EXCH: authentication only.
+// target info. Never LM_KEY. The session security flags the client asks
+// for (sessionFlags, seal.go) are granted on top, as Windows does.
 const challengeFlags = 0x00000001 | 0x00000200 | 0x00080000 | 0x00800000
 
 var ntlmSignature = []byte("NTLMSSP\x00")
@@ -72,21 +77,29 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 		case 1:
 			challenge := make([]byte, 8)
 			_, _ = rand.Read(challenge)
+			flags := uint32(challengeFlags)
+			if len(msg) >= 16 {
+				flags |= binary.LittleEndian.Uint32(msg[12:16]) & s.grantedSessionFlags()
+			}
 			st.mu.Lock()
-			st.challenge, st.authenticated = challenge, false
+			st.challenge, st.flags, st.authenticated, st.seal = challenge, flags, false, nil
 			st.mu.Unlock()
-			w.Header().Set("WWW-Authenticate", scheme+" "+base64.StdEncoding.EncodeToString(challengeMessage(challenge)))
+			w.Header().Set("WWW-Authenticate", scheme+" "+base64.StdEncoding.EncodeToString(challengeMessage(challenge, flags)))
 			w.WriteHeader(http.StatusUnauthorized)
 			return false
 		case 3:
 			st.mu.Lock()
-			challenge := st.challenge
+			challenge, flags := st.challenge, st.flags
 			st.challenge = nil
 			st.mu.Unlock()
 			if challenge != nil && s.verifyNTLM(msg, challenge) == nil {
+				seal, err := s.newSealContext(msg, flags)
+				if err != nil {
+					break
+				}
 				s.ntlmLogins.Add(1)
 				st.mu.Lock()
-				st.authenticated = true
+				st.authenticated, st.seal = true, seal
 				st.mu.Unlock()
 				return true
 			}
@@ -110,7 +123,7 @@ func (s *Server) NTLMLogins() int { return int(s.ntlmLogins.Load()) }
 
 // challengeMessage is a CHALLENGE_MESSAGE with an empty target name and a
 // target info list holding only its terminator.
-func challengeMessage(challenge []byte) []byte {
+func challengeMessage(challenge []byte, flags uint32) []byte {
 	const headerLen = 48
 	info := []byte{0, 0, 0, 0} // MsvAvEOL
 	var b bytes.Buffer
@@ -118,7 +131,7 @@ func challengeMessage(challenge []byte) []byte {
 	_ = binary.Write(&b, binary.LittleEndian, uint32(2))
 	_ = binary.Write(&b, binary.LittleEndian, [2]uint16{0, 0}) // target name
 	_ = binary.Write(&b, binary.LittleEndian, uint32(headerLen))
-	_ = binary.Write(&b, binary.LittleEndian, uint32(challengeFlags))
+	_ = binary.Write(&b, binary.LittleEndian, flags)
 	b.Write(challenge)
 	b.Write(make([]byte, 8))
 	_ = binary.Write(&b, binary.LittleEndian, [2]uint16{uint16(len(info)), uint16(len(info))})
@@ -178,11 +191,16 @@ func (s *Server) verifyNTLM(msg, challenge []byte) error {
 	if !ok {
 		return errors.New("unknown user")
 	}
-	h := md4.New()
-	h.Write(utf16le(password))
-	v2 := hmacMD5(h.Sum(nil), utf16le(strings.ToUpper(fromUTF16LE(user))+fromUTF16LE(domain)))
+	v2 := ntowfv2(password, fromUTF16LE(user), fromUTF16LE(domain))
 	if !hmac.Equal(hmacMD5(v2, challenge, nt[16:]), nt[:16]) {
 		return errors.New("wrong password")
 	}
 	return nil
+}
+
+// ntowfv2 is NTLMv2's ResponseKeyNT of a user's password.
+func ntowfv2(password, user, domain string) []byte {
+	h := md4.New()
+	h.Write(utf16le(password))
+	return hmacMD5(h.Sum(nil), utf16le(strings.ToUpper(user)+domain))
 }

@@ -34,6 +34,8 @@ type Server struct {
 	Host *Host
 	// Port is the port it listens on, at 127.0.0.1.
 	Port int
+	// HTTPPort is its plain HTTP listener's port (see seal.go).
+	HTTPPort int
 
 	users map[string]string
 	srv   *http.Server
@@ -41,6 +43,7 @@ type Server struct {
 	down  atomic.Int64 // unix nanoseconds until which requests are refused
 
 	ntlmLogins atomic.Int64
+	plain      plainListener
 	// clientCA issues the client certificates the server maps to its
 	// user (IssueClientCertificate); nil until one is issued.
 	clientCA atomic.Pointer[certAuthority]
@@ -53,8 +56,8 @@ type Server struct {
 }
 
 // Start starts a server for user with password on 127.0.0.1 over HTTPS,
-// emulating a host rooted in a temporary directory, and stops it when the
-// test ends.
+// and over plain HTTP with NTLM message encryption (listenHTTP), emulating
+// a host rooted in a temporary directory, and stops it when the test ends.
 func Start(t testing.TB, user, password string) *Server {
 	t.Helper()
 	s := &Server{Host: NewHost(t.TempDir()), users: map[string]string{user: password}, shells: map[string]*shell{}}
@@ -69,6 +72,7 @@ func Start(t testing.TB, user, password string) *Server {
 		return s.cert.Load(), nil
 	}, ClientAuth: tls.RequestClientCert}) // verified by authorize, as a WinRM listener maps certificates to users
 	go func() { _ = s.srv.Serve(tlsLn) }()
+	s.listenHTTP(t)
 	s.Host.goDown = s.goDown
 	t.Cleanup(s.Close)
 	return s
@@ -78,6 +82,7 @@ func Start(t testing.TB, user, password string) *Server {
 // detached steps are the host's (Host.Close).
 func (s *Server) Close() {
 	s.srv.Close()
+	s.plain.srv.Close()
 	s.mu.Lock()
 	shells := s.shells
 	s.shells = map[string]*shell{}
@@ -183,6 +188,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !s.authorize(w, r) {
 		return
 	}
+	if r.TLS == nil {
+		s.servePlain(w, r)
+		return
+	}
+	s.handle(w, r)
+}
+
+// handle answers an authorized SOAP request.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/wsman" || r.Method != http.MethodPost {
 		http.NotFound(w, r)
 		return

@@ -43,9 +43,15 @@ type Target struct {
 	// Credential names a credential the worker holds; "" means the worker's
 	// "default" credential, else its ssh-agent if SSH_AUTH_SOCK is set.
 	Credential string
-	// InsecureHTTP lets a WinRM target be reached over plain HTTP, where
-	// neither the node nor the traffic is authenticated by TLS. Only an
-	// operator's explicit choice sets it; other protocols ignore it.
+	// HTTP reaches a WinRM target over plain HTTP with every message
+	// encrypted and signed by the authentication's session security (NTLM
+	// sealing), as Windows' default listener on port 5985 requires. Other
+	// protocols ignore it.
+	HTTP bool
+	// InsecureHTTP lets a WinRM target be reached over plain HTTP without
+	// message encryption, where neither the node nor the traffic is
+	// authenticated. Only an operator's explicit choice sets it; it wins
+	// over HTTP. Other protocols ignore it.
 	InsecureHTTP bool
 }
 

@@ -12,14 +12,25 @@
 // certificate is either pinned on the node by its SHA-256 fingerprint (the
 // node's host key field, "sha256:<hex>", the WinRM analogue of a pinned SSH
 // host key), or verified against the worker's CA file (or the system's
-// roots when it has none) and the node's address. Plain HTTP (port 5985)
-// only for a target that sets InsecureHTTP, the operator's explicit choice.
+// roots when it has none) and the node's address.
+//
+// Plain HTTP (port 5985, Windows' default listener) for a target that sets
+// HTTP: every SOAP message is sealed with the NTLM session security of the
+// connection's login (MS-WSMV 2.2.9.1; see encrypt.go), since that
+// listener takes no unencrypted message and nothing else protects the
+// traffic. An answer that is not sealed, or whose signature does not
+// verify, is refused; a node that grants no sealing is an InvalidTarget
+// before any message is sent. Only NTLM credentials can seal. Over HTTPS
+// nothing is sealed, as Windows does: TLS protects the traffic and the
+// certificate identifies the node, which NTLM does not. InsecureHTTP is
+// plain HTTP without message encryption, for a node that allows
+// unencrypted traffic: the operator's explicit choice, for labs.
 //
 // Credentials are named, like SSH credentials: the worker holds a file per
 // name with the password of the node's login user, and a node names the
 // credential, never the password. Basic authentication is refused over
-// plain HTTP, where it would send the password in clear; NTLM is the
-// default. A certificate credential ("cert:", a PEM file with the client
+// plain HTTP, encrypted or not, where it would send the password in clear;
+// NTLM is the default. A certificate credential ("cert:", a PEM file with the client
 // certificate and its key) authenticates in the TLS handshake, as WinRM's
 // certificate authentication does, and so only over HTTPS.
 //

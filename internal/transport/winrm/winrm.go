@@ -80,9 +80,10 @@ func fail(kind transport.ErrorKind, t transport.Target, err error) *transport.Er
 // which proves the node reachable, its certificate trusted and the
 // credential accepted.
 func (d *Dialer) Dial(ctx context.Context, t transport.Target) (transport.Communicator, error) {
+	plain := t.HTTP || t.InsecureHTTP
 	if t.Port == 0 {
 		t.Port = HTTPSPort
-		if t.InsecureHTTP {
+		if plain {
 			t.Port = HTTPPort
 		}
 	}
@@ -103,16 +104,21 @@ func (d *Dialer) Dial(ctx context.Context, t transport.Target) (transport.Commun
 	if err != nil {
 		return nil, fail(transport.NoCredential, t, err)
 	}
-	if t.InsecureHTTP && sec.auth == AuthBasic {
+	// Plain HTTP is sealed unless the operator opted out.
+	sealed := plain && !t.InsecureHTTP
+	if sealed && sec.auth != AuthNTLM {
+		return nil, fail(transport.InvalidTarget, t, fmt.Errorf("message encryption over plain http is NTLM's: a %s credential needs https", sec.auth))
+	}
+	if plain && sec.auth == AuthBasic {
 		return nil, fail(transport.InvalidTarget, t, errors.New("basic authentication over plain http would send the password in clear: use an ntlm credential or https"))
 	}
-	if t.InsecureHTTP && sec.auth == AuthCertificate {
+	if plain && sec.auth == AuthCertificate {
 		return nil, fail(transport.InvalidTarget, t, errors.New("certificate authentication is part of the TLS handshake: it needs https"))
 	}
 
 	post := &poster{user: t.User, password: sec.password, mutual: sec.auth == AuthCertificate}
 	scheme := "https"
-	if t.InsecureHTTP {
+	if plain {
 		scheme = "http"
 	}
 	post.url = scheme + "://" + net.JoinHostPort(t.Address, strconv.Itoa(t.Port)) + "/wsman"
@@ -136,10 +142,17 @@ func (d *Dialer) Dial(ctx context.Context, t transport.Target) (transport.Commun
 		post.principal = sec.krb.principal
 	}
 	post.client = &http.Client{Transport: rt}
+	if sealed {
+		// Windows' default listener: every message sealed with the NTLM
+		// login (encrypt.go), on the sealer's own connections rather
+		// than the transport above.
+		dial := (&net.Dialer{Timeout: d.timeout, KeepAlive: 30 * time.Second}).DialContext
+		post.client = &http.Client{Transport: newSealer(post.url, t.User, sec.password, dial, d.timeout, operationTimeout+responseSlack)}
+	}
 
 	params := winrm.NewParameters("PT"+strconv.Itoa(int(operationTimeout/time.Second))+"S", "en-US", 153600)
 	params.TransportDecorator = func() winrm.Transporter { return post }
-	client, err := winrm.NewClientWithParameters(winrm.NewEndpoint(t.Address, t.Port, !t.InsecureHTTP, false, nil, nil, nil, d.timeout), t.User, sec.password, params)
+	client, err := winrm.NewClientWithParameters(winrm.NewEndpoint(t.Address, t.Port, !plain, false, nil, nil, nil, d.timeout), t.User, sec.password, params)
 	if err != nil {
 		return nil, fail(transport.InvalidTarget, t, fmt.Errorf("configure winrm client: %w", err))
 	}
@@ -314,6 +327,8 @@ func (p *poster) classify(t transport.Target, err error) *transport.Error {
 	var krb *kerberosError
 	var e *transport.Error
 	switch {
+	case errors.Is(err, errNoSealing):
+		return fail(transport.InvalidTarget, t, fmt.Errorf("%w: reach it over https, or (in a lab) unencrypted with --winrm-insecure-http", err))
 	case errors.As(err, &pe):
 		e = fail(transport.HostKeyMismatch, t, fmt.Errorf("certificate mismatch: %w", pe))
 	case errors.As(err, &unknownCA):
@@ -450,7 +465,7 @@ func FetchCertificate(ctx context.Context, t transport.Target, timeout time.Dura
 	if t.Address == "" {
 		return "", fail(transport.InvalidTarget, t, errors.New("the target has no address"))
 	}
-	if t.InsecureHTTP {
+	if t.HTTP || t.InsecureHTTP {
 		return "", fail(transport.InvalidTarget, t, errors.New("the node is reached over plain http: it presents no certificate"))
 	}
 	if timeout <= 0 {
