@@ -17,6 +17,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -106,10 +107,13 @@ func TestExecutionStateStaysBounded(t *testing.T) {
 	require.NoError(t, err)
 	execID := contract.ExecutionWorkflowID(name, "00000000-0000-0000-0000-000000000001")
 	var res workflows.ExecutionResult
+	// The association's first workflow task waits in the task queue
+	// behind the first tasks of the nodes just started.
 	require.Eventually(t, func() bool {
 		_, err := c.DescribeWorkflowExecution(ctx, execID, "")
 		return err == nil
-	}, time.Minute, 100*time.Millisecond, "the execution started")
+	}, time.Minute+time.Duration(n)*5*time.Millisecond, 100*time.Millisecond, "the execution started")
+	t.Logf("the execution started after %s", time.Since(start).Round(time.Millisecond))
 	require.NoError(t, c.GetWorkflow(ctx, execID, "").Get(ctx, &res))
 	took := time.Since(start)
 
@@ -215,12 +219,29 @@ func registerFleet(ctx context.Context, t *testing.T, c client.Client, n int) {
 	for deadline := time.Now().Add(wait); ; time.Sleep(200 * time.Millisecond) {
 		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q})
 		if err == nil && resp.GetCount() == int64(n) {
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d nodes visible to targeting after %s (last error: %v)", resp.GetCount(), n, wait, err)
 		}
 	}
+	// Each node workflow's first task waits in the task queue the
+	// association's will use; a fleet is ready once the worker took them.
+	start := time.Now()
+	wait = time.Minute + time.Duration(n)*20*time.Millisecond
+	backlog := int64(-1)
+	for deadline := time.Now().Add(wait); backlog != 0; time.Sleep(time.Second) {
+		resp, err := c.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
+			Namespace: "default", TaskQueue: &taskqueuepb.TaskQueue{Name: contract.TaskQueue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+			TaskQueueType: enumspb.TASK_QUEUE_TYPE_WORKFLOW, ReportStats: true,
+		})
+		require.NoError(t, err)
+		backlog = resp.GetStats().GetApproximateBacklogCount()
+		if backlog != 0 && time.Now().After(deadline) {
+			t.Fatalf("%d workflow tasks still queued after %s", backlog, wait)
+		}
+	}
+	t.Logf("the worker took the nodes' first workflow tasks %s after they were visible", time.Since(start).Round(time.Second))
 }
 
 // history reads one run's events.
