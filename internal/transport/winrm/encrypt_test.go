@@ -3,7 +3,6 @@ package winrm_test
 import (
 	"bytes"
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -34,21 +33,8 @@ func TestSealedHTTP(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 
-	var out, errOut bytes.Buffer
-	code, err := c.Run(context.Background(), "echo sealed", nil, &out, &errOut)
-	require.NoError(t, err)
-	require.Equal(t, 0, code)
-	require.Equal(t, "sealed\r\n", out.String())
-
-	// stdin over many Send envelopes while Receive polls: concurrent
-	// requests, each on its own sealed session.
-	big := strings.Repeat("0123456789abcdef", 20000)
-	out.Reset()
-	code, err = c.Run(context.Background(), "more", strings.NewReader(big), &out, &errOut)
-	require.NoError(t, err)
-	require.Equal(t, 0, code)
-	require.Equal(t, big, out.String())
-	require.True(t, c.Alive())
+	// Send and Receive run concurrently, each on its own sealed session.
+	requireCommandsRun(t, c)
 	require.NoError(t, c.Close())
 
 	require.Greater(t, srv.SealedRequests(), 10, "every message was sealed")

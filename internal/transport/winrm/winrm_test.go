@@ -26,22 +26,9 @@ func TestRunOverWinRM(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 
+	requireCommandsRun(t, c)
 	var out, errOut bytes.Buffer
-	code, err := c.Run(context.Background(), "echo hello", nil, &out, &errOut)
-	require.NoError(t, err)
-	require.Equal(t, 0, code)
-	require.Equal(t, "hello\r\n", out.String())
-
-	// stdin larger than one Send envelope reaches the command whole.
-	big := strings.Repeat("0123456789abcdef", 20000)
-	out.Reset()
-	code, err = c.Run(context.Background(), "more", strings.NewReader(big), &out, &errOut)
-	require.NoError(t, err)
-	require.Equal(t, 0, code)
-	require.Equal(t, big, out.String())
-
-	out.Reset()
-	code, err = c.Run(context.Background(), "nosuchprogram /x", nil, &out, &errOut)
+	code, err := c.Run(context.Background(), "nosuchprogram /x", nil, &out, &errOut)
 	require.NoError(t, err)
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut.String(), "'nosuchprogram' is not recognized")
@@ -221,4 +208,24 @@ func TestClientCertificateAuthentication(t *testing.T) {
 	require.NoError(t, os.WriteFile(certOnly, srv.CertificatePEM(), 0o600))
 	_, err = winrm.NewDialer(winrm.Config{Credentials: map[string]winrm.Credential{"c": {Auth: winrm.AuthCertificate, PasswordFile: certOnly}}})
 	require.ErrorContains(t, err, "cert-only.pem: want a PEM certificate and its private key")
+}
+
+// requireCommandsRun runs a command with output and one whose stdin spans
+// many Send envelopes (sent while Receive polls) on c, and checks both
+// came through whole.
+func requireCommandsRun(t *testing.T, c transport.Communicator) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code, err := c.Run(context.Background(), "echo hello", nil, &out, &errOut)
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	require.Equal(t, "hello\r\n", out.String())
+
+	big := strings.Repeat("0123456789abcdef", 20000)
+	out.Reset()
+	code, err = c.Run(context.Background(), "more", strings.NewReader(big), &out, &errOut)
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	require.Equal(t, big, out.String())
+	require.True(t, c.Alive())
 }
