@@ -60,9 +60,16 @@ func TestNewNodeIsBootstrapped(t *testing.T) {
 // A burst of registrations into several associations' targets is gathered
 // into a handful of new-node runs per association, which reach every new
 // node once, and deleting an association still answers at once.
+//
+// STEAD_BURST=NODES,ASSOCIATIONS sizes the burst (60 nodes and 3
+// associations by default; a bootstrap storm is 1000,10).
 func TestNewNodeBurstIsGathered(t *testing.T) {
 	h := setup(t)
-	const associations, nodes = 3, 60
+	nodes, associations := 60, 3
+	if v := os.Getenv("STEAD_BURST"); v != "" {
+		_, err := fmt.Sscanf(v, "%d,%d", &nodes, &associations)
+		require.NoError(t, err, "STEAD_BURST=NODES,ASSOCIATIONS")
+	}
 	for i := range associations {
 		ok(t, "association", "create", "--name", fmt.Sprintf("burst-%d", i), "--document", "Stead-RunShellScript",
 			"--targets", "Key=tag:role,Values="+h.tag, "--schedule", "rate(1 day)",
@@ -70,8 +77,8 @@ func TestNewNodeBurstIsGathered(t *testing.T) {
 	}
 	var b strings.Builder
 	for i := range nodes {
-		fmt.Fprintf(&b, "- id: burst-%d\n  address: 127.0.3.%d\n  port: %d\n  user: %s\n  hostKey: %s\n  tags: {role: %s}\n",
-			i, 10+i, h.sshd.Port, h.sshd.User, h.sshd.HostKey, h.tag)
+		fmt.Fprintf(&b, "- id: burst-%d\n  address: 127.0.%d.%d\n  port: %d\n  user: %s\n  hostKey: %s\n  tags: {role: %s}\n",
+			i, 3+i/250, 1+i%250, h.sshd.Port, h.sshd.User, h.sshd.HostKey, h.tag)
 	}
 	file := filepath.Join(t.TempDir(), "nodes.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(b.String()), 0o644))
