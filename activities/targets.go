@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -141,10 +142,7 @@ func (a *Activities) resolveMatched(ctx context.Context, q string, in ResolveInp
 			if err != nil {
 				return err
 			}
-			reached := slices.ContainsFunc(records, func(r contract.ComplianceRecord) bool {
-				return r.Association == in.Association && !r.At.Before(chunk[i].At)
-			})
-			if !reached {
+			if !reachedSince(records, in.Association, chunk[i].At) && !a.reachedOnNode(ctx, n.ID, in.Association, chunk[i].At) {
 				res.Nodes = append(res.Nodes, refOf(n))
 			}
 			return nil
@@ -156,6 +154,39 @@ func (a *Activities) resolveMatched(ctx context.Context, q string, in ResolveInp
 	sortRefs(res.Nodes)
 	res.Total = len(res.Nodes)
 	return res, nil
+}
+
+// reachedSince reports whether records hold association's record from a
+// run that started at or after at.
+func reachedSince(records []contract.ComplianceRecord, association string, at time.Time) bool {
+	return slices.ContainsFunc(records, func(r contract.ComplianceRecord) bool {
+		return r.Association == association && !r.At.Before(at)
+	})
+}
+
+// reachedOnNode confirms on the node workflow itself what a visibility
+// listing says a node lacks: the run that just reached a node signalled
+// its compliance record a moment ago, and a listing can lag behind it, so a
+// node would run the association's steps twice. Describing the workflow
+// reads its current memo without writing anything; a record still waiting
+// for the workflow to take it is waited for, a second at most.
+func (a *Activities) reachedOnNode(ctx context.Context, nodeID, association string, at time.Time) bool {
+	for try := 0; ; try++ {
+		d, err := a.Client.DescribeWorkflowExecution(ctx, contract.NodeWorkflowID(nodeID), "")
+		if err != nil {
+			return false
+		}
+		if d.GetPendingWorkflowTask() != nil && try < 10 {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		records, err := node.DecodeCompliance(a.converter(), nodeID, d.GetWorkflowExecutionInfo().GetMemo())
+		return err == nil && reachedSince(records, association, at)
+	}
 }
 
 // refOf is the routing part of a node.
