@@ -353,14 +353,10 @@ func associationExecutions(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.json {
-		return p.value(recs)
-	}
-	rows := make([][]string, 0, len(recs))
-	for _, r := range recs {
-		rows = append(rows, []string{r.ExecutionID, r.Reason, r.Status, fmt.Sprintf("%d/%d", r.Counts.Success, r.Counts.Total), when(r.StartedAt), when(r.EndedAt), r.DetailedStatus})
-	}
-	return p.table([]string{"EXECUTION", "REASON", "STATUS", "SUCCEEDED", "STARTED", "ENDED", "DETAIL"}, rows)
+	return list(p, recs, []string{"EXECUTION", "REASON", "STATUS", "SUCCEEDED", "STARTED", "ENDED", "DETAIL"}, func(i int) []string {
+		r := recs[i]
+		return []string{r.ExecutionID, r.Reason, r.Status, fmt.Sprintf("%d/%d", r.Counts.Success, r.Counts.Total), when(r.StartedAt), when(r.EndedAt), r.DetailedStatus}
+	})
 }
 
 // follow prints an execution's progress until it ends, then its targets;

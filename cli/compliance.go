@@ -80,14 +80,10 @@ func complianceList(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.json {
-		return p.value(recs)
-	}
-	rows := make([][]string, 0, len(recs))
-	for _, r := range recs {
-		rows = append(rows, []string{r.NodeID, r.Association, r.Status, r.Severity, r.ExecutionID, when(r.At)})
-	}
-	return p.table([]string{"NODE", "ASSOCIATION", "STATUS", "SEVERITY", "EXECUTION", "AT"}, rows)
+	return list(p, recs, []string{"NODE", "ASSOCIATION", "STATUS", "SEVERITY", "EXECUTION", "AT"}, func(i int) []string {
+		r := recs[i]
+		return []string{r.NodeID, r.Association, r.Status, r.Severity, r.ExecutionID, when(r.At)}
+	})
 }
 
 func patchComplianceList(c *ucli.Context, p *printer, cl *client.Client, filter client.ComplianceFilter) error {
@@ -95,15 +91,12 @@ func patchComplianceList(c *ucli.Context, p *printer, cl *client.Client, filter 
 	if err != nil {
 		return err
 	}
-	if p.json {
-		return p.value(recs)
-	}
-	rows := make([][]string, 0, len(recs))
-	for _, r := range recs {
+	header := []string{"NODE", "ASSOCIATION", "STATUS", "OPERATION", "INSTALLED", "INSTALLED_OTHER", "INSTALLED_REJECTED", "MISSING", "FAILED", "NOT_APPLICABLE", "EXECUTION", "AT"}
+	return list(p, recs, header, func(i int) []string {
+		r := recs[i]
 		row := append([]string{r.NodeID, r.Association, r.Status, r.Operation}, r.Columns()...)
-		rows = append(rows, append(row, r.ExecutionID, when(r.At)))
-	}
-	return p.table([]string{"NODE", "ASSOCIATION", "STATUS", "OPERATION", "INSTALLED", "INSTALLED_OTHER", "INSTALLED_REJECTED", "MISSING", "FAILED", "NOT_APPLICABLE", "EXECUTION", "AT"}, rows)
+		return append(row, r.ExecutionID, when(r.At))
+	})
 }
 
 // ComplianceCount is one element of `compliance summary --output json`:

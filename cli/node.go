@@ -235,14 +235,10 @@ func nodeHistory(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.json {
-		return p.value(runs)
-	}
-	rows := make([][]string, 0, len(runs))
-	for _, r := range runs {
-		rows = append(rows, []string{when(r.StartedAt), r.Association, r.ExecutionID, r.Reason, r.Status, fmt.Sprint(r.ExitCode), r.DetailedStatus})
-	}
-	return p.table([]string{"STARTED", "ASSOCIATION", "EXECUTION", "REASON", "STATUS", "EXIT", "DETAIL"}, rows)
+	return list(p, runs, []string{"STARTED", "ASSOCIATION", "EXECUTION", "REASON", "STATUS", "EXIT", "DETAIL"}, func(i int) []string {
+		r := runs[i]
+		return []string{when(r.StartedAt), r.Association, r.ExecutionID, r.Reason, r.Status, fmt.Sprint(r.ExitCode), r.DetailedStatus}
+	})
 }
 
 func nodeDeregister(c *ucli.Context) error {

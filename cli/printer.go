@@ -69,3 +69,16 @@ func count(n int, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// list prints records: as JSON, or as a table of header with the row that
+// row makes of each record (by its index, as records may be of any type).
+func list[T any](p *printer, records []T, header []string, row func(i int) []string) error {
+	if p.json {
+		return p.value(records)
+	}
+	rows := make([][]string, len(records))
+	for i := range records {
+		rows[i] = row(i)
+	}
+	return p.table(header, rows)
+}
