@@ -28,6 +28,11 @@ type ResolveInput struct {
 	// covered by it. Such a run is resolved in one page.
 	Nodes       []contract.NodeMatched `json:"nodes,omitempty"`
 	Association string                 `json:"association,omitempty"`
+	// LastRunEnded is when the association's previous execution ended. A
+	// node that matched after it can have been reached by no earlier run,
+	// so the listing's word that it was not is not confirmed on the node.
+	// Zero confirms every node.
+	LastRunEnded time.Time `json:"lastRunEnded,omitzero"`
 	// Limit is about how many nodes a page should hold.
 	Limit int `json:"limit"`
 	// Page is where this page starts; the zero Page is the first.
@@ -142,7 +147,9 @@ func (a *Activities) resolveMatched(ctx context.Context, q string, in ResolveInp
 			if err != nil {
 				return err
 			}
-			if !reachedSince(records, in.Association, chunk[i].At) && !a.reachedOnNode(ctx, n.ID, in.Association, chunk[i].At) {
+			at := chunk[i].At
+			afterLastRun := !in.LastRunEnded.IsZero() && at.After(in.LastRunEnded)
+			if !reachedSince(records, in.Association, at) && (afterLastRun || !a.reachedOnNode(ctx, n.ID, in.Association, at)) {
 				res.Nodes = append(res.Nodes, refOf(n))
 			}
 			return nil

@@ -472,10 +472,14 @@ func startExecution(ctx workflow.Context, st *AssociationState, run PendingRun) 
 			contract.AttrStatus.ValueSet(contract.StatusInProgress),
 		),
 	})
-	f := workflow.ExecuteChildWorkflow(cctx, ExecutionWorkflow, ExecutionInput{
+	in := ExecutionInput{
 		AssociationName: st.Spec.Name, AssociationVersion: st.Version,
 		ExecutionID: run.ExecutionID, Reason: run.Reason, Spec: st.Spec, Nodes: run.Nodes,
-	})
+	}
+	if n := len(st.Executions); n > 0 && len(run.Nodes) > 0 {
+		in.LastRunEnded = st.Executions[n-1].EndedAt
+	}
+	f := workflow.ExecuteChildWorkflow(cctx, ExecutionWorkflow, in)
 	workflow.Go(ctx, func(gctx workflow.Context) {
 		var res ExecutionResult
 		if err := f.Get(gctx, &res); err != nil && !ExecutionResultOf(err, &res) {

@@ -13,7 +13,8 @@
 // continues it, so new code must issue the commands the old code recorded.
 // Stead keeps that promise in two ways, by how long a workflow lives.
 //
-// Short-lived workflows (ExecutionWorkflow, whose batch activities do the// it) run for minutes or hours. They change with Temporal's Worker
+// Short-lived workflows (ExecutionWorkflow, whose batch activities do the
+// work) run for minutes or hours. They change with Temporal's Worker
 // Versioning: a new build ships as a new deployment version (build id), runs
 // started on the old one finish there, and new runs start on the new one.
 // Their code carries no patches.
@@ -21,10 +22,11 @@
 // Long-lived workflows (NodeWorkflow, AssociationWorkflow,
 // DocumentWorkflow, and the audit log's AuditWorkflow and
 // AuditSegmentWorkflow, which never end) run for as long as the thing they
-// hold exists, across every deployment. They keep one code path wherever they can: a change that
-// a running history replays unchanged needs nothing. Only when a running
-// history would otherwise break does the change go behind a patch (the
-// Temporal SDK's version marker, recorded in history), and then a fixture is
+// hold exists, across every deployment. They keep one code path wherever
+// they can: a change that a running history replays unchanged needs
+// nothing. Only when a running history would otherwise break does the
+// change go behind a patch (the Temporal SDK's version marker, recorded in
+// history), and then a fixture is
 // recorded before the change (from the old code) and after it (from the
 // new), so both paths replay from then on. As fixtures are only ever added,
 // a patch's old path stays: few patches, each for a history that would

@@ -28,18 +28,19 @@ func associationEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]starte
 		func(_ context.Context, in activities.PrepareInput) (string, error) { return in.Document, nil }).Maybe()
 	runs := []startedRun{}
 	env.OnWorkflow(ExecutionWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in ExecutionInput) (ExecutionResult, error) {
-		runs = append(runs, startedRun{Reason: in.Reason, Nodes: len(in.Nodes), At: env.Now()})
+		runs = append(runs, startedRun{Reason: in.Reason, Nodes: len(in.Nodes), At: env.Now(), LastRunEnded: in.LastRunEnded})
 		return ExecutionResult{ExecutionID: in.ExecutionID, Status: contract.StatusSuccess, Counts: Counts{Total: 1, Success: 1}}, nil
 	}).Maybe()
 	return env, &runs
 }
 
 // startedRun is an execution an association started: why, for how many
-// new nodes, and when.
+// new nodes, when, and when the run before it ended.
 type startedRun struct {
-	Reason string
-	Nodes  int
-	At     time.Time
+	Reason       string
+	Nodes        int
+	At           time.Time
+	LastRunEnded time.Time
 }
 
 func reasons(runs []startedRun) []string {
@@ -137,4 +138,10 @@ func TestNewNodesAreGathered(t *testing.T) {
 		{ReasonNewNode, 34, 5*time.Minute + 10100*time.Millisecond},
 		{ReasonNewNode, 6, 5*time.Minute + 12800*time.Millisecond},
 	}, got)
+	// A new-node run is told when the run before it ended (these end as
+	// they start), so the nodes that matched after it need no check that
+	// the earlier run reached them.
+	for i, r := range (*runs)[1:] {
+		require.True(t, r.LastRunEnded.Equal((*runs)[i].At), "run %d: the run before ended at %s, not %s", i+1, (*runs)[i].At, r.LastRunEnded)
+	}
 }

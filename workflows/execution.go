@@ -36,6 +36,9 @@ type ExecutionInput struct {
 	// Nodes, when set, limits the run to these of the matching nodes,
 	// less those an execution of the association reached since they changed.
 	Nodes []contract.NodeMatched `json:"nodes,omitempty"`
+	// LastRunEnded is when the association's previous execution ended:
+	// no earlier run can have reached a node that matched after it.
+	LastRunEnded time.Time `json:"lastRunEnded,omitzero"`
 	// Carry is the state of a run that continued as new.
 	Carry *ExecutionCarry `json:"carry,omitempty"`
 }
@@ -311,7 +314,7 @@ func (e *execution) resolve(ctx workflow.Context) error {
 	var page activities.ResolveResult
 	err := workflow.ExecuteActivity(actx, a.ResolveTargets, activities.ResolveInput{
 		Association: e.in.AssociationName, Targets: e.in.Spec.Targets, Nodes: e.in.Nodes,
-		Limit: pageNodes, Page: e.c.Page,
+		LastRunEnded: e.in.LastRunEnded, Limit: pageNodes, Page: e.c.Page,
 	}).Get(ctx, &page)
 	if err != nil {
 		return err
