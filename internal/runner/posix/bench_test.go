@@ -26,3 +26,25 @@ func BenchmarkRunTrue(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSequenceTrue20 measures 20 steps of `true` in one session on an
+// open connection: a document's per-step cost on one node, which the
+// 20-step case of `make bench` pays on every host.
+func BenchmarkSequenceTrue20(b *testing.B) {
+	srv := testsshd.Start(b)
+	c, err := srv.Dialer(b).Dial(context.Background(), srv.Target("127.0.0.1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; b.Loop(); i++ {
+		steps := make([]runner.SequenceStep, 20)
+		for k := range steps {
+			steps[k] = runner.SequenceStep{Spec: runner.Spec{RunID: fmt.Sprintf("seq-%d-%d-%d", srv.Port, i, k), Script: "true"}, Continue: true}
+		}
+		res, err := posix.Runner{}.RunSequence(context.Background(), c, steps, nil, nil)
+		if err != nil || len(res) != len(steps) {
+			b.Fatalf("run: %v, %d results", err, len(res))
+		}
+	}
+}

@@ -67,8 +67,11 @@
 // A one-step `true` starts five processes on the node: the session's sh,
 // mkdir, the wrapper, the script's sh and the sleep that times it out
 // (four without a timeout); in a session of many steps the sh and the
-// mkdir are shared. A step with output adds wc and head per stream for
-// the report. The test TestRunStartsFewNodeProcesses counts them.
+// mkdir are shared. They execute seven programs: setsid before the wrapper
+// and before the script, which a subshell of the wrapper starts without a
+// shell of its own in between. A step with output adds wc and head per
+// stream for the report. The test TestRunStartsFewNodeProcesses counts
+// them.
 //
 // When the caller's context is cancelled, Run opens a fresh session that
 // sends TERM to the script's process group, then KILL after the grace

@@ -29,16 +29,22 @@ func (c traced) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, st
 	return c.Communicator.Run(ctx, "strace -f -qq -o "+c.log+" -e trace=execve "+cmd, stdin, stdout, stderr)
 }
 
-// nodeProcesses returns how many processes a strace log shows.
-func nodeProcesses(t *testing.T, log string) int {
+// nodeProcesses returns how many processes a strace log shows, and how
+// many programs they executed.
+func nodeProcesses(t *testing.T, log string) (processes, execs int) {
 	b, err := os.ReadFile(log)
 	require.NoError(t, err)
 	pids := map[string]bool{}
 	for line := range strings.Lines(string(b)) {
 		pid, _, _ := strings.Cut(line, " ")
 		pids[pid] = true
+		// A successful execve, whole or resumed after another process's
+		// call came between (the shell's PATH search fails on the way).
+		if strings.Contains(line, "execve") && strings.HasSuffix(strings.TrimSpace(line), "= 0") {
+			execs++
+		}
 	}
-	return len(pids)
+	return len(pids), execs
 }
 
 // TestRunStartsFewNodeProcesses counts the processes a one-step `true`
@@ -54,15 +60,17 @@ func TestRunStartsFewNodeProcesses(t *testing.T) {
 		name            string
 		timeout         time.Duration
 		processes       int
+		execs           int
 		stepsInSequence int
 	}{
-		// The session's sh, one mkdir, the wrapper and the script.
-		{name: "no timeout", processes: 4, stepsInSequence: 1},
+		// The session's sh, one mkdir, the wrapper (setsid, then sh) and
+		// the script (setsid, then sh).
+		{name: "no timeout", processes: 4, execs: 6, stepsInSequence: 1},
 		// The timeout adds the wrapper's sleep.
-		{name: "timeout", timeout: time.Hour, processes: 5, stepsInSequence: 1},
+		{name: "timeout", timeout: time.Hour, processes: 5, execs: 7, stepsInSequence: 1},
 		// 20 steps in one session: one sh and one mkdir for all of them,
 		// then the wrapper, the script and the sleep per step.
-		{name: "20 steps in one session", timeout: time.Hour, processes: 2 + 3*20, stepsInSequence: 20},
+		{name: "20 steps in one session", timeout: time.Hour, processes: 2 + 3*20, execs: 2 + 5*20, stepsInSequence: 20},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,9 +89,10 @@ func TestRunStartsFewNodeProcesses(t *testing.T) {
 				require.Equal(t, 0, r.ExitCode)
 				require.False(t, r.TimedOut)
 			}
-			processes := nodeProcesses(t, c.log)
-			t.Logf("%s: %d node processes", tc.name, processes)
+			processes, execs := nodeProcesses(t, c.log)
+			t.Logf("%s: %d node processes, %d programs executed", tc.name, processes, execs)
 			require.Equal(t, tc.processes, processes)
+			require.Equal(t, tc.execs, execs)
 		})
 	}
 }

@@ -234,13 +234,18 @@ printf '%s\n' "$$" >pid
 # The environment is read from stdin and evaluated, then stdin is closed.
 # A script whose first line is #! runs under the interpreter it names, as
 # the SSM agent runs the file it writes; any other runs under sh.
+# Its arguments: WORKDIR SCRIPT, then setsid where the node has it, so the
+# script's process leads a process group of its own, which timeouts and
+# cancels signal as a whole.
 inner='stead_e=; while IFS= read -r stead_l; do stead_e=$stead_e$stead_l"
-"; done; exec </dev/null; set -- "$1" "$2" "$stead_e"; unset stead_e stead_l; eval "$3" && cd "${1:-$HOME}" && { IFS= read -r stead_first <"$2"; case $stead_first in "#!"*) chmod u+x "$2" && exec "$2";; esac; exec sh "$2"; }'
-step=$inner
+"; done; exec </dev/null; set -- "$1" "$2" "$stead_e" "$3"; unset stead_e stead_l; eval "$3" && cd "${1:-$HOME}" && { IFS= read -r stead_first <"$2"; case $stead_first in "#!"*) chmod u+x "$2" && exec $4 "$2";; esac; exec $4 sh "$2"; }'
+new=
+command -v setsid >/dev/null 2>&1 && new=setsid
+# The script starts in a subshell of this wrapper, which reads the
+# environment and execs the script: no shell is started just for that.
 # With sudo, root evaluates the environment and runs the script: sudo
 # resets the environment, so the values travel on stdin, never on a
 # command line. sudo relays TERM to the script; KILL stops sudo only.
-[ "$sudo" = 1 ] && step='exec sudo -n -- sh -c "$3" stead-step "$1" "$2"'
 exec 3<&0 </dev/null
 s=
 if [ "$limit" -gt 0 ]; then
@@ -248,11 +253,13 @@ if [ "$limit" -gt 0 ]; then
 	s=$!
 	trap 'kill "$s" 2>/dev/null' CHLD
 fi
-if command -v setsid >/dev/null 2>&1; then
-	setsid sh -c "$step" stead-step "$wd" "$script" "$inner" <&3 3<&- >stdout 2>stderr &
-else
-	sh -c "$step" stead-step "$wd" "$script" "$inner" <&3 3<&- >stdout 2>stderr &
-fi
+(
+	if [ "$sudo" = 1 ]; then
+		exec $new sudo -n -- sh -c "$inner" stead-step "$wd" "$script"
+	fi
+	set -- "$wd" "$script" "$new"
+	eval "$inner"
+) <&3 3<&- >stdout 2>stderr &
 c=$!
 exec 3<&-
 printf '%s\n' "$c" >group
