@@ -89,6 +89,9 @@ func run(ctx context.Context, cfg config) error {
 	if cfg.hosts < 200 {
 		return errors.New("-hosts must be at least 200")
 	}
+	// The load before anything starts tells whether other work shared
+	// the machine; during the run the tools' own processes raise it.
+	loadBefore := loadAvg()
 	dir, err := os.MkdirTemp("", "stead-bench-")
 	if err != nil {
 		return fmt.Errorf("create work directory: %w", err)
@@ -128,7 +131,7 @@ func run(ctx context.Context, cfg config) error {
 		<-ctx.Done()
 		return nil
 	}
-	r := &report{cfg: cfg, started: time.Now()}
+	r := &report{cfg: cfg, started: time.Now(), loadBefore: loadBefore}
 	// Other work on the machine slows every tool: the load is reported
 	// beside the numbers so a reader can tell a quiet run from a busy one.
 	load := samplePeakAll(5*time.Second, loadAvg)

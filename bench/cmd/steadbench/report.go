@@ -58,6 +58,7 @@ type report struct {
 	idle                       *idleResult
 	idleSetup                  time.Duration
 	load                       []int64 // one-minute load averages, in hundredths
+	loadBefore                 int64   // the one-minute load average before the bench started anything
 	version                    string  // what `stead --version` printed
 	failed                     string  // the case that ended the run early, and why
 }
@@ -156,8 +157,8 @@ func (r *report) markdown() string {
 		for i, v := range r.load {
 			ls[i] = float64(v) / 100
 		}
-		fmt.Fprintf(&b, "One-minute load average during the run: median %.1f, max %.1f on %d cores. A load well above the core count means other work shared the machine and inflated every tool's times.\n\n",
-			median(ls), slices.Max(ls), runtime.NumCPU())
+		fmt.Fprintf(&b, "One-minute load average before the bench started anything: %.1f; during the run: median %.1f, max %.1f on %d cores. The tools' own processes raise the load during the run (every host's sessions run on this machine, and Ansible forks a process per host); a load well above the core count before the run means other work shared the machine and inflated every tool's times.\n\n",
+			float64(r.loadBefore)/100, median(ls), slices.Max(ls), runtime.NumCPU())
 	}
 	if r.failed != "" {
 		fmt.Fprintf(&b, "**This run stopped early** (%s); the table holds the cases measured before.\n\n", oneLine(r.failed))
