@@ -239,13 +239,6 @@ printf '%s\n' "$$" >pid
 # cancels signal as a whole.
 inner='stead_e=; while IFS= read -r stead_l; do stead_e=$stead_e$stead_l"
 "; done; exec </dev/null; set -- "$1" "$2" "$stead_e" "$3"; unset stead_e stead_l; eval "$3" && cd "${1:-$HOME}" && { IFS= read -r stead_first <"$2"; case $stead_first in "#!"*) chmod u+x "$2" && exec $4 "$2";; esac; exec $4 sh "$2"; }'
-new=
-command -v setsid >/dev/null 2>&1 && new=setsid
-# The script starts in a subshell of this wrapper, which reads the
-# environment and execs the script: no shell is started just for that.
-# With sudo, root evaluates the environment and runs the script: sudo
-# resets the environment, so the values travel on stdin, never on a
-# command line. sudo relays TERM to the script; KILL stops sudo only.
 exec 3<&0 </dev/null
 s=
 if [ "$limit" -gt 0 ]; then
@@ -253,6 +246,13 @@ if [ "$limit" -gt 0 ]; then
 	s=$!
 	trap 'kill "$s" 2>/dev/null' CHLD
 fi
+# The script starts in a subshell of this wrapper, which reads the
+# environment and execs the script: no shell is started just for that.
+# With sudo, root evaluates the environment and runs the script: sudo
+# resets the environment, so the values travel on stdin, never on a
+# command line. sudo relays TERM to the script; KILL stops sudo only.
+new=
+command -v setsid >/dev/null 2>&1 && new=setsid
 (
 	if [ "$sudo" = 1 ]; then
 		exec $new sudo -n -- sh -c "$inner" stead-step "$wd" "$script"
