@@ -400,10 +400,12 @@ func (o *operation) run() int {
 		return o.fail("Win32_Process.Create returned 8")
 	}
 	pid := cmd.Process.Pid
-	o.h.countLaunch()
 	go func() { _ = cmd.Wait() }()
 	_ = os.WriteFile(filepath.Join(o.d, "pid.tmp"), []byte(strconv.Itoa(pid)+"\n"), 0o600)
 	_ = os.Rename(filepath.Join(o.d, "pid.tmp"), filepath.Join(o.d, "pid"))
+	// Counted once its pid is recorded: a test that leaves a step once it
+	// is launched leaves one a reboot can find and kill.
+	o.h.countLaunch()
 	return o.await(strconv.Itoa(pid), "launched")
 }
 
